@@ -1,0 +1,3 @@
+"""leakwatch: find South Korean personal data exposed or traded on foreign web pages."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""Allow `python -m leakwatch`."""
+
+from leakwatch.cli import main
+
+main()

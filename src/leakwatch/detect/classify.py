@@ -1,0 +1,180 @@
+"""Page category in KISA's sense: a post trading personal data, a page exposing it, or neither.
+
+Trading needs three things close together (within the pack's `window`): a Korea marker (a
+marker word, or text in the home script: Hangul), a personal-data term and a sale term. Traps
+are removed first (韩国料理 is food), ambiguous data terms need a second data signal (四件套
+alone is bedding), and a post selling Chinese data has no Korea marker, so it is not a Korean
+case. Korean identifiers found on the page stand in
+for a marker; masked samples (`800101-1******`) stand in for marker and data term both.
+
+Exposure is a page showing full identifiers that is not a trade offer: one identifier of high
+or critical severity, or at least five distinct ones of medium severity (a shop's single
+contact number is not a leak; a list of customers' phones is).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from leakwatch.detect.context import fold, words_regex
+from leakwatch.detect.packs import SCRIPTS, Pack
+from leakwatch.models import Category, Finding, Severity
+
+EXPOSURE_MIN_MEDIUM = 5
+# Findings below this confidence never make a page a case, whatever --min-confidence shows.
+CASE_MIN_CONFIDENCE = 0.5
+_MARKER, _DATA, _AMBIGUOUS, _SALE, _TRAP = "marker", "data", "ambiguous", "sale", "trap"
+
+
+@dataclass(frozen=True, slots=True)
+class _Vocabulary:
+    pack_id: str
+    window: int
+    regex: re.Pattern[str]
+    kinds: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    category: Category | None
+    evidence: tuple[str, ...]
+
+
+class PageClassifier:
+    """The trading vocabularies of all packs, compiled once."""
+
+    def __init__(self, packs: Sequence[Pack]) -> None:
+        self.vocabularies = tuple(_compile(p) for p in packs if p.trading is not None)
+
+    def open(self) -> PageSignals:
+        return PageSignals(self)
+
+
+def _compile(pack: Pack) -> _Vocabulary:
+    assert pack.trading is not None
+    trading = pack.trading
+    kinds: dict[str, str] = {}
+    # Later assignments win: a trap word is a trap even if it is also a data or sale word.
+    for kind, words in (
+        (_MARKER, pack.markers),
+        (_DATA, trading.data),
+        (_AMBIGUOUS, trading.ambiguous),
+        (_SALE, trading.sale),
+        (_TRAP, trading.traps),
+    ):
+        for word in words:
+            kinds[fold(word)] = kind
+    regex = words_regex(kinds)
+    if pack.script:  # text in the home script (Hangul) is itself a marker
+        regex = re.compile(f"{regex.pattern}|[{SCRIPTS[pack.script]}]{{2,}}", regex.flags)
+    return _Vocabulary(pack.id, trading.window, regex, kinds)
+
+
+@dataclass(slots=True)
+class _Hits:
+    positions: dict[str, list[int]] = field(default_factory=dict)
+    words: dict[str, str] = field(default_factory=dict)  # first word seen of each kind
+
+
+@dataclass(slots=True)
+class PageSignals:
+    """Collects one document's text signals and findings, then gives its category."""
+
+    classifier: PageClassifier
+    _tail: str = ""
+    _trade_window: tuple[str, ...] | None = None  # marker + data + sale close together
+    _data_sale: tuple[str, ...] | None = None  # data + sale close together, no marker
+    _weak_trade: tuple[str, ...] | None = None  # marker + ambiguous data + sale
+    _sale_word: str | None = None
+    _findings: Counter[str] = field(default_factory=Counter)
+    _masked: Counter[str] = field(default_factory=Counter)
+    _severe: set[str] = field(default_factory=set)
+    _medium: dict[str, set[str]] = field(default_factory=dict)
+
+    def feed(self, piece: str) -> None:
+        """Add document text (any size; a tail is kept so windows span pieces)."""
+        if self._trade_window is not None:
+            return  # already decided: trading
+        vocabularies = self.classifier.vocabularies
+        if not vocabularies:
+            return
+        window = max(v.window for v in vocabularies)
+        text = self._tail + piece
+        self._tail = text[-window:]
+        for vocabulary in vocabularies:  # the regex ignores case; NFKC is not worth a pass
+            self._look(vocabulary, text)
+
+    def _look(self, vocabulary: _Vocabulary, text: str) -> None:
+        hits = _Hits()
+        for match in vocabulary.regex.finditer(text):
+            kind = vocabulary.kinds.get(fold(match.group()), _MARKER)
+            if kind == _TRAP:
+                continue
+            hits.positions.setdefault(kind, []).append(match.start())
+            hits.words.setdefault(kind, match.group())
+        sales = hits.positions.get(_SALE, [])
+        if not sales:
+            return
+        self._sale_word = self._sale_word or hits.words[_SALE]
+        sale = "sale:" + hits.words[_SALE]
+        for position in sales:
+            lo, hi = position - vocabulary.window, position + vocabulary.window
+            marker = _near(hits, _MARKER, lo, hi)
+            if _near(hits, _DATA, lo, hi):
+                found = ("data:" + hits.words[_DATA], sale)
+                if marker:
+                    self._trade_window = ("marker:" + hits.words[_MARKER], *found)
+                    return
+                self._data_sale = self._data_sale or found
+            elif marker and _near(hits, _AMBIGUOUS, lo, hi):
+                self._weak_trade = self._weak_trade or (
+                    "marker:" + hits.words[_MARKER],
+                    "data:" + hits.words[_AMBIGUOUS],
+                    sale,
+                )
+
+    def finding(self, finding: Finding) -> None:
+        """Record a reported finding of this document."""
+        if finding.confidence < CASE_MIN_CONFIDENCE:
+            return
+        if finding.type.endswith(".masked"):
+            self._masked[finding.type] += 1
+            return
+        self._findings[finding.type] += 1
+        if finding.severity >= Severity.HIGH:
+            self._severe.add(finding.type)
+        elif finding.severity == Severity.MEDIUM:
+            self._medium.setdefault(finding.type, set())
+            if len(self._medium[finding.type]) < EXPOSURE_MIN_MEDIUM:
+                self._medium[finding.type].add(finding.fingerprint)
+
+    def verdict(self) -> Verdict:
+        if self._trade_window is not None:
+            return Verdict(Category.TRADING, self._trade_window)
+        identifiers = sorted({*self._findings, *self._masked})
+        if self._data_sale is not None and identifiers:
+            return Verdict(
+                Category.TRADING, ("identifiers:" + ",".join(identifiers), *self._data_sale)
+            )
+        if self._weak_trade is not None and identifiers:
+            return Verdict(
+                Category.TRADING, (*self._weak_trade, "identifiers:" + ",".join(identifiers))
+            )
+        if self._masked and self._sale_word is not None:
+            samples = "samples:" + ",".join(sorted(self._masked))
+            return Verdict(Category.TRADING, (samples, "sale:" + self._sale_word))
+        if self._severe or any(len(v) >= EXPOSURE_MIN_MEDIUM for v in self._medium.values()):
+            counts = tuple(f"{kind}={n}" for kind, n in sorted(self._findings.items()))
+            return Verdict(Category.EXPOSURE, counts)
+        return Verdict(None, ())
+
+
+def _near(hits: _Hits, kind: str, lo: int, hi: int) -> int:
+    positions = hits.positions.get(kind)
+    if not positions:
+        return 0
+    return bisect.bisect_right(positions, hi) - bisect.bisect_left(positions, lo)

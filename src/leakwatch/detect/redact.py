@@ -1,0 +1,131 @@
+"""Keep raw identifiers from leaving the process: masking and keyed fingerprints.
+
+A plain hash of a national ID is reversible by enumeration (an RRN has about 10^9 plausible
+values), so fingerprints are HMAC-SHA256 under a secret key: the same identifier gets the same
+fingerprint across runs and machines that share the key, and nobody without the key can test
+guesses against a report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import platformdirs
+
+from leakwatch.errors import KeyfileError
+
+KEY_ENV = "LEAKWATCH_KEY"
+HOME_ENV = "LEAKWATCH_HOME"
+KEY_FILENAME = "fingerprint.key"
+MASK = "*"
+_KEY_BYTES = 32
+
+
+def data_dir(environ: Mapping[str, str]) -> Path:
+    """leakwatch's per-user data folder: $LEAKWATCH_HOME, else the platform's user data dir."""
+    override = environ.get(HOME_ENV)
+    if override:
+        return Path(override).expanduser()
+    return Path(platformdirs.user_data_dir("leakwatch", appauthor=False))
+
+
+def load_key(environ: Mapping[str, str]) -> bytes:
+    """The fingerprint key: $LEAKWATCH_KEY, else the key file, created (mode 0600) on first use."""
+    supplied = environ.get(KEY_ENV)
+    if supplied:
+        return supplied.encode("utf-8")
+    path = data_dir(environ) / KEY_FILENAME
+    try:
+        return _read_key(path)
+    except FileNotFoundError:
+        pass
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another leakwatch made it a moment ago
+        return _read_key(path)
+    except OSError as exc:
+        raise KeyfileError(f"{path}: cannot create the fingerprint key: {exc.strerror}") from None
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(secrets.token_hex(_KEY_BYTES) + "\n")
+    return _read_key(path)
+
+
+def _read_key(path: Path) -> bytes:
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        raise
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KeyfileError(f"{path}: cannot read the fingerprint key: {exc}") from None
+    if len(text) < 2 * _KEY_BYTES or not re.fullmatch(r"[0-9a-f]+", text):
+        raise KeyfileError(f"{path}: not a leakwatch key (expected {2 * _KEY_BYTES} hex digits)")
+    return bytes.fromhex(text)
+
+
+class Fingerprinter:
+    """Keyed fingerprints of (type, canonical value)."""
+
+    def __init__(self, key: bytes) -> None:
+        if not key:
+            raise KeyfileError("the fingerprint key is empty")
+        self._key = key
+
+    def __repr__(self) -> str:  # never show the key
+        return "Fingerprinter(<key>)"
+
+    def fingerprint(self, type_id: str, normalized: str) -> str:
+        message = f"{type_id}\x00{normalized}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+
+def mask(text: str, keep: tuple[int, int]) -> str:
+    """Hide the letters and digits of `text` but the first/last `keep` ones; keep separators.
+
+    `mask("800101-1234560", (7, 0))` is `800101-1******`.
+    """
+    lead, trail = keep
+    total = sum(1 for ch in text if ch.isalnum())
+    if lead + trail >= total:  # too short to show that much: hide everything
+        lead = trail = 0
+    out = []
+    seen = 0
+    for ch in text:
+        if ch.isalnum():
+            shown = seen < lead or seen >= total - trail
+            out.append(ch if shown else MASK)
+            seen += 1
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+# In a context snippet every digit of a digit cluster is hidden: other identifiers on the same
+# line (a phone beside an RRN) must not slip out through the snippet.
+_SNIPPET_CLUSTER = re.compile(r"[0-9](?:[ \t.\-()/]{0,3}[0-9A-Za-z])*+")
+
+
+def mask_snippet(text: str, own_span: tuple[int, int], own_masked: str,
+                 names: Iterable[str] = ()) -> str:  # fmt: skip
+    """A context snippet with the finding shown masked and every other digit run hidden.
+
+    `names` are the Hangul personal names found on the row; they keep only their first
+    syllable (the surname).
+    """
+    start, end = own_span
+    pieces = [_hide_digits(text[:start]), own_masked, _hide_digits(text[end:])]
+    snippet = "".join(pieces)
+    for name in names:
+        if len(name) > 1:
+            snippet = snippet.replace(name, name[0] + MASK * (len(name) - 1))
+    return snippet
+
+
+def _hide_digits(text: str) -> str:
+    return _SNIPPET_CLUSTER.sub(lambda m: re.sub(r"[0-9A-Za-z]", MASK, m.group()), text)

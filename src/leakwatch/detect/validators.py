@@ -1,0 +1,268 @@
+"""Named validators that pattern packs refer to: check digits, dates and numbering plans.
+
+A validator takes the matched text (already normalised to ASCII digits and hyphens) and the
+scan date, and returns a `Validation`: a verdict, the canonical value fingerprints are made
+from, and extra evidence tags. Sources for each rule are cited beside it; see also
+`shared/reference/korean-identifiers.md`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+
+import phonenumbers
+from phonenumbers import PhoneNumberType
+from stdnum import luhn
+from stdnum.kr import rrn as stdnum_rrn
+
+from leakwatch.models import Validation, Verdict
+
+Validator = Callable[[str, dt.date], Validation]
+
+_FAIL = Validation(Verdict.FAIL, "")
+_MASK_CHARS = frozenset("*xX×●○#")
+
+# Digit 7 of an RRN/ARN gives the century of birth (and sex, and nationality).
+# 9 and 0 mean born in the 1800s: no living holders, so treated as impossible.
+_CENTURY = {"1": 1900, "2": 1900, "3": 2000, "4": 2000, "5": 1900, "6": 1900, "7": 2000, "8": 2000}
+_RRN_WEIGHTS = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
+# Region digits 8-9 ran 00-95 before the 2020-10-05 reform; 96-99 only appear in random numbers.
+_MAX_REGION = 95
+
+
+def digits_of(text: str) -> str:
+    """The ASCII digits of `text`, in order."""
+    return "".join(ch for ch in text if "0" <= ch <= "9")
+
+
+def _birth_date(digits: str, today: dt.date) -> dt.date | None:
+    """The birth date an RRN/ARN encodes, or None when impossible (bad date, 1800s, future)."""
+    century = _CENTURY.get(digits[6])
+    if century is None:
+        return None
+    try:
+        born = dt.date(century + int(digits[0:2]), int(digits[2:4]), int(digits[4:6]))
+    except ValueError:
+        return None
+    return born if born <= today else None
+
+
+def _rrn_weighted_sum(digits: str) -> int:
+    return sum(int(d) * w for d, w in zip(digits[:12], _RRN_WEIGHTS, strict=True))
+
+
+def kr_rrn(text: str, today: dt.date) -> Validation:
+    """Korean resident registration number: `YYMMDD-SBBBBNC`, S in 1-4.
+
+    Check digit `(11 - sum mod 11) mod 10` (python-stdnum's `kr.rrn`). Numbers issued since
+    2020-10-05 have random digits after S, so a wrong check digit on a valid date is
+    UNVERIFIED, not FAIL.
+    """
+    digits = digits_of(text)
+    if len(digits) != 13 or digits[6] not in "1234" or _birth_date(digits, today) is None:
+        return _FAIL
+    checked = stdnum_rrn.calc_check_digit(digits[:12]) == digits[12]
+    if checked and int(digits[7:9]) <= _MAX_REGION:
+        return Validation(Verdict.PASS, digits, ("checksum", *_bare(text)))
+    return Validation(Verdict.UNVERIFIED, digits, ("checksum-failed", *_bare(text)))
+
+
+def kr_arn(text: str, today: dt.date) -> Validation:
+    """Korean alien registration number: RRN layout with S in 5-8.
+
+    Two check-digit variants circulate: the domestic `(11 - s) mod 10` and an older
+    foreigner variant `(13 - s) mod 10`, both over `s = sum mod 11`; either passes.
+    """
+    digits = digits_of(text)
+    if len(digits) != 13 or digits[6] not in "5678" or _birth_date(digits, today) is None:
+        return _FAIL
+    remainder = _rrn_weighted_sum(digits) % 11
+    check = int(digits[12])
+    if check in ((11 - remainder) % 10, (13 - remainder) % 10):
+        return Validation(Verdict.PASS, digits, ("checksum", *_bare(text)))
+    return Validation(Verdict.UNVERIFIED, digits, ("checksum-failed", *_bare(text)))
+
+
+def _bare(text: str) -> tuple[str, ...]:
+    """`bare` when 13 digits are written with no separator, as millisecond timestamps are."""
+    return ("bare",) if text.isdigit() else ()
+
+
+def _masked_registration(text: str, today: dt.date, sex_digits: str) -> Validation:
+    """A masked RRN/ARN sample such as `800101-1******`: the visible birth date must be real."""
+    chars = [c for c in text if c.isdigit() or c in _MASK_CHARS]
+    if len(chars) != 13 or not chars[0:6] or not all(c.isdigit() for c in chars[0:6]):
+        return _FAIL
+    sex = chars[6]
+    if sex.isdigit():
+        if sex not in sex_digits:
+            return _FAIL
+        probe = "".join(chars[0:7]) + "000000"
+    else:
+        probe = "".join(chars[0:6]) + sex_digits[0] + "000000"
+    if _birth_date(probe, today) is None or not any(c in _MASK_CHARS for c in chars[7:]):
+        return _FAIL
+    normalized = "".join("*" if c in _MASK_CHARS else c for c in chars)
+    return Validation(Verdict.PASS, normalized, ("masked",))
+
+
+def kr_rrn_masked(text: str, today: dt.date) -> Validation:
+    """A masked RRN sample; the digit after the hyphen, when shown, is 1-4."""
+    return _masked_registration(text, today, "1234")
+
+
+def kr_arn_masked(text: str, today: dt.date) -> Validation:
+    """A masked ARN sample; the digit after the hyphen is 5-8."""
+    return _masked_registration(text, today, "5678")
+
+
+_PERSONAL_PHONE_TYPES = frozenset(
+    {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+)
+
+
+def _international_form(text: str) -> str:
+    """Rewrite `0082 10…`, `82-10…`, `+82 (0)10…` to one `+82…` string phonenumbers parses."""
+    compact = "".join(c for c in text if c.isdigit() or c == "+")
+    compact = compact.replace("(0)", "")
+    if compact.startswith("0082"):
+        compact = "+82" + compact[4:]
+    elif compact.startswith("82") and len(compact) >= 10:
+        compact = "+" + compact
+    if compact.startswith("+820"):  # `+82 010-…` keeps the trunk 0; drop it
+        compact = "+82" + compact[4:]
+    return compact
+
+
+def kr_phone(text: str, today: dt.date) -> Validation:
+    """Korean mobile or landline number, checked against the numbering plan (phonenumbers, KR).
+
+    Region KR is essential: parsed as CN, `010-1234-5678` is a valid Beijing number. Business
+    ranges (15xx/16xx/18xx, 080, 060, 070 VoIP, 050x relay) are not personal data: FAIL.
+    """
+    del today
+    try:
+        number = phonenumbers.parse(_international_form(text.replace("(0)", "")), "KR")
+    except phonenumbers.NumberParseException:
+        return _FAIL
+    if number.country_code != 82 or not phonenumbers.is_valid_number(number):
+        return _FAIL
+    kind = phonenumbers.number_type(number)
+    if kind not in _PERSONAL_PHONE_TYPES:
+        return _FAIL
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    evidence = ("valid", "landline") if kind == PhoneNumberType.FIXED_LINE else ("valid",)
+    return Validation(Verdict.PASS, e164, evidence)
+
+
+def kr_phone_masked(text: str, today: dt.date) -> Validation:
+    """A masked mobile number such as `010-****-5678`: real prefix, masked middle or end."""
+    del today
+    chars = [c for c in text if c.isdigit() or c in _MASK_CHARS]
+    if len(chars) not in (10, 11) or "".join(chars[:3]) not in _MOBILE_PREFIXES:
+        return _FAIL
+    if not any(c in _MASK_CHARS for c in chars[3:]):
+        return _FAIL
+    masked = "".join("*" if c in _MASK_CHARS else c for c in chars)
+    return Validation(Verdict.PASS, masked, ("masked",))
+
+
+_MOBILE_PREFIXES = frozenset({"010", "011", "016", "017", "018", "019"})
+
+_PASSPORT_LETTERS = frozenset("MSROD")
+
+
+def kr_passport(text: str, today: dt.date) -> Validation:
+    """Korean passport: `M12345678` (before 2021-12-21) or `M123A4567`; no public check digit."""
+    del today
+    value = "".join(c for c in text.upper() if c.isalnum())
+    old = len(value) == 9 and value[1:].isdigit()
+    new = len(value) == 9 and value[1:4].isdigit() and value[4].isalpha() and value[5:].isdigit()
+    if value[:1] not in _PASSPORT_LETTERS or not (old or new) or _degenerate(value[1:]):
+        return _FAIL
+    return Validation(Verdict.FORMAT, value, ("format",))
+
+
+# Before 2014 a region name led the licence number; the 2014 change replaced it by this code.
+LICENCE_REGIONS = MappingProxyType(
+    {
+        "서울": "11", "부산": "12", "경기": "13", "강원": "14", "충북": "15", "충남": "16",
+        "전북": "17", "전남": "18", "경북": "19", "경남": "20", "제주": "21", "대구": "22",
+        "인천": "23", "광주": "24", "대전": "25", "울산": "26", "경기북부": "28",
+    }
+)  # fmt: skip
+_LICENCE_CODES = frozenset(LICENCE_REGIONS.values())
+
+
+def kr_driver_license(text: str, today: dt.date) -> Validation:
+    """Driver's licence `RR-YY-NNNNNN-CC` (RR 11-26 or 28), or `서울 YY-NNNNNN-CC` before 2014."""
+    del today
+    digits = digits_of(text)
+    region = next((code for name, code in LICENCE_REGIONS.items() if text.startswith(name)), None)
+    if region is not None and len(digits) == 10:
+        digits = region + digits
+    if len(digits) != 12 or digits[:2] not in _LICENCE_CODES or _degenerate(digits[2:]):
+        return _FAIL
+    return Validation(Verdict.FORMAT, digits, ("format",))
+
+
+_BRN_WEIGHTS = (1, 3, 7, 1, 3, 7, 1, 3, 5)
+
+
+def kr_brn(text: str, today: dt.date) -> Validation:
+    """Business registration number `XXX-XX-XXXXX` with its check digit.
+
+    python-stdnum's `kr.brn` checks only the layout, so the checksum is computed here:
+    `S = sum(d_i * w_i) + floor(5 * d9 / 10)`, check digit `(10 - S mod 10) mod 10`.
+    """
+    del today
+    digits = digits_of(text)
+    if len(digits) != 10 or digits[:3] < "101" or digits[3:5] == "00" or digits[5:9] == "0000":
+        return _FAIL
+    total = sum(int(d) * w for d, w in zip(digits[:9], _BRN_WEIGHTS, strict=True))
+    total += (int(digits[8]) * 5) // 10
+    if (10 - total % 10) % 10 != int(digits[9]):
+        return _FAIL
+    return Validation(Verdict.PASS, digits, ("checksum",))
+
+
+def card(text: str, today: dt.date) -> Validation:
+    """Payment card number, 14-16 digits, Luhn check (Korean domestic-only cards start with 9)."""
+    del today
+    digits = digits_of(text)
+    if not 14 <= len(digits) <= 16 or _degenerate(digits) or not luhn.is_valid(digits):
+        return _FAIL
+    return Validation(Verdict.PASS, digits, ("checksum",))
+
+
+def digits_format(text: str, today: dt.date) -> Validation:
+    """Any number with no public check (bank accounts, health insurance): shape only."""
+    del today
+    digits = digits_of(text)
+    if not digits or _degenerate(digits):
+        return _FAIL
+    return Validation(Verdict.FORMAT, digits, ("format",))
+
+
+def _degenerate(digits: str) -> bool:
+    """All one digit, or a plain ascending run: placeholders, not identifiers."""
+    return len(set(digits)) <= 1 or digits in "01234567890123456789"
+
+
+VALIDATORS: Mapping[str, Validator] = MappingProxyType(
+    {
+        "kr_rrn": kr_rrn,
+        "kr_arn": kr_arn,
+        "kr_rrn_masked": kr_rrn_masked,
+        "kr_arn_masked": kr_arn_masked,
+        "kr_phone": kr_phone,
+        "kr_phone_masked": kr_phone_masked,
+        "kr_passport": kr_passport,
+        "kr_driver_license": kr_driver_license,
+        "kr_brn": kr_brn,
+        "luhn": card,
+        "digits": digits_format,
+    }
+)

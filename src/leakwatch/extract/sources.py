@@ -1,0 +1,243 @@
+"""Local inputs (files, folders, stdin, .gz) as streams of decoded, visible text.
+
+A folder is walked recursively for the file types leaked data comes in; a file named on the
+command line is read whatever its name. Text is decoded and handed on in pieces, so a 1 GB
+dump never sits in memory whole; an HTML page is parsed whole (up to `HTML_PARSE_LIMIT`; a
+larger one is tag-stripped in pieces). Problems with one input raise InputError, and the
+caller goes on to the next.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import os
+import re
+import zlib
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from leakwatch.errors import InputError
+from leakwatch.extract import dates, decode, html
+
+SCAN_SUFFIXES = frozenset({".html", ".htm", ".txt", ".csv", ".tsv", ".json", ".xml", ".md"})
+READ_BYTES = 1 << 20
+HEAD_BYTES = decode.SNIFF_BYTES
+HTML_PARSE_LIMIT = 32 << 20
+_BINARY_PROBE = 8192
+_HTML_SNIFF = re.compile(rb"<(?:!doctype\s+html|html|head|body|table|div|meta|p)[\s>]", re.I)
+_JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+STDIN = "-"
+STDIN_NAME = "<stdin>"
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    """One thing to scan: a file path, or stdin."""
+
+    name: str
+    path: Path | None  # None for stdin
+
+    @property
+    def suffix(self) -> str:
+        """The meaningful suffix, looking through .gz (`a.csv.gz` -> `.csv`)."""
+        if self.path is None:
+            return ""
+        suffixes = [s.lower() for s in self.path.suffixes]
+        if suffixes and suffixes[-1] == ".gz":
+            suffixes.pop()
+        return suffixes[-1] if suffixes else ""
+
+    @property
+    def gzipped(self) -> bool:
+        return self.path is not None and self.path.suffix.lower() == ".gz"
+
+
+def expand(arguments: list[str]) -> Iterator[Input | InputError]:
+    """Inputs named on the command line, folders walked in sorted order; problems inline."""
+    for argument in arguments:
+        if argument == STDIN:
+            yield Input(STDIN_NAME, None)
+            continue
+        path = Path(argument)
+        if path.is_dir():
+            yield from _walk(path)
+        elif path.is_file():
+            yield Input(argument, path)
+        elif path.exists():
+            yield InputError(argument, "not a regular file", "unreadable")
+        else:
+            yield InputError(argument, "no such file or folder", "missing")
+
+
+def _walk(root: Path) -> Iterator[Input | InputError]:
+    problems: list[OSError] = []
+    for folder, subfolders, files in os.walk(root, onerror=problems.append):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        for name in sorted(files):
+            path = Path(folder) / name
+            candidate = Input(str(path), path)
+            if not name.startswith(".") and candidate.suffix in SCAN_SUFFIXES:
+                yield candidate
+        while problems:
+            error = problems.pop(0)
+            where = error.filename or str(root)
+            yield InputError(str(where), f"cannot read folder: {error.strerror}", "unreadable")
+
+
+@dataclass(slots=True)
+class Document:
+    """A document being read: hands out text pieces and learns its facts on the way."""
+
+    source: str
+    media_type: str = "text/plain"
+    encoding: decode.Encoding | None = None
+    published: dates.Published | None = None
+    size: int = 0
+    _digest: hashlib._Hash = field(default_factory=hashlib.sha256)
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
+
+
+class DocumentReader:
+    """Opens one Input and yields its visible text in pieces."""
+
+    def __init__(self, item: Input, stdin: BinaryIO | None, today: dt.date) -> None:
+        self.item = item
+        self.stdin = stdin
+        self.today = today
+        self.document = Document(item.name)
+
+    def pieces(self) -> Iterator[str]:
+        """Visible text in order; raises InputError when the input cannot be read."""
+        try:
+            with self._open() as stream:
+                yield from self._read(stream)
+        except InputError:
+            raise
+        except (OSError, EOFError, zlib.error) as exc:
+            problem = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            raise InputError(self.item.name, f"cannot read: {problem}", "unreadable") from None
+
+    def _open(self) -> AbstractContextManager[BinaryIO]:
+        if self.item.path is None:
+            if self.stdin is None:
+                raise InputError(STDIN_NAME, "no standard input to read", "unreadable")
+            return nullcontext(self.stdin)  # never close stdin
+        if self.item.gzipped:
+            return gzip.open(self.item.path, "rb")  # type: ignore[return-value]
+        return open(self.item.path, "rb")
+
+    def _take(self, stream: BinaryIO, size: int) -> bytes:
+        data = stream.read(size)
+        self.document.size += len(data)
+        self.document._digest.update(data)
+        return data
+
+    def _read(self, stream: BinaryIO) -> Iterator[str]:
+        head = self._take(stream, HEAD_BYTES)
+        if _is_binary(head):
+            raise InputError(self.item.name, "binary file, not scanned", "binary")
+        is_html = self.item.suffix in {".html", ".htm"} or (
+            self.item.suffix not in SCAN_SUFFIXES and bool(_HTML_SNIFF.search(head[:4096]))
+        )
+        document = self.document
+        document.encoding = decode.sniff(head, html=is_html)
+        if is_html:
+            document.media_type = "text/html"
+            yield from self._read_html(stream, head)
+        else:
+            document.media_type = _MEDIA_TYPES.get(self.item.suffix, "text/plain")
+            yield from self._read_text(stream, head)
+
+    def _read_html(self, stream: BinaryIO, head: bytes) -> Iterator[str]:
+        assert self.document.encoding is not None
+        chunks = [head]
+        total = len(head)
+        while total <= HTML_PARSE_LIMIT:
+            data = self._take(stream, READ_BYTES)
+            if not data:
+                break
+            chunks.append(data)
+            total += len(data)
+        else:  # too large to parse: strip tags piece by piece
+            yield from self._strip_html(stream, chunks)
+            return
+        text = b"".join(chunks).decode(self.document.encoding.codec, errors="replace")
+        text = text.removeprefix("\ufeff")
+        tree = html.parse(text)
+        visible = html.visible_text(tree) if tree is not None else html.stripped_text(text)
+        if tree is not None:
+            self.document.published = dates.from_html(tree, visible, self.today)
+        else:
+            self.document.published = dates.from_text(visible, self.today)
+        yield visible
+
+    def _strip_html(self, stream: BinaryIO, chunks: list[bytes]) -> Iterator[str]:
+        assert self.document.encoding is not None
+        decoder = decode.incremental_decoder(self.document.encoding)
+        carry = ""
+        first = True
+        for data in [*chunks, *iter(lambda: self._take(stream, READ_BYTES), b"")]:
+            text = carry + decoder.decode(data)
+            cut = text.rfind(">") + 1
+            carry, text = text[cut:], text[:cut]
+            visible = html.stripped_text(text)
+            if first:
+                self.document.published = dates.from_text(visible, self.today)
+                first = False
+            yield visible
+        yield html.stripped_text(carry + decoder.decode(b"", final=True))
+
+    def _read_text(self, stream: BinaryIO, head: bytes) -> Iterator[str]:
+        assert self.document.encoding is not None
+        decoder = decode.incremental_decoder(self.document.encoding)
+        unescape = self.item.suffix == ".json"
+        data = head
+        first = True
+        while data:
+            text = decoder.decode(data)
+            if unescape:
+                text = _unescape_json(text)
+            if first:
+                self.document.published = dates.from_text(text, self.today)
+                first = False
+            yield text
+            data = self._take(stream, READ_BYTES)
+        tail = decoder.decode(b"", final=True)
+        if tail:
+            yield tail
+
+
+_MEDIA_TYPES = {
+    ".csv": "text/csv",
+    ".tsv": "text/tab-separated-values",
+    ".json": "application/json",
+    ".xml": "application/xml",
+    ".md": "text/markdown",
+}
+
+
+def _is_binary(head: bytes) -> bool:
+    """NUL bytes mean binary, unless the text is UTF-16 with a byte-order mark."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return False
+    return b"\x00" in head[:_BINARY_PROBE]
+
+
+def _unescape_json(text: str) -> str:
+    """`\\uc8fc\\ubbfc` -> `주민`: JSON dumps often escape every non-ASCII character."""
+
+    def replace(match: re.Match[str]) -> str:
+        code = int(match.group(1), 16)
+        if code < 0x80 or 0xD800 <= code <= 0xDFFF:
+            return match.group()
+        return chr(code)
+
+    return _JSON_ESCAPE.sub(replace, text) if "\\u" in text else text

@@ -1,0 +1,107 @@
+"""Frozen values shared by the pipeline stages: severities, verdicts, findings, document facts."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Severity(enum.IntEnum):
+    """How harmful a leaked identifier of a type is; ordered so `--fail-on` can compare."""
+
+    INFO = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @classmethod
+    def parse(cls, name: str) -> Severity:
+        try:
+            return cls[name.strip().upper()]
+        except KeyError:
+            choices = ", ".join(s.name.lower() for s in cls)
+            raise ValueError(f"unknown severity {name!r} (choose from {choices})") from None
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+class Verdict(enum.Enum):
+    """What a validator concluded about a candidate's digits.
+
+    Three outcomes, not two: since the 2020 reform a failed check digit no longer proves a
+    Korean resident registration number fake, so a plausible number with a wrong check digit is
+    UNVERIFIED (reported only with context), and only impossible numbers FAIL.
+    """
+
+    PASS = "pass"  # check digit or numbering plan verified
+    FORMAT = "format"  # right shape; the identifier has no public check to run
+    UNVERIFIED = "unverified"  # plausible, but the check digit is wrong
+    FAIL = "fail"  # impossible: never reported
+
+
+class Category(enum.Enum):
+    """What kind of case a document is, in KISA's sense (one page or post = one case)."""
+
+    TRADING = "trading"  # offers Korean personal data for sale or trade
+    EXPOSURE = "exposure"  # shows full identifiers, not as a trade offer
+
+
+@dataclass(frozen=True, slots=True)
+class Validation:
+    """A validator's answer: the verdict, the canonical value and any extra evidence tags."""
+
+    verdict: Verdict
+    normalized: str
+    evidence: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One occurrence of an identifier in a document.
+
+    `value` is the raw identifier and is None unless the user asked for it (`--reveal`);
+    everything else is safe to write anywhere.
+    """
+
+    source: str
+    type: str
+    pattern: str
+    label: str
+    severity: Severity
+    masked: str
+    fingerprint: str
+    confidence: float
+    evidence: tuple[str, ...]
+    line: int
+    column: int
+    context: str
+    value: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentFacts:
+    """What the report needs to know about one scanned document."""
+
+    source: str
+    media_type: str
+    size: int
+    encoding: str | None
+    encoding_source: str | None
+    category: Category | None
+    category_evidence: tuple[str, ...]
+    published: str | None
+    published_source: str | None
+    findings: int
+    findings_by_type: dict[str, int] = field(default_factory=dict)
+    content_sha256: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScanIssue:
+    """An input that could not be scanned, or scanned only in part."""
+
+    source: str
+    kind: str
+    message: str

@@ -1,0 +1,100 @@
+"""Wire the stages for local inputs: read -> extract -> detect -> classify, as a stream of events.
+
+The pipeline yields events as they happen (a finding, a finished document, an input that
+could not be read) and never prints: the CLI renders them, a test inspects them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from leakwatch.detect.classify import PageClassifier
+from leakwatch.detect.engine import Detector
+from leakwatch.errors import InputError
+from leakwatch.extract import sources
+from leakwatch.models import DocumentFacts, Finding, ScanIssue
+
+Event = Finding | DocumentFacts | ScanIssue
+
+
+@dataclass(slots=True)
+class Tally:
+    """Running totals of a scan, for the summary and the exit code."""
+
+    documents: int = 0
+    failed: int = 0
+    findings: Counter[str] = field(default_factory=Counter)
+    categories: Counter[str] = field(default_factory=Counter)
+    issues: Counter[str] = field(default_factory=Counter)
+
+    def add(self, event: Event) -> None:
+        if isinstance(event, Finding):
+            self.findings[event.type] += 1
+        elif isinstance(event, DocumentFacts):
+            self.documents += 1
+            if event.category is not None:
+                self.categories[event.category.value] += 1
+        else:
+            self.issues[event.kind] += 1
+            if event.kind != "partial":
+                self.failed += 1
+
+
+def scan_local(
+    arguments: Sequence[str],
+    detector: Detector,
+    classifier: PageClassifier,
+    *,
+    stdin: BinaryIO | None = None,
+) -> Iterator[Event]:
+    """Scan files, folders and stdin ('-'); one event at a time."""
+    for item in sources.expand(list(arguments)):
+        if isinstance(item, InputError):
+            yield ScanIssue(item.source, item.kind, item.problem)
+            continue
+        yield from scan_document(sources.DocumentReader(item, stdin, detector.today), detector,
+                                 classifier)  # fmt: skip
+
+
+def scan_document(
+    reader: sources.DocumentReader, detector: Detector, classifier: PageClassifier
+) -> Iterator[Event]:
+    """Scan one document; a read error mid-way still reports what was found before it."""
+    scan = detector.open(reader.document.source)
+    signals = classifier.open()
+    problem: InputError | None = None
+    try:
+        for piece in reader.pieces():
+            signals.feed(piece)
+            for finding in scan.feed(piece):
+                signals.finding(finding)
+                yield finding
+    except InputError as exc:
+        problem = exc
+    if problem is not None and (problem.kind == "binary" or reader.document.size == 0):
+        yield ScanIssue(problem.source, problem.kind, problem.problem)
+        return
+    for finding in scan.finish():
+        signals.finding(finding)
+        yield finding
+    if problem is not None:
+        yield ScanIssue(problem.source, "partial", problem.problem)
+    verdict = signals.verdict()
+    document = reader.document
+    yield DocumentFacts(
+        source=document.source,
+        media_type=document.media_type,
+        size=document.size,
+        encoding=document.encoding.codec if document.encoding else None,
+        encoding_source=document.encoding.source if document.encoding else None,
+        category=verdict.category,
+        category_evidence=verdict.evidence,
+        published=document.published.value if document.published else None,
+        published_source=document.published.source if document.published else None,
+        findings=sum(scan.counts.values()),
+        findings_by_type=dict(sorted(scan.counts.items())),
+        content_sha256=document.sha256,
+    )

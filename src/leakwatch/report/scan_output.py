@@ -1,0 +1,296 @@
+"""Render a scan's events as table, json, jsonl or csv.
+
+json and jsonl carry `schema_version`; their shape is documented in README "Output". jsonl
+streams: one object per line as events happen, so a pipeline sees findings at once and a huge
+scan never accumulates in memory. csv holds findings only. Raw values appear only when the
+scan was run with --reveal (the finding's `value`).
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, TextIO, assert_never
+
+from rich.console import Console
+from rich.table import Table
+
+from leakwatch import __version__
+from leakwatch.models import DocumentFacts, Finding, ScanIssue
+
+SCHEMA_VERSION = 1
+_CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class Format(enum.StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    JSONL = "jsonl"
+    CSV = "csv"
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """What was asked of the run, echoed in the output so a report explains itself."""
+
+    started: str
+    inputs: tuple[str, ...]
+    min_confidence: float
+    revealed: bool
+    packs: tuple[str, ...]
+    settings: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    finished: str
+    documents: int
+    findings_by_type: Mapping[str, int]
+    cases_by_category: Mapping[str, int]
+    errors: int
+    interrupted: bool
+
+
+class Writer(Protocol):
+    def finding(self, finding: Finding) -> None: ...
+    def document(self, document: DocumentFacts) -> None: ...
+    def issue(self, issue: ScanIssue) -> None: ...
+    def close(self, summary: Summary) -> None: ...
+
+
+def make_writer(fmt: Format, out: TextIO, run: RunInfo, console: Console | None = None) -> Writer:
+    match fmt:
+        case Format.TABLE:
+            return TableWriter(console or Console(file=out), run)
+        case Format.JSON:
+            return JsonWriter(out, run)
+        case Format.JSONL:
+            return JsonlWriter(out, run)
+        case Format.CSV:
+            return CsvWriter(out, run)
+        case _:
+            assert_never(fmt)
+
+
+def finding_dict(finding: Finding) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "source": finding.source,
+        "type": finding.type,
+        "label": finding.label,
+        "severity": str(finding.severity),
+        "masked": finding.masked,
+        "fingerprint": finding.fingerprint,
+        "confidence": finding.confidence,
+        "evidence": list(finding.evidence),
+        "line": finding.line,
+        "column": finding.column,
+        "context": finding.context,
+    }
+    if finding.value is not None:
+        data["value"] = finding.value
+    return data
+
+
+def document_dict(document: DocumentFacts) -> dict[str, Any]:
+    return {
+        "source": document.source,
+        "media_type": document.media_type,
+        "size": document.size,
+        "encoding": document.encoding,
+        "encoding_source": document.encoding_source,
+        "category": document.category.value if document.category else None,
+        "category_evidence": list(document.category_evidence),
+        "published": document.published,
+        "published_source": document.published_source,
+        "findings": document.findings,
+        "findings_by_type": dict(document.findings_by_type),
+        "sha256": document.content_sha256,
+    }
+
+
+def issue_dict(issue: ScanIssue) -> dict[str, Any]:
+    return {"source": issue.source, "kind": issue.kind, "message": issue.message}
+
+
+def run_dict(run: RunInfo) -> dict[str, Any]:
+    return {
+        "started": run.started,
+        "inputs": list(run.inputs),
+        "min_confidence": run.min_confidence,
+        "revealed": run.revealed,
+        "packs": list(run.packs),
+        **dict(run.settings),
+    }
+
+
+def summary_dict(summary: Summary) -> dict[str, Any]:
+    return {
+        "finished": summary.finished,
+        "interrupted": summary.interrupted,
+        "documents": summary.documents,
+        "findings": sum(summary.findings_by_type.values()),
+        "findings_by_type": dict(sorted(summary.findings_by_type.items())),
+        "cases_by_category": dict(sorted(summary.cases_by_category.items())),
+        "errors": summary.errors,
+    }
+
+
+def _tool() -> dict[str, str]:
+    return {"name": "leakwatch", "version": __version__}
+
+
+class JsonWriter:
+    """One JSON object at the end: run, summary, documents, findings, errors."""
+
+    def __init__(self, out: TextIO, run: RunInfo) -> None:
+        self.out = out
+        self.run = run
+        self.findings: list[dict[str, Any]] = []
+        self.documents: list[dict[str, Any]] = []
+        self.errors: list[dict[str, Any]] = []
+
+    def finding(self, finding: Finding) -> None:
+        self.findings.append(finding_dict(finding))
+
+    def document(self, document: DocumentFacts) -> None:
+        self.documents.append(document_dict(document))
+
+    def issue(self, issue: ScanIssue) -> None:
+        self.errors.append(issue_dict(issue))
+
+    def close(self, summary: Summary) -> None:
+        report = {
+            "schema_version": SCHEMA_VERSION,
+            "tool": _tool(),
+            "run": run_dict(self.run),
+            "summary": summary_dict(summary),
+            "documents": self.documents,
+            "findings": self.findings,
+            "errors": self.errors,
+        }
+        json.dump(report, self.out, ensure_ascii=False, indent=2)
+        self.out.write("\n")
+
+
+class JsonlWriter:
+    """One JSON object per line, tagged with `kind`: run, finding, document, error, summary."""
+
+    def __init__(self, out: TextIO, run: RunInfo) -> None:
+        self.out = out
+        self._line({"kind": "run", "tool": _tool(), **run_dict(run)})
+
+    def _line(self, data: dict[str, Any]) -> None:
+        self.out.write(json.dumps({"schema_version": SCHEMA_VERSION, **data}, ensure_ascii=False))
+        self.out.write("\n")
+
+    def finding(self, finding: Finding) -> None:
+        self._line({"kind": "finding", **finding_dict(finding)})
+
+    def document(self, document: DocumentFacts) -> None:
+        self._line({"kind": "document", **document_dict(document)})
+
+    def issue(self, issue: ScanIssue) -> None:
+        self._line({"kind": "error", **issue_dict(issue)})
+
+    def close(self, summary: Summary) -> None:
+        self._line({"kind": "summary", **summary_dict(summary)})
+
+
+CSV_FIELDS = (
+    "source", "type", "severity", "masked", "fingerprint", "confidence", "evidence", "line",
+    "column", "context",
+)  # fmt: skip
+
+
+class CsvWriter:
+    """Findings as CSV rows; cells that a spreadsheet would run as formulas are defused."""
+
+    def __init__(self, out: TextIO, run: RunInfo) -> None:
+        self.fields = (*CSV_FIELDS, "value") if run.revealed else CSV_FIELDS
+        self.writer = csv.writer(out, lineterminator="\n")
+        self.writer.writerow(self.fields)
+
+    def finding(self, finding: Finding) -> None:
+        data = finding_dict(finding)
+        data["evidence"] = ";".join(finding.evidence)
+        self.writer.writerow([_defuse(data.get(name, "")) for name in self.fields])
+
+    def document(self, document: DocumentFacts) -> None:
+        return None
+
+    def issue(self, issue: ScanIssue) -> None:
+        return None
+
+    def close(self, summary: Summary) -> None:
+        return None
+
+
+def _defuse(value: Any) -> Any:
+    """Prefix `'` to text a spreadsheet would run as a formula: snippets come from hostile pages."""
+    if isinstance(value, str) and value.startswith(_CSV_FORMULA_START):
+        return "'" + value
+    return value
+
+
+class TableWriter:
+    """A terminal table of findings, then each case document, then totals."""
+
+    def __init__(self, console: Console, run: RunInfo) -> None:
+        self.console = console
+        self.run = run
+        self.findings: list[Finding] = []
+        self.cases: list[DocumentFacts] = []
+        self.errors: list[ScanIssue] = []
+
+    def finding(self, finding: Finding) -> None:
+        self.findings.append(finding)
+
+    def document(self, document: DocumentFacts) -> None:
+        if document.category is not None:
+            self.cases.append(document)
+
+    def issue(self, issue: ScanIssue) -> None:
+        self.errors.append(issue)
+
+    def close(self, summary: Summary) -> None:
+        console = self.console
+        if self.findings:
+            table = Table(title="Findings", title_justify="left")
+            columns = [("source", "cyan"), ("line", "dim"), ("type", "bold"), ("masked", ""),
+                       ("conf", ""), ("evidence", "dim")]  # fmt: skip
+            if self.run.revealed:
+                columns.append(("value", "red"))
+            for name, style in columns:
+                table.add_column(name, style=style or None, overflow="fold")
+            for f in self.findings:
+                row = [f.source, str(f.line), f.type, f.masked, f"{f.confidence:.2f}",
+                       " ".join(f.evidence)]  # fmt: skip
+                if self.run.revealed:
+                    row.append(f.value or "")
+                table.add_row(*row)
+            console.print(table)
+        if self.cases:
+            cases = Table(title="Cases", title_justify="left")
+            for name in ("source", "category", "published", "findings", "evidence"):
+                cases.add_column(name, overflow="fold")
+            for d in self.cases:
+                category = d.category.value if d.category else ""
+                cases.add_row(
+                    d.source, category, d.published or "", str(d.findings),
+                    " ".join(d.category_evidence),
+                )  # fmt: skip
+            console.print(cases)
+        total = sum(summary.findings_by_type.values())
+        by_type = ", ".join(f"{k} {v}" for k, v in sorted(summary.findings_by_type.items()))
+        by_category = ", ".join(f"{k} {v}" for k, v in sorted(summary.cases_by_category.items()))
+        console.print(
+            f"{summary.documents} documents scanned, {total} findings"
+            + (f" ({by_type})" if by_type else "")
+            + (f"; cases: {by_category}" if by_category else "; no cases")
+            + (f"; {summary.errors} inputs failed" if summary.errors else "")
+            + ("; interrupted" if summary.interrupted else ""),
+            highlight=False,
+        )
