@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/leakwatch scan examples/data
+	$(BIN)/leakwatch scan examples/site
 
 test: $(STAMP)
 	$(BIN)/ruff check .

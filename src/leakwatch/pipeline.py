@@ -68,8 +68,8 @@ def scan_document(
     problem: InputError | None = None
     try:
         for piece in reader.pieces():
-            signals.feed(piece)
-            for finding in scan.feed(piece):
+            signals.feed(piece.prose)
+            for finding in scan.feed(piece.text):
                 signals.finding(finding)
                 yield finding
     except InputError as exc:

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from leakwatch.detect.context import fold, words_regex
+from leakwatch.detect.context import WordMatcher, fold
 from leakwatch.detect.packs import SCRIPTS, Pack
 from leakwatch.models import Category, Finding, Severity
 
@@ -34,8 +34,9 @@ _MARKER, _DATA, _AMBIGUOUS, _SALE, _TRAP = "marker", "data", "ambiguous", "sale"
 class _Vocabulary:
     pack_id: str
     window: int
-    regex: re.Pattern[str]
-    kinds: dict[str, str]
+    words: WordMatcher
+    kinds: dict[str, frozenset[str]]
+    home_script: re.Pattern[str] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +58,9 @@ class PageClassifier:
 def _compile(pack: Pack) -> _Vocabulary:
     assert pack.trading is not None
     trading = pack.trading
-    kinds: dict[str, str] = {}
-    # Later assignments win: a trap word is a trap even if it is also a data or sale word.
+    kinds: dict[str, set[str]] = {}
+    # A word can be of several kinds (韩料, "Korean data", is a marker and a data term); a trap
+    # is only a trap.
     for kind, words in (
         (_MARKER, pack.markers),
         (_DATA, trading.data),
@@ -67,11 +69,14 @@ def _compile(pack: Pack) -> _Vocabulary:
         (_TRAP, trading.traps),
     ):
         for word in words:
-            kinds[fold(word)] = kind
-    regex = words_regex(kinds)
-    if pack.script:  # text in the home script (Hangul) is itself a marker
-        regex = re.compile(f"{regex.pattern}|[{SCRIPTS[pack.script]}]{{2,}}", regex.flags)
-    return _Vocabulary(pack.id, trading.window, regex, kinds)
+            if kind == _TRAP:
+                kinds[fold(word)] = {_TRAP}
+            else:
+                kinds.setdefault(fold(word), set()).add(kind)
+    # Text in the home script (Hangul) is itself a Korea marker.
+    home = re.compile(f"[{SCRIPTS[pack.script]}]{{2,}}") if pack.script else None
+    frozen = {word: frozenset(found) for word, found in kinds.items()}
+    return _Vocabulary(pack.id, trading.window, WordMatcher(frozen), frozen, home)
 
 
 @dataclass(slots=True)
@@ -110,12 +115,10 @@ class PageSignals:
 
     def _look(self, vocabulary: _Vocabulary, text: str) -> None:
         hits = _Hits()
-        for match in vocabulary.regex.finditer(text):
-            kind = vocabulary.kinds.get(fold(match.group()), _MARKER)
-            if kind == _TRAP:
-                continue
-            hits.positions.setdefault(kind, []).append(match.start())
-            hits.words.setdefault(kind, match.group())
+        for match in vocabulary.words.finditer(text):
+            for kind in vocabulary.kinds[fold(match.group())] - {_TRAP}:
+                hits.positions.setdefault(kind, []).append(match.start())
+                hits.words.setdefault(kind, match.group())
         sales = hits.positions.get(_SALE, [])
         if not sales:
             return
@@ -124,6 +127,11 @@ class PageSignals:
         for position in sales:
             lo, hi = position - vocabulary.window, position + vocabulary.window
             marker = _near(hits, _MARKER, lo, hi)
+            if not marker and vocabulary.home_script is not None:
+                home = vocabulary.home_script.search(text, max(0, lo), hi)
+                if home:
+                    hits.words.setdefault(_MARKER, home.group())
+                    marker = 1
             if _near(hits, _DATA, lo, hi):
                 found = ("data:" + hits.words[_DATA], sale)
                 if marker:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 NEGATIVE = "!negative"  # owner of a word that labels something that is not an identifier
@@ -31,20 +31,47 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).lower()
 
 
-def words_regex(words: Iterable[str]) -> re.Pattern[str]:
-    """One alternation of literal words, longest first; Latin words must stand alone.
+class WordMatcher:
+    """Finds any of a set of literal words, fast, in raw or folded text.
 
-    Words are escaped literals, so the backtracking engine is safe here.
+    The regex is a plain alternation of literals, longest first: that is what lets Python's
+    engine skip ahead to the next possible first character (about 800 MB/s on Chinese text).
+    Case-insensitivity without the IGNORECASE flag, and word boundaries without look-arounds,
+    both of which would drop it below 5 MB/s: each Latin word is listed as written, in lower
+    case, Capitalised and UPPER case, and a Latin word glued to another letter is skipped here.
+    Words are escaped literals, so the backtracking engine is safe with them.
     """
-    parts = []
-    for word in sorted({fold(w) for w in words}, key=len, reverse=True):
-        escaped = re.escape(word)
-        if word[:1].isascii() and word[:1].isalpha():
-            escaped = r"(?<![a-z])" + escaped
-        if word[-1:].isascii() and word[-1:].isalpha():
-            escaped += r"(?![a-z])"
-        parts.append(escaped)
-    return re.compile("|".join(parts) if parts else r"(?!x)x", re.IGNORECASE)
+
+    def __init__(self, words: Iterable[str]) -> None:
+        variants: set[str] = set()
+        for word in words:
+            folded = fold(word)
+            variants.update({word, folded, folded.capitalize(), folded.upper()})
+        ordered = sorted((w for w in variants if w), key=len, reverse=True)
+        self.regex = re.compile("|".join(map(re.escape, ordered)) if ordered else r"(?!x)x")
+
+    def finditer(
+        self, text: str, pos: int = 0, endpos: int | None = None
+    ) -> Iterator[re.Match[str]]:
+        end = len(text) if endpos is None else endpos
+        for match in self.regex.finditer(text, pos, end):
+            if _standalone(text, match):
+                yield match
+
+    def search(self, text: str, pos: int = 0, endpos: int | None = None) -> re.Match[str] | None:
+        return next(self.finditer(text, pos, endpos), None)
+
+
+def _standalone(text: str, match: re.Match[str]) -> bool:
+    """A Latin word must not be part of a longer word (`id` in `video`)."""
+    word = match.group()
+    start, end = match.span()
+    if start > 0 and word[0] in _LATIN and text[start - 1] in _LATIN:
+        return False
+    return not (end < len(text) and word[-1] in _LATIN and text[end] in _LATIN)
+
+
+_LATIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +87,7 @@ class LabelVocabulary:
 
     def __init__(self, owners: Mapping[str, frozenset[str]]) -> None:
         self._owners = {fold(word): who for word, who in owners.items()}
-        self._regex = words_regex(self._owners)
+        self._words = WordMatcher(self._owners)
 
     def _label(self, match: re.Match[str]) -> Label:
         word = match.group()
@@ -72,28 +99,30 @@ class LabelVocabulary:
         `before` ends where the candidate starts and `after` begins where it ends; both are
         folded already. A label further left than another number belongs to that number.
         """
+        last_digit = _LAST_DIGIT.search(before)
+        start = last_digit.start() + 1 if last_digit else 0
         best: re.Match[str] | None = None
-        for match in self._regex.finditer(before):
-            if not _has_digit(before, match.end(), len(before)):
-                best = match
-        if best is None:
-            for match in self._regex.finditer(after):
-                if not _has_digit(after, 0, match.start()):
-                    best = match
-                break
-        return None if best is None else self._label(best)
+        for best in self._words.finditer(before, start):  # noqa: B007 - the last one is wanted
+            pass
+        if best is not None:
+            return self._label(best)
+        match = self._words.search(after)
+        if match is None or _DIGIT.search(after, 0, match.start()):
+            return None
+        return self._label(match)
 
     def classify(self, text: str) -> Label | None:
         """The first label word inside `text` (a column header cell), if any."""
-        match = self._regex.search(fold(text))
+        match = self._words.search(fold(text))
         return self._label(match) if match else None
 
-    def search(self, text: str, pos: int = 0) -> re.Match[str] | None:
-        return self._regex.search(text, pos)
+
+_DIGIT = re.compile("[0-9]")
+_LAST_DIGIT = re.compile("[0-9](?=[^0-9]*$)")
 
 
 def _has_digit(text: str, start: int, end: int) -> bool:
-    return any("0" <= ch <= "9" for ch in text[start:end])
+    return _DIGIT.search(text, start, end) is not None
 
 
 def hangul_names(row: str, vocabulary: LabelVocabulary) -> list[str]:
@@ -120,7 +149,7 @@ class ColumnTracker:
     rows). The header search runs once over each stretch of text, in order.
     """
 
-    header_words: re.Pattern[str]
+    header_words: WordMatcher
     header: Header | None = None
     _searched_to: int = field(default=0)
 
@@ -157,7 +186,7 @@ class ColumnTracker:
         return header.cells[index] or None
 
 
-def _parse_header(line: str, header_words: re.Pattern[str]) -> Header | None:
+def _parse_header(line: str, header_words: WordMatcher) -> Header | None:
     """A header row: delimited, short non-numeric cells, at least half of them known names."""
     if len(line) > _MAX_HEADER_LINE:
         return None

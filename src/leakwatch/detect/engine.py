@@ -30,10 +30,10 @@ from leakwatch.detect.context import (
     NEGATIVE,
     ColumnTracker,
     LabelVocabulary,
+    WordMatcher,
     fold,
     hangul_names,
     script_share,
-    words_regex,
 )
 from leakwatch.detect.packs import SCRIPTS, Pack, Pattern
 from leakwatch.detect.redact import Fingerprinter, mask, mask_snippet
@@ -50,7 +50,7 @@ WINDOW_AFTER = 8
 # How far context is looked for, and the longest row considered one row.
 LABEL_BEFORE = 40
 LABEL_AFTER = 16
-MAX_ROW = 2000
+MAX_ROW = 800
 SNIPPET_BEFORE = 30
 SNIPPET_AFTER = 20
 
@@ -82,8 +82,8 @@ class _CompiledPack:
 
     pack: Pack
     labels: LabelVocabulary
-    markers: re.Pattern[str]
-    against: dict[str, re.Pattern[str]]
+    markers: WordMatcher
+    against: dict[str, WordMatcher]
     home_script: str | None
 
 
@@ -125,7 +125,7 @@ class Detector:
                 header_vocabulary.extend(pattern.context)
                 header_vocabulary.extend(pattern.negative)
             header_vocabulary.extend(compiled.pack.negative)
-        self.header_words = words_regex(header_vocabulary)
+        self.header_words = WordMatcher(header_vocabulary)
 
     def open(self, source: str) -> DocumentScan:
         return DocumentScan(self, source)
@@ -146,14 +146,14 @@ def _compile(pack: Pack) -> _CompiledPack:
     for word in pack.negative:
         owners.setdefault(fold(word), set()).add(NEGATIVE)
     against = {
-        p.id: words_regex(word for look in p.lookalikes for word in look.against)
+        p.id: WordMatcher(word for look in p.lookalikes for word in look.against)
         for p in pack.patterns
         if p.lookalikes
     }
     return _CompiledPack(
         pack=pack,
         labels=LabelVocabulary({w: frozenset(o) for w, o in owners.items()}),
-        markers=words_regex(pack.markers),
+        markers=WordMatcher(pack.markers),
         against=against,
         home_script=SCRIPTS[pack.script] if pack.script else None,
     )
@@ -213,8 +213,7 @@ class DocumentScan:
         if not candidates:
             self.columns.advance(chunk, len(chunk))
             return []
-        self._score(chunk, candidates)
-        winners = _resolve_overlaps(candidates, self.detector.min_confidence)
+        winners = _resolve_overlaps(self._score(chunk, candidates), self.detector.min_confidence)
         findings = []
         line = self._line
         counted_to = 0
@@ -272,8 +271,8 @@ class DocumentScan:
         found.sort(key=lambda c: (c.start, -c.end))
         return found
 
-    def _score(self, chunk: str, candidates: list[_Candidate]) -> None:
-        """Attach evidence and confidence to each candidate."""
+    def _score(self, chunk: str, candidates: list[_Candidate]) -> list[_Candidate]:
+        """Attach evidence and confidence; drop candidates that cannot reach the threshold."""
         rows: dict[int, list[_Candidate]] = {}
         for cand in candidates:
             lo = max(0, cand.start - MAX_ROW // 2)
@@ -282,27 +281,40 @@ class DocumentScan:
             cand.row_end = hi if hi >= 0 else min(len(chunk), cand.end + MAX_ROW // 2)
             rows.setdefault(cand.row_start, []).append(cand)
         foreign_page: dict[str, bool] = {}
+        scored = []
         for row_candidates in rows.values():
             first = row_candidates[0]
             row = chunk[first.row_start : first.row_end]
-            folded_row = fold(row)
             self.columns.advance(chunk, first.row_start)
-            names = hangul_names(row, first.compiled.labels) if _HANGUL.search(row) else []
+            names: list[str] | None = None
             for cand in row_candidates:
                 evidence = list(cand.validation.evidence)
                 evidence += self._label_evidence(chunk, cand)
                 evidence += self._column_evidence(row, cand)
                 evidence += _row_evidence(cand, row_candidates)
+                if self._hopeless(cand, evidence):
+                    continue
+                if names is None:
+                    names = hangul_names(row, first.compiled.labels) if _HANGUL.search(row) else []
                 if names:
                     evidence.append("name")
-                marker = cand.compiled.markers.search(folded_row)
+                marker = cand.compiled.markers.search(row)
                 if marker:
                     evidence.append("marker:" + marker.group())
-                evidence += self._lookalike_evidence(
-                    chunk, row, folded_row, cand, evidence, foreign_page
-                )
+                evidence += self._lookalike_evidence(chunk, row, cand, evidence, foreign_page)
                 cand.evidence = _dedupe(evidence)
                 cand.confidence = _confidence(cand)
+                scored.append(cand)
+        return scored
+
+    def _hopeless(self, cand: _Candidate, evidence: list[str]) -> bool:
+        """Cannot be reported: its context is required and missing, and the cap is too low."""
+        if self.detector.min_confidence <= cand.compiled.pack.scoring["cap"]:
+            return False
+        kinds = {e.split(":", 1)[0] for e in evidence}
+        if cand.pattern.requires_context and not _SUPPORT_CONTEXT & kinds:
+            return True
+        return cand.validation.verdict is Verdict.UNVERIFIED and not _SUPPORT_UNVERIFIED & kinds
 
     def _label_evidence(self, chunk: str, cand: _Candidate) -> list[str]:
         before_from = max(cand.row_start, cand.start - LABEL_BEFORE)
@@ -327,7 +339,6 @@ class DocumentScan:
         self,
         chunk: str,
         row: str,
-        folded_row: str,
         cand: _Candidate,
         evidence: list[str],
         foreign_page: dict[str, bool],
@@ -344,7 +355,7 @@ class DocumentScan:
         looks = [lk for lk in pattern.lookalikes if lk.matcher.search(cand.text.encode())]
         if not looks:
             return []
-        against = cand.compiled.against[pattern.id].search(folded_row)
+        against = cand.compiled.against[pattern.id].search(row)
         if against:
             return ["foreign:" + against.group()]
         home = cand.compiled.home_script
@@ -416,17 +427,21 @@ def _windows(chunk: str) -> list[tuple[int, int]]:
     return windows
 
 
+_DIGIT_LIKE = frozenset("0123456789\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19")
+_ALNUM_LIKE = _DIGIT_LIKE | frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    + "".join(chr(c) for c in (*range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B)))
+)
+
+
 def _bounded(chunk: str, start: int, end: int, boundary: str) -> bool:
     """The match is not glued to a neighbouring digit (or Latin letter, for `alnum`)."""
     if boundary == "none":
         return True
-    before = chunk[start - 1] if start > 0 else " "
-    after = chunk[end] if end < len(chunk) else " "
-    for neighbour in (before, after):
-        ch = chr(_NORMALISE.get(ord(neighbour), ord(neighbour)))
-        if "0" <= ch <= "9" or (boundary == "alnum" and ch.isascii() and ch.isalpha()):
-            return False
-    return True
+    glue = _ALNUM_LIKE if boundary == "alnum" else _DIGIT_LIKE
+    if start > 0 and chunk[start - 1] in glue:
+        return False
+    return not (end < len(chunk) and chunk[end] in glue)
 
 
 def _label_kind(word: str, owners: frozenset[str], pattern_id: str) -> str:
@@ -441,10 +456,13 @@ def _label_kind(word: str, owners: frozenset[str], pattern_id: str) -> str:
 
 
 def _row_evidence(cand: _Candidate, row: Iterable[_Candidate]) -> list[str]:
-    """Other validated identifiers on the same row, not overlapping this one."""
+    """Other identifiers on the same row that stand on their own (validated, context not
+    required), not overlapping this one."""
     found = []
     for other in row:
         if other is cand or other.validation.verdict is not Verdict.PASS:
+            continue
+        if other.pattern.requires_context:
             continue
         if other.start < cand.end and cand.start < other.end:
             continue

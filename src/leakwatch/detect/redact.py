@@ -62,8 +62,10 @@ def _read_key(path: Path) -> bytes:
         text = path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
         raise
-    except (OSError, UnicodeDecodeError) as exc:
-        raise KeyfileError(f"{path}: cannot read the fingerprint key: {exc}") from None
+    except OSError as exc:
+        raise KeyfileError(f"{path}: cannot read the fingerprint key: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise KeyfileError(f"{path}: not a leakwatch key (not text)") from None
     if len(text) < 2 * _KEY_BYTES or not re.fullmatch(r"[0-9a-f]+", text):
         raise KeyfileError(f"{path}: not a leakwatch key (expected {2 * _KEY_BYTES} hex digits)")
     return bytes.fromhex(text)
@@ -88,22 +90,27 @@ class Fingerprinter:
 def mask(text: str, keep: tuple[int, int]) -> str:
     """Hide the letters and digits of `text` but the first/last `keep` ones; keep separators.
 
-    `mask("800101-1234560", (7, 0))` is `800101-1******`.
+    `mask("800101-1234560", (7, 0))` is `800101-1******`. Mask characters already in the text
+    (a seller's sample, `800101-1******`) count as positions, so a sample stays as published.
     """
     lead, trail = keep
-    total = sum(1 for ch in text if ch.isalnum())
-    if lead + trail >= total:  # too short to show that much: hide everything
+    positions = sum(1 for ch in text if ch.isalnum() or ch in _MASK_CHARS)
+    masked_already = any(ch in _MASK_CHARS for ch in text)
+    if lead + trail >= positions and not masked_already:  # too short to show that much
         lead = trail = 0
     out = []
     seen = 0
     for ch in text:
-        if ch.isalnum():
-            shown = seen < lead or seen >= total - trail
-            out.append(ch if shown else MASK)
+        if ch.isalnum() or ch in _MASK_CHARS:
+            shown = seen < lead or seen >= positions - trail
+            out.append(ch if shown and ch not in _MASK_CHARS else MASK)
             seen += 1
         else:
             out.append(ch)
     return "".join(out)
+
+
+_MASK_CHARS = frozenset("*xX×●○＊")
 
 
 # In a context snippet every digit of a digit cluster is hidden: other identifiers on the same

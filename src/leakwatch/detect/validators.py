@@ -9,6 +9,8 @@ from, and extra evidence tags. Sources for each rule are cited beside it; see al
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import re
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
@@ -32,9 +34,12 @@ _RRN_WEIGHTS = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
 _MAX_REGION = 95
 
 
+_NON_DIGITS = re.compile("[^0-9]+")
+
+
 def digits_of(text: str) -> str:
     """The ASCII digits of `text`, in order."""
-    return "".join(ch for ch in text if "0" <= ch <= "9")
+    return _NON_DIGITS.sub("", text)
 
 
 def _birth_date(digits: str, today: dt.date) -> dt.date | None:
@@ -123,10 +128,12 @@ _PERSONAL_PHONE_TYPES = frozenset(
 )
 
 
+_NOT_PHONE_CHARS = re.compile("[^0-9+]+")
+
+
 def _international_form(text: str) -> str:
     """Rewrite `0082 10…`, `82-10…`, `+82 (0)10…` to one `+82…` string phonenumbers parses."""
-    compact = "".join(c for c in text if c.isdigit() or c == "+")
-    compact = compact.replace("(0)", "")
+    compact = _NOT_PHONE_CHARS.sub("", text.replace("(0)", ""))
     if compact.startswith("0082"):
         compact = "+82" + compact[4:]
     elif compact.startswith("82") and len(compact) >= 10:
@@ -143,16 +150,22 @@ def kr_phone(text: str, today: dt.date) -> Validation:
     ranges (15xx/16xx/18xx, 080, 060, 070 VoIP, 050x relay) are not personal data: FAIL.
     """
     del today
+    return _phone(_international_form(text))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _phone(compact: str) -> Validation:
     try:
-        number = phonenumbers.parse(_international_form(text.replace("(0)", "")), "KR")
+        number = phonenumbers.parse(compact, "KR")
     except phonenumbers.NumberParseException:
         return _FAIL
-    if number.country_code != 82 or not phonenumbers.is_valid_number(number):
+    if number.country_code != 82:
         return _FAIL
+    # number_type is UNKNOWN for numbers outside the plan, so it also checks validity.
     kind = phonenumbers.number_type(number)
     if kind not in _PERSONAL_PHONE_TYPES:
         return _FAIL
-    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    e164 = f"+82{number.national_number}"
     evidence = ("valid", "landline") if kind == PhoneNumberType.FIXED_LINE else ("valid",)
     return Validation(Verdict.PASS, e164, evidence)
 

@@ -104,7 +104,7 @@ def decode(data: bytes, *, declared: str | None = None, html: bool = False) -> t
 
 def incremental_decoder(encoding: Encoding) -> codecs.IncrementalDecoder:
     """A decoder for streaming a large document in pieces (replacement for broken bytes)."""
-    codec = (
-        "utf-8-sig" if encoding.codec == "utf-8" and encoding.source == "bom" else encoding.codec
-    )
+    codec = encoding.codec
+    if encoding.source == "bom":  # these codecs consume the byte-order mark
+        codec = "utf-8-sig" if codec == "utf-8" else "utf-16"
     return codecs.getincrementaldecoder(codec)(errors="replace")

@@ -91,44 +91,57 @@ def stripped_text(text: str) -> str:
 
 def visible_text(tree: LexborHTMLParser) -> str:
     """The page's visible text: title first, then the body, tables as tab-separated rows."""
+    return visible_parts(tree)[0]
+
+
+def visible_parts(tree: LexborHTMLParser) -> tuple[str, str]:
+    """The visible text, and its prose: the same without link text.
+
+    Identifiers are looked for in all visible text; a page's category is judged on its prose,
+    so a forum index listing the title of a sale post is not itself a sale post.
+    """
     parts: list[str] = []
+    prose: list[str] = []
     title = tree.css_first("title")
     if title is not None:
-        parts.append(title.text(deep=True).strip())
-        parts.append("\n")
+        parts.append(title.text(deep=True).strip() + "\n")
+        prose.append(parts[0])
     root = tree.body or tree.root
     if root is not None:
-        _walk(root, parts)
-    return _tidy("".join(parts))
+        _walk(root, parts, prose)
+    return _tidy("".join(parts)), _tidy("".join(prose))
 
 
-def _walk(root: LexborNode, out: list[str]) -> None:
+def _walk(root: LexborNode, out: list[str], prose: list[str]) -> None:
     stack: list[tuple[LexborNode, bool]] = [(root, False)]
-    pre_depth = 0
+    pre_depth = link_depth = 0
     while stack:
         node, leaving = stack.pop()
         tag = node.tag or ""
         if leaving:
-            if tag in _CELL:
-                out.append("\t")
-            elif tag == "tr" or tag in _BLOCK:
-                out.append("\n")
-            if tag == "pre":
-                pre_depth -= 1
+            separator = "\t" if tag in _CELL else "\n" if tag == "tr" or tag in _BLOCK else ""
+            out.append(separator)
+            prose.append(separator)
+            pre_depth -= tag == "pre"
+            link_depth -= tag == "a"
             continue
         if tag == "-text":
             content = node.text_content or ""
-            out.append(content if pre_depth else content.replace("\n", " ").replace("\t", " "))
+            if not pre_depth:
+                content = content.replace("\n", " ").replace("\t", " ")
+            out.append(content)
+            if not link_depth:
+                prose.append(content)
             continue
         if tag in _SKIP:
             continue
-        if tag == "br":
+        if tag in {"br", "tr"} or tag in _BLOCK:
             out.append("\n")
-            continue
-        if tag == "tr" or tag in _BLOCK:
-            out.append("\n")
-        if tag == "pre":
-            pre_depth += 1
+            prose.append("\n")
+            if tag == "br":
+                continue
+        pre_depth += tag == "pre"
+        link_depth += tag == "a"
         stack.append((node, True))
         children = list(node.iter(include_text=True))
         stack.extend((child, False) for child in reversed(children))

@@ -89,6 +89,19 @@ def _walk(root: Path) -> Iterator[Input | InputError]:
             yield InputError(str(where), f"cannot read folder: {error.strerror}", "unreadable")
 
 
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """A stretch of a document's visible text, and its prose (the same without link text):
+    identifiers are found in `text`, the page category is judged on `prose`."""
+
+    text: str
+    prose: str
+
+    @classmethod
+    def plain(cls, text: str) -> Piece:
+        return cls(text, text)
+
+
 @dataclass(slots=True)
 class Document:
     """A document being read: hands out text pieces and learns its facts on the way."""
@@ -114,7 +127,7 @@ class DocumentReader:
         self.today = today
         self.document = Document(item.name)
 
-    def pieces(self) -> Iterator[str]:
+    def pieces(self) -> Iterator[Piece]:
         """Visible text in order; raises InputError when the input cannot be read."""
         try:
             with self._open() as stream:
@@ -140,7 +153,7 @@ class DocumentReader:
         self.document._digest.update(data)
         return data
 
-    def _read(self, stream: BinaryIO) -> Iterator[str]:
+    def _read(self, stream: BinaryIO) -> Iterator[Piece]:
         head = self._take(stream, HEAD_BYTES)
         if _is_binary(head):
             raise InputError(self.item.name, "binary file, not scanned", "binary")
@@ -156,7 +169,7 @@ class DocumentReader:
             document.media_type = _MEDIA_TYPES.get(self.item.suffix, "text/plain")
             yield from self._read_text(stream, head)
 
-    def _read_html(self, stream: BinaryIO, head: bytes) -> Iterator[str]:
+    def _read_html(self, stream: BinaryIO, head: bytes) -> Iterator[Piece]:
         assert self.document.encoding is not None
         chunks = [head]
         total = len(head)
@@ -172,14 +185,16 @@ class DocumentReader:
         text = b"".join(chunks).decode(self.document.encoding.codec, errors="replace")
         text = text.removeprefix("\ufeff")
         tree = html.parse(text)
-        visible = html.visible_text(tree) if tree is not None else html.stripped_text(text)
-        if tree is not None:
-            self.document.published = dates.from_html(tree, visible, self.today)
-        else:
+        if tree is None:  # too deeply nested to parse safely
+            visible = html.stripped_text(text)
             self.document.published = dates.from_text(visible, self.today)
-        yield visible
+            yield Piece.plain(visible)
+            return
+        visible, prose = html.visible_parts(tree)
+        self.document.published = dates.from_html(tree, visible, self.today)
+        yield Piece(visible, prose)
 
-    def _strip_html(self, stream: BinaryIO, chunks: list[bytes]) -> Iterator[str]:
+    def _strip_html(self, stream: BinaryIO, chunks: list[bytes]) -> Iterator[Piece]:
         assert self.document.encoding is not None
         decoder = decode.incremental_decoder(self.document.encoding)
         carry = ""
@@ -192,10 +207,10 @@ class DocumentReader:
             if first:
                 self.document.published = dates.from_text(visible, self.today)
                 first = False
-            yield visible
-        yield html.stripped_text(carry + decoder.decode(b"", final=True))
+            yield Piece.plain(visible)
+        yield Piece.plain(html.stripped_text(carry + decoder.decode(b"", final=True)))
 
-    def _read_text(self, stream: BinaryIO, head: bytes) -> Iterator[str]:
+    def _read_text(self, stream: BinaryIO, head: bytes) -> Iterator[Piece]:
         assert self.document.encoding is not None
         decoder = decode.incremental_decoder(self.document.encoding)
         unescape = self.item.suffix == ".json"
@@ -208,11 +223,11 @@ class DocumentReader:
             if first:
                 self.document.published = dates.from_text(text, self.today)
                 first = False
-            yield text
+            yield Piece.plain(text)
             data = self._take(stream, READ_BYTES)
         tail = decoder.decode(b"", final=True)
         if tail:
-            yield tail
+            yield Piece.plain(tail)
 
 
 _MEDIA_TYPES = {

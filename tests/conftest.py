@@ -1,0 +1,86 @@
+"""Shared fixtures: the real packs, a detector with a fixed key and date, and a CLI runner."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from leakwatch.detect.classify import PageClassifier
+from leakwatch.detect.engine import Detector
+from leakwatch.detect.packs import Pack, load_packs
+from leakwatch.detect.redact import Fingerprinter
+from leakwatch.models import Finding
+
+TODAY = dt.date(2026, 11, 28)
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def packs() -> tuple[Pack, ...]:
+    return load_packs()
+
+
+@pytest.fixture(scope="session")
+def detector(packs: tuple[Pack, ...]) -> Detector:
+    return Detector(packs, Fingerprinter(b"test-key"), today=TODAY, reveal=True)
+
+
+@pytest.fixture(scope="session")
+def classifier(packs: tuple[Pack, ...]) -> PageClassifier:
+    return PageClassifier(packs)
+
+
+@pytest.fixture(scope="session")
+def find(detector: Detector) -> Callable[[str], list[Finding]]:
+    """Findings (with raw values) in a text, at the default threshold."""
+
+    def run(text: str) -> list[Finding]:
+        return detector.scan_text("test", text)
+
+    return run
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Callable[..., Result]:
+    """Run the real `leakwatch` command in a fresh home; returns exit code and output."""
+    home = tmp_path / "home"
+
+    def run(*args: str, stdin: bytes | None = None, env: dict[str, str] | None = None,
+            cwd: Path | None = None) -> Result:  # fmt: skip
+        environment = {**os.environ, "LEAKWATCH_HOME": str(home), "NO_COLOR": "1"}
+        environment.pop("LEAKWATCH_KEY", None)
+        environment.update(env or {})
+        done = subprocess.run(
+            [sys.executable, "-m", "leakwatch", *args],
+            input=stdin,
+            capture_output=True,
+            env=environment,
+            cwd=cwd or tmp_path,
+            timeout=300,
+            check=False,
+        )
+        return Result(
+            done.returncode,
+            done.stdout.decode("utf-8", "replace"),
+            done.stderr.decode("utf-8", "replace"),
+        )
+
+    return run
+
+
+def types_of(findings: Sequence[Finding]) -> list[str]:
+    return [f.type for f in findings]

@@ -1,0 +1,254 @@
+"""The `leakwatch` command, run for real: formats, exit codes, errors, privacy by default."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, Result
+
+Cli = Callable[..., Result]
+EXAMPLES = REPO / "examples" / "site"
+RAW = ["800101-1234560", "010-2345-6789", "M70412358"]
+DUMP = "성명,주민등록번호,휴대폰,여권번호\n김민준,800101-1234560,010-2345-6789,M70412358\n"
+
+
+@pytest.fixture
+def dump(tmp_path: Path) -> Path:
+    path = tmp_path / "dump.csv"
+    path.write_text(DUMP, encoding="utf-8")
+    return path
+
+
+def assert_one_line_error(result: Result, code: int, *fragments: str) -> None:
+    assert result.code == code, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("leakwatch: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_version(cli: Cli) -> None:
+    result = cli("--version")
+    assert result.code == 0
+    assert result.stdout.startswith("leakwatch ")
+
+
+def test_table_output_is_masked(cli: Cli, dump: Path) -> None:
+    result = cli("scan", str(dump))
+    assert result.code == 0, result.stderr
+    assert "800101-1******" in result.stdout
+    assert "010-****-6789" in result.stdout
+    assert "1 documents scanned, 3 findings" in result.stdout.replace("\n", " ")
+    for raw in RAW:
+        assert raw not in result.stdout + result.stderr
+
+
+def test_json_report_shape(cli: Cli, dump: Path) -> None:
+    result = cli("scan", str(dump), "-f", "json")
+    assert result.code == 0
+    report = json.loads(result.stdout)
+    assert report["schema_version"] == 1
+    assert report["run"]["revealed"] is False
+    (document,) = report["documents"]
+    assert document["category"] == "exposure"
+    assert len(document["sha256"]) == 64
+    types = sorted(f["type"] for f in report["findings"])
+    assert types == ["kr.passport", "kr.phone", "kr.rrn"]
+    for finding in report["findings"]:
+        assert {"source", "type", "masked", "fingerprint", "confidence", "evidence"} <= set(finding)
+        assert "value" not in finding
+        assert 0 <= finding["confidence"] <= 1
+    assert report["errors"] == []
+    assert report["summary"]["findings_by_type"]["kr.rrn"] == 1
+
+
+def test_jsonl_streams_tagged_lines(cli: Cli, dump: Path) -> None:
+    result = cli("scan", str(dump), "-f", "jsonl")
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["kind"] for line in lines] == [
+        "run", "finding", "finding", "finding", "document", "summary"
+    ]  # fmt: skip
+    assert all(line["schema_version"] == 1 for line in lines)
+
+
+def test_csv_is_findings_only_and_defuses_formulas(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "evil.txt"
+    path.write_text("=HYPERLINK(x) 주민등록번호 800101-1234560\n", encoding="utf-8")
+    result = cli("scan", str(path), "-f", "csv")
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert len(rows) == 1
+    assert rows[0]["type"] == "kr.rrn"
+    assert rows[0]["context"].startswith("'=HYPERLINK")
+    assert "value" not in rows[0]
+
+
+def test_reveal_adds_raw_values(cli: Cli, dump: Path) -> None:
+    result = cli("scan", str(dump), "-f", "jsonl", "--reveal")
+    values = {json.loads(line).get("value") for line in result.stdout.splitlines()}
+    assert set(RAW) <= values
+    run = json.loads(result.stdout.splitlines()[0])
+    assert run["revealed"] is True
+
+
+def test_nothing_raw_is_written_anywhere_by_default(cli: Cli, dump: Path, tmp_path: Path) -> None:
+    outputs = []
+    for fmt in ("table", "json", "jsonl", "csv"):
+        out = tmp_path / f"out.{fmt}"
+        result = cli("scan", str(dump), str(EXAMPLES), "-f", fmt, "-o", str(out))
+        assert result.code == 0, result.stderr
+        outputs += [out.read_text(encoding="utf-8"), result.stdout, result.stderr]
+    home_files = [p.read_bytes() for p in (tmp_path / "home").rglob("*") if p.is_file()]
+    for raw in RAW:
+        assert all(raw not in text for text in outputs)
+        assert all(raw.encode() not in data for data in home_files)
+
+
+def test_output_file_is_written_even_without_findings(cli: Cli, tmp_path: Path) -> None:
+    empty = tmp_path / "clean.txt"
+    empty.write_text("nothing to see here\n", encoding="utf-8")
+    out = tmp_path / "report.json"
+    result = cli("scan", str(empty), "-f", "json", "-o", str(out))
+    assert result.code == 0
+    assert json.loads(out.read_text(encoding="utf-8"))["findings"] == []
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".report")] == []
+
+
+def test_unwritable_output_is_exit_3_and_one_line(cli: Cli, dump: Path, tmp_path: Path) -> None:
+    result = cli("scan", str(dump), "-o", str(tmp_path / "no" / "such" / "dir" / "r.json"))
+    assert_one_line_error(result, 3, "cannot write")
+
+
+def test_stdin(cli: Cli) -> None:
+    result = cli("scan", "-", "-f", "jsonl", stdin=DUMP.encode())
+    findings = [json.loads(x) for x in result.stdout.splitlines() if '"finding"' in x]
+    assert {f["source"] for f in findings} == {"<stdin>"}
+    assert len(findings) == 3
+
+
+def test_a_missing_file_does_not_stop_the_scan(cli: Cli, dump: Path, tmp_path: Path) -> None:
+    result = cli("scan", str(tmp_path / "nope.csv"), str(dump), "-f", "json")
+    assert result.code == 0
+    assert "skipped" in result.stderr
+    assert "nope.csv: no such file or folder" in result.stderr
+    report = json.loads(result.stdout)
+    assert len(report["findings"]) == 3
+    assert report["errors"][0]["kind"] == "missing"
+    strict = cli("scan", str(tmp_path / "nope.csv"), str(dump), "--strict", "-q", "-f", "json")
+    assert strict.code == 3
+
+
+def test_nothing_readable_is_exit_3(cli: Cli, tmp_path: Path) -> None:
+    result = cli("scan", str(tmp_path / "nope.csv"))
+    assert result.code == 3
+    assert "no input could be scanned" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_binary_and_corrupt_files_are_skipped_with_a_message(
+    cli: Cli, dump: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "image.html").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00" + bytes(300))
+    (tmp_path / "broken.csv.gz").write_bytes(gzip.compress(DUMP.encode())[:30])
+    result = cli("scan", str(tmp_path), "-f", "json")
+    assert result.code == 0, result.stderr
+    report = json.loads(result.stdout)
+    kinds = {Path(e["source"]).name: e["kind"] for e in report["errors"]}
+    assert kinds["image.html"] == "binary"
+    assert kinds["broken.csv.gz"] in {"unreadable", "partial"}
+    assert any("dump.csv" in f["source"] for f in report["findings"])
+
+
+def test_fail_on_gates_the_exit_code(cli: Cli, dump: Path) -> None:
+    assert cli("scan", str(dump), "-q", "--fail-on", "high").code == 1
+    assert cli("scan", str(dump), "-q", "--fail-on", "critical").code == 1
+    phones = dump.with_name("phones.txt")
+    phones.write_text("연락처 010-2345-6789\n", encoding="utf-8")
+    assert cli("scan", str(phones), "-q", "--fail-on", "high").code == 0
+    assert cli("scan", str(phones), "-q").code == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("scan",), "nothing to scan"),
+        (("scan", "x", "--fail-on", "severe"), "unknown severity 'severe'"),
+        (("scan", "x", "--min-confidence", "2"), "--min-confidence"),
+        (("scan", "x", "-f", "xml"), "--format"),
+        (("scan", "x", "--bogus"), "No such option: --bogus"),
+        (("frobnicate",), "No such command"),
+    ],
+)
+def test_usage_errors_are_one_line_exit_2(cli: Cli, args: tuple[str, ...], fragment: str) -> None:
+    assert_one_line_error(cli(*args), 2, fragment)
+
+
+def test_damaged_key_file_is_exit_2(cli: Cli, dump: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "fingerprint.key").write_text("garbage")
+    assert_one_line_error(cli("scan", str(dump)), 2, "not a leakwatch key")
+
+
+def test_fingerprints_are_shared_through_the_key(cli: Cli, dump: Path, tmp_path: Path) -> None:
+    def fingerprints(home: str, key: str | None) -> set[str]:
+        env = {"LEAKWATCH_HOME": str(tmp_path / home)}
+        if key:
+            env["LEAKWATCH_KEY"] = key
+        out = cli("scan", str(dump), "-f", "jsonl", env=env).stdout
+        return {json.loads(x)["fingerprint"] for x in out.splitlines() if '"finding"' in x}
+
+    assert fingerprints("a", "team") == fingerprints("b", "team")
+    assert fingerprints("a", None) != fingerprints("b", None)  # two machines, two random keys
+    assert fingerprints("a", None) == fingerprints("a", None)  # one machine, one key
+
+
+def test_the_bundled_examples_scan_as_the_readme_says(cli: Cli) -> None:
+    result = cli("scan", str(EXAMPLES), "-f", "json")
+    report = json.loads(result.stdout)
+    categories = {Path(d["source"]).name: d["category"] for d in report["documents"]}
+    assert categories["thread-1001.html"] == "trading"
+    assert categories["thread-1002.html"] == "exposure"
+    assert categories["thread-1003.html"] is None  # Korean cuisine
+    assert categories["thread-1004.html"] is None  # Beijing numbers
+    assert categories["forum.html"] is None  # lists a sale post, is not one
+    assert categories["customers-2023.csv"] == "exposure"
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_what_was_found(tmp_path: Path) -> None:
+    out = tmp_path / "partial.jsonl"
+    env = {**os.environ, "LEAKWATCH_HOME": str(tmp_path / "home")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "leakwatch", "scan", "-", "-f", "jsonl", "-o", str(out), "-q"],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert process.stdin is not None
+    process.stdin.write((DUMP * 60_000).encode())  # > one chunk: findings are made now
+    process.stdin.flush()
+    deadline = time.monotonic() + 60
+    time.sleep(3)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=max(1, deadline - time.monotonic()))
+    assert process.returncode == 130, stderr
+    assert b"interrupted" in stderr
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert lines[-1]["kind"] == "summary"
+    assert lines[-1]["interrupted"] is True
+    assert sum(1 for line in lines if line["kind"] == "finding") > 0

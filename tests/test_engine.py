@@ -1,0 +1,314 @@
+"""The detector on text: context rules, look-alikes, overlaps, streaming, hostile input."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from leakwatch.detect import engine
+from leakwatch.detect.engine import Detector
+from leakwatch.detect.packs import Pack, load_packs
+from leakwatch.detect.redact import Fingerprinter
+from leakwatch.models import Finding
+from tests import synthetic
+from tests.conftest import TODAY, types_of
+
+Find = Callable[[str], list[Finding]]
+
+
+def only(findings: list[Finding], type_id: str) -> list[Finding]:
+    return [f for f in findings if f.type == type_id]
+
+
+# -- resident registration numbers ---------------------------------------------------------
+
+
+def test_valid_rrn_alone_is_reported_with_checksum_evidence(find: Find) -> None:
+    (finding,) = find("950615-2123454")
+    assert finding.type == "kr.rrn"
+    assert finding.evidence[0] == "checksum"
+    assert finding.masked == "950615-2******"
+    assert finding.value == "950615-2123454"
+
+
+def test_post_reform_rrn_needs_context(find: Find) -> None:
+    assert find("800101-1234567") == []
+    (labelled,) = find("주민등록번호: 800101-1234567")
+    assert labelled.type == "kr.rrn"
+    assert "checksum-failed" in labelled.evidence
+    assert "context:주민등록번호" in labelled.evidence
+
+
+def test_post_reform_rrn_is_supported_by_a_validated_phone_on_its_row(find: Find) -> None:
+    findings = find("이서연 800101-1234567 010-2345-6789")
+    assert sorted(types_of(findings)) == ["kr.phone", "kr.rrn"]
+    rrn = only(findings, "kr.rrn")[0]
+    assert "row:kr.phone" in rrn.evidence
+
+
+def test_column_header_is_the_context_of_the_whole_column(find: Find) -> None:
+    rows = "\n".join(
+        f"{synthetic.hangul_name(rng)},{synthetic.rrn_post2020(rng)}"
+        for rng in (random.Random(i) for i in range(20))
+    )
+    findings = find("성명,주민등록번호\n" + rows)
+    assert len(only(findings, "kr.rrn")) == 20
+    assert all("column:주민등록번호" in f.evidence for f in findings)
+
+
+def test_html_table_rows_get_column_context_too(find: Find) -> None:
+    text = "이름\t여권번호\t비고\n김민준\tM70412358\t-\n이서연\tS123A4567\t-\n"
+    findings = find(text)
+    assert [f.masked for f in only(findings, "kr.passport")] == ["M******58", "S******67"]
+    assert all("column:여권번호" in f.evidence for f in findings)
+
+
+def test_bare_thirteen_digits_need_supporting_evidence(find: Find) -> None:
+    assert find("9408121001751") == []  # could be a millisecond timestamp
+    assert types_of(find("韩国 9408121001751")) == ["kr.rrn"]
+    assert types_of(find("时间戳 9408121001751")) == []
+
+
+def test_negative_label_suppresses(find: Find) -> None:
+    assert find("订单号：800101-1234560") == []
+    assert find("快递单号 010-2345-6789") == []
+
+
+def test_corporate_registration_number_is_not_an_rrn(find: Find) -> None:
+    assert find("법인등록번호 110111-1234560") == []
+
+
+def test_impossible_numbers_are_never_listed(packs: tuple[Pack, ...]) -> None:
+    everything = Detector(packs, Fingerprinter(b"k"), today=TODAY, min_confidence=0)
+    assert only(everything.scan_text("t", "010229-3123456 800101-9234566"), "kr.rrn") == []
+
+
+def test_arn_types(find: Find) -> None:
+    assert types_of(find("외국인등록번호 911124-5678906")) == ["kr.arn"]
+    assert types_of(find("850101-5******")) == ["kr.arn.masked"]
+    assert types_of(find("800101-1******")) == ["kr.rrn.masked"]
+
+
+def test_full_width_digits_and_dashes(find: Find) -> None:
+    text = "前言\n身份证号：" + synthetic.fullwidth("960121-1021413") + "，韩国"
+    (finding,) = find(text)
+    assert finding.type == "kr.rrn"
+    assert finding.value == "960121-1021413"
+    assert (finding.line, finding.column) == (2, 6)
+
+
+# -- phones and the Beijing trap -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "연락처 010-2345-6789",
+        "+82 10 2345 6789",
+        "韩国手机 0082-10-2345-6789",
+        "(+82) 010-2345-6789",
+        "김민준 010 2345 6789",
+        "이름: 이서연, 전화: 010.2345.6789",
+    ],
+)
+def test_korean_mobiles_in_every_form(find: Find, text: str) -> None:
+    assert types_of(find(text)) == ["kr.phone"]
+
+
+def test_beijing_context_makes_a_010_number_a_beijing_landline(find: Find) -> None:
+    assert find("北京市朝阳区建国路88号 电话：010-6234-5678") == []
+
+
+def test_bare_010_on_a_chinese_page_needs_korean_evidence(find: Find) -> None:
+    page = "欢迎光临本店，我们提供优质的服务和产品。" * 20
+    assert find(page + "\n联系电话：010-6234-5678\n") == []
+    assert types_of(find(page + "\n김민준 联系电话：010-6234-5678\n")) == ["kr.phone"]
+    assert types_of(find(page + "\n韩国客户 联系电话：010-6234-5678\n")) == ["kr.phone"]
+    assert types_of(find(page + "\n联系电话：+82 10-6234-5678\n")) == ["kr.phone"]
+
+
+def test_two_beijing_numbers_on_one_row_do_not_vouch_for_each_other(find: Find) -> None:
+    page = "欢迎光临本店，我们提供优质的服务和产品。" * 20
+    assert find(page + "\n电话 010-6234-5678 传真 010-6234-5679\n") == []
+
+
+def test_the_same_number_on_a_korean_page_is_korean(find: Find) -> None:
+    page = "고객 여러분께 알려 드립니다. 문의 사항은 아래로 연락 주세요. " * 5
+    assert types_of(find(page + "\n전화 010-6234-5678\n")) == ["kr.phone"]
+
+
+def test_business_numbers_are_not_reported(find: Find) -> None:
+    assert find("고객센터 1588-1234, 수신자부담 080-123-4567, 인터넷전화 070-1234-5678") == []
+
+
+def test_landline_needs_a_label(find: Find) -> None:
+    assert find("02-123-4567") == []
+    assert types_of(find("전화번호 02-123-4567")) == ["kr.phone"]
+
+
+# -- context-required types ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("label", "value", "type_id"),
+    [
+        ("여권번호", "M70412358", "kr.passport"),
+        ("护照号", "M123A4567", "kr.passport"),
+        ("운전면허번호", "11-23-405817-62", "kr.driver_license"),
+        ("면허번호", "서울 12-345679-80", "kr.driver_license"),
+        ("사업자등록번호", "104-86-56659", "kr.brn"),
+        ("카드번호", "9410-1234-5678-9010", "kr.card"),
+        ("계좌번호", "110-234-567891", "kr.bank_account"),
+        ("건강보험증번호", "51234567890", "kr.health_insurance"),
+    ],
+)
+def test_context_required_types(find: Find, label: str, value: str, type_id: str) -> None:
+    assert find(value) == []
+    assert types_of(find(f"{label}: {value}")) == [type_id]
+
+
+def test_the_label_decides_between_types_sharing_digits(find: Find) -> None:
+    assert types_of(find("건강보험증번호 01023456789")) == ["kr.health_insurance"]
+    assert types_of(find("계좌번호 01023456789")) == ["kr.bank_account"]
+    assert types_of(find("휴대폰 01023456789")) == ["kr.phone"]
+
+
+def test_a_label_belongs_to_the_nearest_number(find: Find) -> None:
+    findings = find("身份证号：800101-1234560 010-2345-6789")
+    assert sorted(types_of(findings)) == ["kr.phone", "kr.rrn"]
+    phone = only(findings, "kr.phone")[0]
+    assert not any(e.startswith("other:") for e in phone.evidence)
+
+
+def test_label_on_the_line_above(find: Find) -> None:
+    assert types_of(find("身份证号：\n800101-1234567")) == ["kr.rrn"]
+
+
+def test_min_confidence_zero_lists_every_validated_candidate(packs: tuple[Pack, ...]) -> None:
+    everything = Detector(packs, Fingerprinter(b"k"), today=TODAY, min_confidence=0)
+    findings = everything.scan_text("t", "M70412358")
+    assert types_of(findings) == ["kr.passport"]
+    assert findings[0].confidence < engine.DEFAULT_MIN_CONFIDENCE
+
+
+def test_values_stay_out_unless_revealed(packs: tuple[Pack, ...]) -> None:
+    hidden = Detector(packs, Fingerprinter(b"k"), today=TODAY)
+    (finding,) = hidden.scan_text("t", "身份证号 800101-1234560 电话 010-2345-6789 김민준")[:1]
+    assert finding.value is None
+    assert "1234560" not in finding.masked + finding.context
+    assert "2345" not in finding.context
+    assert "민준" not in finding.context
+
+
+# -- overlaps, streaming and hostile input --------------------------------------------------
+
+
+def messy_text(rng: random.Random, lines: int) -> str:
+    makers = [synthetic.rrn, synthetic.rrn_post2020, synthetic.arn, synthetic.mobile,
+              synthetic.landline, synthetic.passport, synthetic.brn, synthetic.card,
+              synthetic.health_insurance, synthetic.chinese_id, synthetic.ms_timestamp,
+              synthetic.order_number, synthetic.isbn13, synthetic.beijing_number,
+              synthetic.masked_rrn, synthetic.chinese_mobile]  # fmt: skip
+    labels = ["身份证号：", "电话 ", "", "여권번호 ", "카드번호 ", "订单号 ", "계좌번호 ", "韩国 "]
+    out = []
+    for _ in range(lines):
+        parts = [rng.choice(labels) + rng.choice(makers)(rng) for _ in range(rng.randint(1, 4))]
+        out.append(rng.choice([" ", ",", "\t", "|"]).join(parts))
+    return "\n".join(out)
+
+
+def test_findings_never_overlap(packs: tuple[Pack, ...]) -> None:
+    everything = Detector(packs, Fingerprinter(b"k"), today=TODAY, min_confidence=0)
+    findings = everything.scan_text("t", messy_text(random.Random(7), 3000))
+    assert len(findings) > 1000
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for f in findings:
+        spans.setdefault(f.line, []).append((f.column, f.column + len(f.masked)))
+    for line_spans in spans.values():
+        line_spans.sort()
+        for (_, end), (start, _) in itertools.pairwise(line_spans):
+            assert end <= start
+
+
+def _scan_in_pieces(detector: Detector, text: str, rng: random.Random) -> list[Finding]:
+    scan = detector.open("t")
+    found: list[Finding] = []
+    position = 0
+    while position < len(text):
+        size = rng.choice([1, 7, 1000, 65536, 400_000])
+        found += scan.feed(text[position : position + size])
+        position += size
+    return found + scan.finish()
+
+
+def _key(f: Finding) -> tuple[object, ...]:
+    return (f.type, f.line, f.column, f.fingerprint, f.confidence, f.evidence)
+
+
+def test_chunked_scan_equals_whole_scan_across_chunk_boundaries(detector: Detector) -> None:
+    rng = random.Random(3)
+    filler = "这是一段普通的中文说明，没有任何号码。" * 16
+    text = "\n".join(filler + line for line in messy_text(rng, 7_000).split("\n"))
+    assert len(text) > 2 * engine.CHUNK_CHARS
+    whole = detector.scan_text("t", text)
+    pieces = _scan_in_pieces(detector, text, rng)
+    assert [_key(f) for f in pieces] == [_key(f) for f in whole]
+
+
+def test_a_giant_line_is_cut_with_overlap_and_loses_nothing(detector: Detector) -> None:
+    rng = random.Random(5)
+    values = [synthetic.rrn(rng) for _ in range(8000)]
+    filler = "韩国身份证号码列表，" + "这是一段很长的说明文字，" * 20
+    line = "".join(f"{filler}{value}；" for value in values)
+    assert "\n" not in line
+    assert len(line) > 2 * engine.CHUNK_CHARS
+    findings = _scan_in_pieces(detector, line, rng)
+    assert [f.value for f in findings] == values
+    assert {f.line for f in findings} == {1}
+
+
+@pytest.mark.timeout(120)
+def test_megabytes_of_digits_and_dashes_on_one_line_finish(detector: Detector) -> None:
+    rng = random.Random(11)
+    hostile = "".join(rng.choice("0123456789-- ") for _ in range(3_000_000))
+    started = time.perf_counter()
+    findings = detector.scan_text("t", hostile)
+    elapsed = time.perf_counter() - started
+    assert isinstance(findings, list)
+    print(f"3 MB of digits and dashes: {elapsed:.1f} s, {len(findings)} findings")
+
+
+@pytest.mark.timeout(120)
+def test_a_catastrophic_regex_in_a_user_pack_runs_in_linear_time(tmp_path: Path) -> None:
+    # (\d+)+- backtracks exponentially in Python's re on a long run of digits with no '-'.
+    pack = tmp_path / "evil.toml"
+    pack.write_text(
+        """
+[pack]
+id = "ev"
+country = "EV"
+name = "Evil"
+[[patterns]]
+id = "ev.evil"
+label = "evil"
+severity = "low"
+regex = '(?:[0-9]+)+x'
+validator = "digits"
+examples.match = ["123x"]
+examples.no_match = ["123"]
+""",
+        encoding="utf-8",
+    )
+    detector = Detector(load_packs([pack], builtin=False), Fingerprinter(b"k"), today=TODAY)
+    findings = detector.scan_text("t", "1" * 2_000_000 + "-" + "2" * 1_000_000)
+    assert findings == []
+
+
+def test_many_clusters_each_on_their_own_line(detector: Detector) -> None:
+    text = "\n".join(f"{i:08d}" for i in range(200_000))
+    assert detector.scan_text("t", text) == []
