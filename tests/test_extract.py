@@ -170,6 +170,8 @@ def test_nesting_depth_ignores_elements_that_do_not_nest() -> None:
         ("<p>작성일 2019.11.02</p>", "2019-11-02", "text:작성일"),
         ('<meta property="article:published_time" content="2099-01-01">', None, None),
         ("<p>no date here 2023-01-01</p>", None, None),
+        ("<p>出生日期：1990-01-01</p>", None, None),
+        ("<p>last update: 2023-01-01</p>", None, None),
     ],
 )  # fmt: skip
 def test_published_date(markup: str, value: str | None, source: str | None) -> None:

@@ -169,6 +169,8 @@ def test_old_and_new_licence_forms_share_a_canonical_value() -> None:
         (v.kr_arn_masked, "850101-5******", "8501015******"),
         (v.kr_phone_masked, "010-****-5678", "010****5678"),
         (v.kr_phone_masked, "010-1234-****", "0101234****"),
+        (v.kr_phone_masked, "010-26**-56**", "01026**56**"),
+        (v.kr_phone_masked, "+82 10-****-5080", "010****5080"),
     ],
 )
 def test_masked_samples(validator: v.Validator, text: str, normalized: str) -> None:
@@ -186,6 +188,7 @@ def test_masked_samples(validator: v.Validator, text: str, normalized: str) -> N
         (v.kr_rrn_masked, "800101-1234560"),  # not masked at all
         (v.kr_phone_masked, "020-****-5678"),
         (v.kr_phone_masked, "010-1234-5678"),
+        (v.kr_phone_masked, "010-****-****"),
     ],
 )
 def test_masked_samples_must_be_plausible(validator: v.Validator, text: str) -> None:

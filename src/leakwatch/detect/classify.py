@@ -28,6 +28,7 @@ EXPOSURE_MIN_MEDIUM = 5
 # Findings below this confidence never make a page a case, whatever --min-confidence shows.
 CASE_MIN_CONFIDENCE = 0.5
 _MARKER, _DATA, _AMBIGUOUS, _SALE, _TRAP = "marker", "data", "ambiguous", "sale", "trap"
+_OFFER, _NEWS = "offer", "news"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,9 @@ def _compile(pack: Pack) -> _Vocabulary:
         (_MARKER, pack.markers),
         (_DATA, trading.data),
         (_AMBIGUOUS, trading.ambiguous),
-        (_SALE, trading.sale),
+        (_SALE, (*trading.sale, *trading.offer)),
+        (_OFFER, trading.offer),
+        (_NEWS, trading.news),
         (_TRAP, trading.traps),
     ):
         for word in words:
@@ -126,6 +129,8 @@ class PageSignals:
         sale = "sale:" + hits.words[_SALE]
         for position in sales:
             lo, hi = position - vocabulary.window, position + vocabulary.window
+            if _near(hits, _NEWS, lo, hi) and not _near(hits, _OFFER, lo, hi):
+                continue  # reporting on a trade, not offering one
             marker = _near(hits, _MARKER, lo, hi)
             if not marker and vocabulary.home_script is not None:
                 home = vocabulary.home_script.search(text, max(0, lo), hi)
@@ -152,6 +157,8 @@ class PageSignals:
         if finding.type.endswith(".masked"):
             self._masked[finding.type] += 1
             return
+        if "landline" in finding.evidence:
+            return  # shop and office numbers do not make a page a leak
         self._findings[finding.type] += 1
         if finding.severity >= Severity.HIGH:
             self._severe.add(finding.type)

@@ -23,7 +23,15 @@ _SURNAMES = (
     "천방공현함변염여추도소석선설마길연위표명기반왕금옥육인맹제모탁국어은편용예경봉사부가복태목형피"
     "두감음빈동온호범좌팽승간상갈단견당화창옹"
 )
-_NAME = re.compile(rf"(?<![가-힣])[{_SURNAMES}][가-힣]{{1,3}}(?![가-힣])")
+# A full name is three syllables (surname + two) far more often than not; two-syllable
+# tokens (지방, 주소, 정보) are mostly words, so they count only as a whole table cell.
+_NAME = re.compile(
+    rf"(?<![가-힣])[{_SURNAMES}][가-힣]{{2}}(?![가-힣])"
+    rf"|(?:^|(?<=[\t,|;]))[{_SURNAMES}][가-힣](?=$|[\t,|;])",
+    re.MULTILINE,
+)
+# Place names and administrative units end like this (서울시, 강남구, 명동): not names.
+_NOT_NAME_ENDINGS = frozenset("시도구군동읍면리로길")
 
 
 def fold(text: str) -> str:
@@ -130,7 +138,11 @@ def hangul_names(row: str, vocabulary: LabelVocabulary) -> list[str]:
 
     Words of the vocabulary (`주소`, `이름`, `한국` ...) are not names.
     """
-    return [m.group() for m in _NAME.finditer(row) if vocabulary.classify(m.group()) is None]
+    return [
+        m.group()
+        for m in _NAME.finditer(row)
+        if m.group()[-1] not in _NOT_NAME_ENDINGS and vocabulary.classify(m.group()) is None
+    ]
 
 
 @dataclass(slots=True)

@@ -51,6 +51,8 @@ WINDOW_AFTER = 8
 LABEL_BEFORE = 40
 LABEL_AFTER = 16
 MAX_ROW = 800
+BLOCK = 300  # a record block (one field per line) reaches this far each way...
+BLOCK_LINES = 3  # ...and this many lines
 SNIPPET_BEFORE = 30
 SNIPPET_AFTER = 20
 
@@ -82,9 +84,17 @@ class _CompiledPack:
 
     pack: Pack
     labels: LabelVocabulary
-    markers: WordMatcher
+    markers: WordMatcher  # Korea markers, and the trading traps that contain them
+    traps: frozenset[str]
     against: dict[str, WordMatcher]
     home_script: str | None
+
+    def marker(self, text: str) -> str | None:
+        """The first Korea marker in `text` that is not part of a trap (韩国料理 is food)."""
+        for match in self.markers.finditer(text):
+            if fold(match.group()) not in self.traps:
+                return match.group()
+        return None
 
 
 @dataclass(slots=True)
@@ -150,10 +160,12 @@ def _compile(pack: Pack) -> _CompiledPack:
         for p in pack.patterns
         if p.lookalikes
     }
+    traps = pack.trading.traps if pack.trading else ()
     return _CompiledPack(
         pack=pack,
         labels=LabelVocabulary({w: frozenset(o) for w, o in owners.items()}),
-        markers=WordMatcher(pack.markers),
+        markers=WordMatcher((*pack.markers, *traps)),
+        traps=frozenset(fold(t) for t in traps),
         against=against,
         home_script=SCRIPTS[pack.script] if pack.script else None,
     )
@@ -298,9 +310,9 @@ class DocumentScan:
                     names = hangul_names(row, first.compiled.labels) if _HANGUL.search(row) else []
                 if names:
                     evidence.append("name")
-                marker = cand.compiled.markers.search(row)
+                marker = cand.compiled.marker(row)
                 if marker:
-                    evidence.append("marker:" + marker.group())
+                    evidence.append("marker:" + marker)
                 evidence += self._lookalike_evidence(chunk, row, cand, evidence, foreign_page)
                 cand.evidence = _dedupe(evidence)
                 cand.confidence = _confidence(cand)
@@ -312,7 +324,7 @@ class DocumentScan:
         if self.detector.min_confidence <= cand.compiled.pack.scoring["cap"]:
             return False
         kinds = {e.split(":", 1)[0] for e in evidence}
-        if cand.pattern.requires_context and not _SUPPORT_CONTEXT & kinds:
+        if (cand.pattern.requires_context or "landline" in kinds) and not _SUPPORT_CONTEXT & kinds:
             return True
         return cand.validation.verdict is Verdict.UNVERIFIED and not _SUPPORT_UNVERIFIED & kinds
 
@@ -361,13 +373,14 @@ class DocumentScan:
         home = cand.compiled.home_script
         if home is None:
             return []
-        own_row = "row:" + pattern.type
-        vouched = any(
-            e.startswith(("marker", "name")) or (e.startswith("row:") and e != own_row)
-            for e in evidence
-        )
+        # Row evidence never comes from the same type: two Beijing numbers on one row must not
+        # vouch for each other.
+        vouched = any(e.startswith(("marker", "name", "row:")) for e in evidence)
         rest_of_row = row[: cand.start - cand.row_start] + row[cand.end - cand.row_start :]
         if vouched or re.search(f"[{home}]", rest_of_row):
+            return []
+        # A record written one field per line: its name sits on a neighbouring line.
+        if re.search(f"[{home}]", _record_block(chunk, cand.row_start, cand.row_end)):
             return []
         key = cand.compiled.pack.id
         if key not in foreign_page:
@@ -434,19 +447,45 @@ _ALNUM_LIKE = _DIGIT_LIKE | frozenset(
 )
 
 
+_MASK_LIKE = _DIGIT_LIKE | frozenset("*xX×●○＊")
+_GLUE = {"digit": _DIGIT_LIKE, "alnum": _ALNUM_LIKE, "masked": _MASK_LIKE}
+
+
 def _bounded(chunk: str, start: int, end: int, boundary: str) -> bool:
-    """The match is not glued to a neighbouring digit (or Latin letter, for `alnum`)."""
+    """The match is not glued to a neighbouring digit (a Latin letter too for `alnum`, a mask
+    character too for `masked`: `110101********1234` is a masked Chinese ID, not an RRN)."""
     if boundary == "none":
         return True
-    glue = _ALNUM_LIKE if boundary == "alnum" else _DIGIT_LIKE
+    glue = _GLUE[boundary]
     if start > 0 and chunk[start - 1] in glue:
         return False
     return not (end < len(chunk) and chunk[end] in glue)
 
 
+def _record_block(chunk: str, row_start: int, row_end: int) -> str:
+    """Up to BLOCK_LINES lines each side of a row, not crossing a blank line or BLOCK chars."""
+    start = row_start
+    for _ in range(BLOCK_LINES):
+        previous = chunk.rfind("\n", max(0, start - 1 - BLOCK), max(0, start - 1))
+        if start == 0 or start - previous > BLOCK or not chunk[previous + 1 : start - 1].strip():
+            break
+        start = previous + 1
+    end = row_end
+    for _ in range(BLOCK_LINES):
+        following = chunk.find("\n", end + 1, end + 1 + BLOCK)
+        following = len(chunk) if following < 0 else following
+        if end >= len(chunk) or not chunk[end + 1 : following].strip():
+            break
+        end = following
+    return chunk[start:end]
+
+
 def _label_kind(word: str, owners: frozenset[str], pattern_id: str) -> str:
-    """Evidence a label gives a candidate: its own context, a negative, or another type's."""
-    if pattern_id in owners:
+    """Evidence a label gives a candidate: its own context, a negative, or another type's.
+
+    A masked pattern (`kr.rrn.masked`) shares the labels of its type (`kr.rrn`).
+    """
+    if any(pattern_id == owner or pattern_id.startswith(owner + ".") for owner in owners):
         return "context:" + word
     if NEGATIVE in owners or NEGATIVE + ":" + pattern_id in owners:
         return "negative:" + word
@@ -460,14 +499,13 @@ def _row_evidence(cand: _Candidate, row: Iterable[_Candidate]) -> list[str]:
     required), not overlapping this one."""
     found = []
     for other in row:
-        if other is cand or other.validation.verdict is not Verdict.PASS:
+        if other.validation.verdict is not Verdict.PASS or other.pattern.requires_context:
             continue
-        if other.pattern.requires_context:
+        if other.pattern.type == cand.pattern.type or "landline" in other.validation.evidence:
             continue
         if other.start < cand.end and cand.start < other.end:
             continue
-        if other.pattern.type != cand.pattern.type or other.validation != cand.validation:
-            found.append("row:" + other.pattern.type)
+        found.append("row:" + other.pattern.type)
     return found
 
 
@@ -485,7 +523,9 @@ def _confidence(cand: _Candidate) -> float:
         score = min(score, weights["cap"])
     if verdict is Verdict.UNVERIFIED and not _SUPPORT_UNVERIFIED & kinds:
         score = min(score, weights["cap"])
-    if "lookalike" in kinds:
+    if "landline" in kinds and not _SUPPORT_CONTEXT & kinds:
+        score = min(score, weights["cap"])  # landlines are mostly businesses: need a label
+    if {"lookalike", "foreign"} & kinds:
         score = min(score, weights["cap"])
     return score
 
@@ -496,6 +536,7 @@ def _resolve_overlaps(candidates: list[_Candidate], threshold: float) -> list[_C
         candidates,
         key=lambda c: (
             c.confidence >= threshold,
+            not any(e.startswith("other:") for e in c.evidence),  # labelled as another type
             _STRENGTH[c.validation.verdict],
             c.end - c.start,
             c.confidence,

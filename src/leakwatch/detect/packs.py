@@ -24,7 +24,7 @@ from leakwatch.models import Severity
 
 PACK_SUFFIX = ".toml"
 _ID = re.compile(r"[a-z]{2,3}(?:\.[a-z0-9_]+)+")
-_BOUNDARIES = ("digit", "alnum", "none")
+_BOUNDARIES = ("digit", "alnum", "masked", "none")
 # Unicode ranges of the scripts a pack may call home (`pack.script`).
 SCRIPTS: Mapping[str, str] = MappingProxyType(
     {
@@ -52,7 +52,7 @@ _PATTERN_KEYS = frozenset(
     }
 )  # fmt: skip
 _LOOKALIKE_KEYS = frozenset({"when", "country", "against"})
-_TRADING_KEYS = frozenset({"window", "data", "ambiguous", "sale", "traps"})
+_TRADING_KEYS = frozenset({"window", "data", "ambiguous", "sale", "offer", "news", "traps"})
 _SCORING_DEFAULTS: Mapping[str, float] = MappingProxyType({"cap": 0.4})
 
 
@@ -114,6 +114,8 @@ class TradingVocabulary:
     data: tuple[str, ...]
     ambiguous: tuple[str, ...]
     sale: tuple[str, ...]
+    offer: tuple[str, ...]
+    news: tuple[str, ...]
     traps: tuple[str, ...]
 
 
@@ -254,6 +256,8 @@ class _PackReader:
             data=self.words(table, "data", "[trading]"),
             ambiguous=self.words(table, "ambiguous", "[trading]"),
             sale=self.words(table, "sale", "[trading]"),
+            offer=self.words(table, "offer", "[trading]"),
+            news=self.words(table, "news", "[trading]"),
             traps=self.words(table, "traps", "[trading]"),
         )
         if not vocabulary.data or not vocabulary.sale:

@@ -173,13 +173,19 @@ def _phone(compact: str) -> Validation:
 def kr_phone_masked(text: str, today: dt.date) -> Validation:
     """A masked mobile number such as `010-****-5678`: real prefix, masked middle or end."""
     del today
-    chars = [c for c in text if c.isdigit() or c in _MASK_CHARS]
-    if len(chars) not in (10, 11) or "".join(chars[:3]) not in _MOBILE_PREFIXES:
+    compact = "".join("*" if c in _MASK_CHARS else c for c in text if c.isdigit() or c in "+"
+                      or c in _MASK_CHARS)  # fmt: skip
+    for prefix in ("+82", "0082", "82"):
+        if compact.startswith(prefix):
+            compact = "0" + compact[len(prefix) :].removeprefix("0")
+            break
+    if len(compact) not in (10, 11) or compact[:3] not in _MOBILE_PREFIXES:
         return _FAIL
-    if not any(c in _MASK_CHARS for c in chars[3:]):
+    rest = compact[3:]
+    # Some digits must be masked, and some shown: `010-****-****` says nothing.
+    if "*" not in rest or sum(c.isdigit() for c in rest) < 2:
         return _FAIL
-    masked = "".join("*" if c in _MASK_CHARS else c for c in chars)
-    return Validation(Verdict.PASS, masked, ("masked",))
+    return Validation(Verdict.PASS, compact, ("masked",))
 
 
 _MOBILE_PREFIXES = frozenset({"010", "011", "016", "017", "018", "019"})

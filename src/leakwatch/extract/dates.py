@@ -63,6 +63,8 @@ def from_html(tree: LexborHTMLParser, text: str, today: dt.date) -> Published | 
 def from_text(text: str, today: dt.date) -> Published | None:
     """The first labelled date line in visible text."""
     for match in _VISIBLE.finditer(text, 0, _VISIBLE_SCAN):
+        if _inside_word(text, match.start()):
+            continue  # 出生日期 (birth date), 下单日期 (order date), update: ...
         year, month, day, hour, minute, second = match.groups()
         try:
             when = dt.datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0),
@@ -75,6 +77,14 @@ def from_text(text: str, today: dt.date) -> Published | None:
         label = match.group().split(year, 1)[0].strip(" :：")
         return Published(value, "text:" + label)
     return None
+
+
+def _inside_word(text: str, start: int) -> bool:
+    """The label continues a longer word: a Han character or a Latin letter before it."""
+    if start == 0:
+        return False
+    before = text[start - 1]
+    return "\u4e00" <= before <= "\u9fff" or (before.isascii() and before.isalpha())
 
 
 def parse_datetime(value: str, today: dt.date) -> str | None:
