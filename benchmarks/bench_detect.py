@@ -129,8 +129,9 @@ def run_leakwatch(base: list[str], path: Path, env: dict[str, str]) -> Run:
     by_type: Counter[str] = Counter()
     with out.open(encoding="utf-8") as results:  # counted after the clock stopped
         for line in results:
-            if '"kind": "finding"' in line:
-                by_type[json.loads(line)["type"].removeprefix("kr.")] += 1
+            record = json.loads(line)
+            if record.get("kind") == "finding":
+                by_type[record["type"].removeprefix("kr.")] += 1
     return Run(seconds, rss, sum(by_type.values()), dict(by_type))
 
 
@@ -317,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     checks.append((f"peak RSS < {TARGET_RSS_MB:.0f} MB", f"{rss:.1f} MB", rss < TARGET_RSS_MB))
     for name, value, ok in checks:
         print(f"  {name:<24} {value:>12}  {'ok' if ok else 'BELOW TARGET'}")
-    if size < BIG_MB * MB:
+    if size_mb < BIG_MB:
         print(f"  (peak RSS measured on {size / MB:.0f} MB; the target is for 1 GB: --big)")
     if source_state() != source:
         print("WARNING: src/ or patterns/ changed during the run; these figures mix versions")

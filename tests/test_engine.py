@@ -309,6 +309,21 @@ examples.no_match = ["123"]
     assert findings == []
 
 
+@pytest.mark.timeout(120)
+def test_a_long_dump_with_several_identifiers_per_row(detector: Detector) -> None:
+    # Every row holds three identifiers under one header far above: each must find its
+    # column without walking up the table again (that walk made this quadratic once).
+    rng = random.Random(9)
+    rows = [
+        f"{synthetic.hangul_name(rng)},{synthetic.rrn_post2020(rng)},"
+        f"{synthetic.mobile(rng, 'hyphen')},{synthetic.passport(rng)}"
+        for _ in range(20_000)
+    ]
+    findings = detector.scan_text("t", "성명,주민등록번호,휴대폰,여권번호\n" + "\n".join(rows))
+    assert len(findings) == 60_000
+    assert all(any(e.startswith("column:") for e in f.evidence) for f in findings)
+
+
 def test_many_clusters_each_on_their_own_line(detector: Detector) -> None:
     text = "\n".join(f"{i:08d}" for i in range(200_000))
     assert detector.scan_text("t", text) == []

@@ -25,6 +25,7 @@ from leakwatch.detect.packs import SCRIPTS, Pack
 from leakwatch.models import Category, Finding, Severity
 
 EXPOSURE_MIN_MEDIUM = 5
+THOROUGH_CHARS = 1 << 20  # prose kept for the verdict's full look
 # Findings below this confidence never make a page a case, whatever --min-confidence shows.
 CASE_MIN_CONFIDENCE = 0.5
 _MARKER, _DATA, _AMBIGUOUS, _SALE, _TRAP = "marker", "data", "ambiguous", "sale", "trap"
@@ -38,6 +39,21 @@ class _Vocabulary:
     words: WordMatcher
     kinds: dict[str, frozenset[str]]
     home_script: re.Pattern[str] | None
+    markers: WordMatcher  # markers and traps only: the cheap first pass
+
+    def marker_spans(self, text: str) -> list[tuple[int, int]]:
+        """Stretches of `text` within two windows of a Korea marker (traps excepted), merged."""
+        spans: list[tuple[int, int]] = []
+        reach = 2 * self.window
+        for match in self.markers.finditer(text):
+            if _TRAP in self.kinds.get(fold(match.group()), ()):
+                continue
+            lo, hi = max(0, match.start() - reach), match.end() + reach
+            if spans and lo <= spans[-1][1]:
+                spans[-1] = (spans[-1][0], hi)
+            else:
+                spans.append((lo, hi))
+        return spans
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +95,8 @@ def _compile(pack: Pack) -> _Vocabulary:
     # Text in the home script (Hangul) is itself a Korea marker.
     home = re.compile(f"[{SCRIPTS[pack.script]}]{{2,}}") if pack.script else None
     frozen = {word: frozenset(found) for word, found in kinds.items()}
-    return _Vocabulary(pack.id, trading.window, WordMatcher(frozen), frozen, home)
+    markers = WordMatcher((*pack.markers, *trading.traps))
+    return _Vocabulary(pack.id, trading.window, WordMatcher(frozen), frozen, home, markers)
 
 
 @dataclass(slots=True)
@@ -94,6 +111,7 @@ class PageSignals:
 
     classifier: PageClassifier
     _tail: str = ""
+    _head: str = ""
     _trade_window: tuple[str, ...] | None = None  # marker + data + sale close together
     _data_sale: tuple[str, ...] | None = None  # data + sale close together, no marker
     _weak_trade: tuple[str, ...] | None = None  # marker + ambiguous data + sale
@@ -104,7 +122,15 @@ class PageSignals:
     _medium: dict[str, set[str]] = field(default_factory=dict)
 
     def feed(self, piece: str) -> None:
-        """Add document text (any size; a tail is kept so windows span pieces)."""
+        """Add document prose (any size; a tail is kept so windows span pieces).
+
+        Cheap first: the full vocabulary runs only near Korea markers (rare in Chinese
+        prose), or over the whole piece when it has Hangul text (a marker everywhere). The
+        first MiB is kept for `verdict`, which looks at all of it when the page turns out to
+        hold Korean identifiers (they stand in for a marker).
+        """
+        if len(self._head) < THOROUGH_CHARS:
+            self._head += piece[: THOROUGH_CHARS - len(self._head)]
         if self._trade_window is not None:
             return  # already decided: trading
         vocabularies = self.classifier.vocabularies
@@ -112,9 +138,19 @@ class PageSignals:
             return
         window = max(v.window for v in vocabularies)
         text = self._tail + piece
-        self._tail = text[-window:]
-        for vocabulary in vocabularies:  # the regex ignores case; NFKC is not worth a pass
-            self._look(vocabulary, text)
+        self._tail = text[-2 * window :]
+        for vocabulary in vocabularies:
+            if vocabulary.home_script is not None and vocabulary.home_script.search(text):
+                self._look(vocabulary, text)
+                continue
+            for lo, hi in vocabulary.marker_spans(text):
+                self._look(vocabulary, text[lo:hi])
+
+    def _look_thoroughly(self) -> tuple[str, ...] | None:
+        """Look at all of the kept prose (identifiers on the page stand in for a marker)."""
+        for vocabulary in self.classifier.vocabularies:
+            self._look(vocabulary, self._head)
+        return self._trade_window
 
     def _look(self, vocabulary: _Vocabulary, text: str) -> None:
         hits = _Hits()
@@ -171,6 +207,10 @@ class PageSignals:
         if self._trade_window is not None:
             return Verdict(Category.TRADING, self._trade_window)
         identifiers = sorted({*self._findings, *self._masked})
+        if identifiers and self._head:
+            trade = self._look_thoroughly()
+            if trade is not None:
+                return Verdict(Category.TRADING, trade)
         if self._data_sale is not None and identifiers:
             return Verdict(
                 Category.TRADING, ("identifiers:" + ",".join(identifiers), *self._data_sale)

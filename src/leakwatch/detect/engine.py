@@ -23,8 +23,9 @@ import datetime as dt
 import re
 import sys
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from leakwatch.detect.context import (
     NEGATIVE,
@@ -35,7 +36,7 @@ from leakwatch.detect.context import (
     hangul_names,
     script_share,
 )
-from leakwatch.detect.packs import SCRIPTS, Pack, Pattern
+from leakwatch.detect.packs import SCRIPTS, Pack, Pattern, compile_re2
 from leakwatch.detect.redact import Fingerprinter, mask, mask_snippet
 from leakwatch.models import Finding, Validation, Verdict
 
@@ -58,13 +59,24 @@ SNIPPET_AFTER = 20
 
 # Full-width ASCII, dash variants and odd spaces map one character to one character, so
 # positions in normalised text are positions in the original.
-_NORMALISE = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}
+# Only what patterns read is normalised: full-width digits, letters, `+-.*()`, dashes, spaces;
+# not the full-width comma or colon every Chinese label carries.
+_NORMALISE = {
+    c: c - 0xFEE0
+    for c in (*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B),
+              0xFF0B, 0xFF0D, 0xFF0E, 0xFF0A, 0xFF08, 0xFF09)
+}  # fmt: skip
 _NORMALISE.update(dict.fromkeys((*range(0x2010, 0x2016), 0x2212, 0xFE63), ord("-")))
 _NORMALISE.update(dict.fromkeys((0x3000, 0x00A0, *range(0x2002, 0x200C)), ord(" ")))
-_FULLWIDTH_DIGIT = re.compile("[\uff10-\uff19]")
-# Possessive: a cluster never backtracks. At least six digits/letters/mask characters.
+_NEEDS_NORMALISING = re.compile("[" + "".join(map(chr, sorted(_NORMALISE))) + "]")
+_TABLE_DELIMITERS = ("\t", ",", "|", ";", "----")
+# Possessive: a cluster never backtracks. At least six digits/letters/mask characters;
+# full-width digits and letters count (they are normalised window by window, never the
+# whole text, so full-width punctuation elsewhere is left alone).
 _CLUSTER = re.compile(
-    r"[0-9](?:[ \-.()\u2010-\u2015\u2212\ufe63]{0,3}[0-9A-Za-z*\u00d7\u25cf\uff0a]){5,}+"
+    "[0-9\uff10-\uff19]"
+    "(?:[ \\-.()\u2010-\u2015\u2212\ufe63\uff0d\uff0e\uff08\uff09\u3000]{0,3}"
+    "[0-9A-Za-z*\u00d7\u25cf\uff0a\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]){5,}+"
 )
 _SUPPORT_CONTEXT = frozenset({"context", "column"})
 _SUPPORT_UNVERIFIED = frozenset({"context", "column", "row"})
@@ -109,6 +121,7 @@ class _Candidate:
     row_end: int = 0
     evidence: list[str] = field(default_factory=list)
     confidence: float = 0.0
+    names: list[str] = field(default_factory=list)  # Korean personal names on the row
 
 
 class Detector:
@@ -124,7 +137,21 @@ class Detector:
         today: dt.date | None = None,
     ) -> None:
         self.packs = tuple(_compile(pack) for pack in packs)
-        self.patterns = tuple((p, c) for c in self.packs for p in c.pack.patterns)
+        patterns = [(p, c, _bounded_regex(p)) for c in self.packs for p in c.pack.patterns]
+        self.free_patterns = tuple(x for x in patterns if not x[0].requires_context)
+        self.context_patterns = tuple(x for x in patterns if x[0].requires_context)
+        self.context_words = WordMatcher(
+            word
+            for compiled in self.packs
+            for pattern in compiled.pack.patterns
+            if pattern.requires_context
+            for word in pattern.context
+        )
+        # Below its cap, a type that needs context cannot be reported without it, so windows
+        # with no label nearby and no table delimiter on their line are not searched for it.
+        self.skip_context_free_windows = all(
+            min_confidence > c.pack.scoring["cap"] for c in self.packs
+        )
         self.fingerprinter = fingerprinter
         self.min_confidence = min_confidence
         self.reveal = reveal
@@ -179,6 +206,7 @@ class DocumentScan:
         self.source = source
         self.columns = ColumnTracker(detector.header_words)
         self.counts: Counter[str] = Counter()
+        self._column_kinds: dict[tuple[str, str], str | None] = {}
         self._buffer = ""
         self._line = 1  # line number of the buffer's first character
         self._skip = 0  # findings before this offset of the buffer were already emitted
@@ -218,12 +246,9 @@ class DocumentScan:
     # -- one chunk ---------------------------------------------------------------------------
 
     def _scan(self, chunk: str, emit_from: int, emit_to: int) -> list[Finding]:
-        if _FULLWIDTH_DIGIT.search(chunk):
-            chunk = chunk.translate(_NORMALISE)
-        self.columns.new_chunk()
         candidates = self._candidates(chunk)
         if not candidates:
-            self.columns.advance(chunk, len(chunk))
+            self.columns.end_chunk(chunk)
             return []
         winners = _resolve_overlaps(self._score(chunk, candidates), self.detector.min_confidence)
         findings = []
@@ -237,14 +262,51 @@ class DocumentScan:
             line += chunk.count("\n", counted_to, cand.start)
             counted_to = cand.start
             findings.append(self._finding(chunk, cand, line))
-        self.columns.advance(chunk, len(chunk))
+        self.columns.end_chunk(chunk)
         return findings
 
     def _candidates(self, chunk: str) -> list[_Candidate]:
         windows = _windows(chunk)
         if not windows:
             return []
-        texts = [chunk[a:b].translate(_NORMALISE) for a, b in windows]
+        detector = self.detector
+        texts = [chunk[a:b] for a, b in windows]
+        if _NEEDS_NORMALISING.search("\n".join(texts)):
+            needs = _NEEDS_NORMALISING.search
+            texts = [t.translate(_NORMALISE) if needs(t) else t for t in texts]
+        found: list[_Candidate] = []
+        self._match(chunk, windows, texts, detector.free_patterns, found)
+        if detector.context_patterns:
+            if detector.skip_context_free_windows:
+                chosen = [
+                    i for i, (a, b) in enumerate(windows) if self._may_have_context(chunk, a, b)
+                ]
+                windows = [windows[i] for i in chosen]
+                texts = [texts[i] for i in chosen]
+            self._match(chunk, windows, texts, detector.context_patterns, found)
+        found.sort(key=lambda c: (c.start, -c.end))
+        return found
+
+    def _may_have_context(self, chunk: str, start: int, end: int) -> bool:
+        """A label word near the window, or a delimiter on its line (a table row)."""
+        lo = max(0, start - LABEL_BEFORE - WINDOW_BEFORE)
+        if self.detector.context_words.regex.search(chunk, lo, end + LABEL_AFTER):
+            return True
+        row_start, row_end = _row_bounds(chunk, start, end)
+        row = chunk[row_start:row_end]
+        return any(delimiter in row for delimiter in _TABLE_DELIMITERS)
+
+    def _match(
+        self,
+        chunk: str,
+        windows: list[tuple[int, int]],
+        texts: list[str],
+        patterns: Sequence[tuple[Pattern, _CompiledPack, Any]],
+        found: list[_Candidate],
+    ) -> None:
+        """Run `patterns` over the windows joined into one UTF-8 buffer; collect candidates."""
+        if not windows or not patterns:
+            return
         encoded = [t.encode("utf-8") for t in texts]
         offsets = []
         pos = 0
@@ -253,10 +315,8 @@ class DocumentScan:
             pos += len(data) + 1
         buffer = b"\n".join(encoded)
         today = self.detector.today
-        found: list[_Candidate] = []
-        for pattern, compiled in self.detector.patterns:
-            for match in pattern.compiled.finditer(buffer):
-                b_start, b_end = match.span()
+        for pattern, compiled, scanner in patterns:
+            for b_start, b_end in _spans(scanner, buffer):
                 index = bisect.bisect_right(offsets, b_start) - 1
                 data = encoded[index]
                 rel_start = b_start - offsets[index]
@@ -280,34 +340,31 @@ class DocumentScan:
                 ):
                     continue
                 found.append(_Candidate(pattern, compiled, start, end, value, validation))
-        found.sort(key=lambda c: (c.start, -c.end))
-        return found
 
     def _score(self, chunk: str, candidates: list[_Candidate]) -> list[_Candidate]:
         """Attach evidence and confidence; drop candidates that cannot reach the threshold."""
         rows: dict[int, list[_Candidate]] = {}
         for cand in candidates:
-            lo = max(0, cand.start - MAX_ROW // 2)
-            cand.row_start = chunk.rfind("\n", lo, cand.start) + 1 or lo
-            hi = chunk.find("\n", cand.end, cand.end + MAX_ROW // 2)
-            cand.row_end = hi if hi >= 0 else min(len(chunk), cand.end + MAX_ROW // 2)
+            cand.row_start, cand.row_end = _row_bounds(chunk, cand.start, cand.end)
             rows.setdefault(cand.row_start, []).append(cand)
         foreign_page: dict[str, bool] = {}
         scored = []
         for row_candidates in rows.values():
             first = row_candidates[0]
             row = chunk[first.row_start : first.row_end]
-            self.columns.advance(chunk, first.row_start)
             names: list[str] | None = None
             for cand in row_candidates:
                 evidence = list(cand.validation.evidence)
                 evidence += self._label_evidence(chunk, cand)
-                evidence += self._column_evidence(row, cand)
+                evidence += self._column_evidence(chunk, cand)
+                if self._hopeless(cand, evidence, _SUPPORT_CONTEXT):
+                    continue  # most look-alikes stop here, before any further work
                 evidence += _row_evidence(cand, row_candidates)
-                if self._hopeless(cand, evidence):
+                if self._hopeless(cand, evidence, _SUPPORT_UNVERIFIED):
                     continue
                 if names is None:
                     names = hangul_names(row, first.compiled.labels) if _HANGUL.search(row) else []
+                cand.names = names
                 if names:
                     evidence.append("name")
                 marker = cand.compiled.marker(row)
@@ -319,32 +376,45 @@ class DocumentScan:
                 scored.append(cand)
         return scored
 
-    def _hopeless(self, cand: _Candidate, evidence: list[str]) -> bool:
-        """Cannot be reported: its context is required and missing, and the cap is too low."""
+    def _hopeless(self, cand: _Candidate, evidence: list[str], support: frozenset[str]) -> bool:
+        """Cannot be reported: context it needs is missing, and the cap is below the threshold.
+
+        With `_SUPPORT_CONTEXT` this asks about types that need a label or column (and
+        landlines); with `_SUPPORT_UNVERIFIED`, about numbers whose check digit failed.
+        """
         if self.detector.min_confidence <= cand.compiled.pack.scoring["cap"]:
             return False
         kinds = {e.split(":", 1)[0] for e in evidence}
-        if (cand.pattern.requires_context or "landline" in kinds) and not _SUPPORT_CONTEXT & kinds:
-            return True
-        return cand.validation.verdict is Verdict.UNVERIFIED and not _SUPPORT_UNVERIFIED & kinds
+        if support & kinds:
+            return False
+        if support is _SUPPORT_CONTEXT:
+            return cand.pattern.requires_context or "landline" in kinds
+        return cand.validation.verdict is Verdict.UNVERIFIED
 
     def _label_evidence(self, chunk: str, cand: _Candidate) -> list[str]:
         before_from = max(cand.row_start, cand.start - LABEL_BEFORE)
         if not chunk[before_from : cand.start].strip() and cand.row_start > 0:
             before_from = max(0, cand.row_start - 1 - LABEL_BEFORE)  # label on the line above
-        before = fold(chunk[before_from : cand.start])
-        after = fold(chunk[cand.end : min(cand.row_end, cand.end + LABEL_AFTER)])
+        # Raw text: the word matcher knows each word's case variants, and NFKC (for
+        # full-width Latin labels, which are vanishingly rare) is not worth its cost here.
+        before = chunk[before_from : cand.start]
+        after = chunk[cand.end : min(cand.row_end, cand.end + LABEL_AFTER)]
         label = cand.compiled.labels.nearest(before, after)
         return [] if label is None else [_label_kind(label.word, label.owners, cand.pattern.id)]
 
-    def _column_evidence(self, row: str, cand: _Candidate) -> list[str]:
-        header = self.columns.column(row, cand.start - cand.row_start)
+    def _column_evidence(self, chunk: str, cand: _Candidate) -> list[str]:
+        offset = cand.start - cand.row_start
+        header = self.columns.column(chunk, cand.row_start, cand.row_end, offset)
         if header is None:
             return []
-        label = cand.compiled.labels.classify(header)
-        if label is None:
+        key = (header, cand.pattern.id)
+        if key not in self._column_kinds:  # a column's rows all ask the same question
+            label = cand.compiled.labels.classify(header)
+            kind = None if label is None else _label_kind(header, label.owners, cand.pattern.id)
+            self._column_kinds[key] = kind
+        kind = self._column_kinds[key]
+        if kind is None:
             return []
-        kind = _label_kind(header, label.owners, cand.pattern.id)
         return ["column:" + header] if kind.startswith("context:") else [kind]
 
     def _lookalike_evidence(
@@ -367,7 +437,9 @@ class DocumentScan:
         looks = [lk for lk in pattern.lookalikes if lk.matcher.search(cand.text.encode())]
         if not looks:
             return []
-        against = cand.compiled.against[pattern.id].search(row)
+        # The number's own digits are not its context (`010-4596-0086` is no `0086`).
+        rest_of_row = row[: cand.start - cand.row_start] + " " + row[cand.end - cand.row_start :]
+        against = cand.compiled.against[pattern.id].search(rest_of_row)
         if against:
             return ["foreign:" + against.group()]
         home = cand.compiled.home_script
@@ -376,7 +448,6 @@ class DocumentScan:
         # Row evidence never comes from the same type: two Beijing numbers on one row must not
         # vouch for each other.
         vouched = any(e.startswith(("marker", "name", "row:")) for e in evidence)
-        rest_of_row = row[: cand.start - cand.row_start] + row[cand.end - cand.row_start :]
         if vouched or re.search(f"[{home}]", rest_of_row):
             return []
         # A record written one field per line: its name sits on a neighbouring line.
@@ -384,7 +455,7 @@ class DocumentScan:
             return []
         key = cand.compiled.pack.id
         if key not in foreign_page:
-            foreign_page[key] = script_share(chunk[:20000], home) < HOME_SHARE
+            foreign_page[key] = script_share(chunk[:4000], home) < HOME_SHARE
         return ["lookalike:" + looks[0].country] if foreign_page[key] else []
 
     def _finding(self, chunk: str, cand: _Candidate, line: int) -> Finding:
@@ -396,7 +467,7 @@ class DocumentScan:
         snippet_from = max(row_start, cand.start - SNIPPET_BEFORE)
         snippet_to = min(cand.row_end, cand.end + SNIPPET_AFTER)
         snippet_text = chunk[snippet_from:snippet_to].replace("\t", " ")
-        names = hangul_names(snippet_text, cand.compiled.labels)
+        names = cand.names  # the row's names: every name the snippet can show
         snippet = mask_snippet(
             snippet_text, (cand.start - snippet_from, cand.end - snippet_from), masked, names
         )
@@ -424,6 +495,18 @@ HOME_SHARE = 0.3  # below this share of home-script letters (vs Han), a page is 
 _HANGUL = re.compile("[\uac00-\ud7a3]")
 
 
+def _row_bounds(chunk: str, start: int, end: int) -> tuple[int, int]:
+    """The line holding `chunk[start:end]`, cut to MAX_ROW // 2 characters each way: on a
+    giant line every search stays local (an unbounded one makes the scan quadratic)."""
+    reach = MAX_ROW // 2
+    low = max(0, start - reach)
+    newline = chunk.rfind("\n", low, start)
+    row_start = newline + 1 if newline >= 0 else low
+    high = min(len(chunk), end + reach)
+    newline = chunk.find("\n", end, high)
+    return row_start, newline if newline >= 0 else high
+
+
 def _windows(chunk: str) -> list[tuple[int, int]]:
     """Spans around every digit cluster, kept within their line, overlapping ones merged."""
     windows: list[tuple[int, int]] = []
@@ -438,6 +521,34 @@ def _windows(chunk: str) -> list[tuple[int, int]]:
         else:
             windows.append((begin, finish))
     return windows
+
+
+# Look-arounds RE2 lacks, emulated: the value must sit between boundary characters (or a
+# window edge). The boundary characters are consumed, so `_spans` hands a consumed right one
+# back as the next match's left one. This keeps RE2 from reporting (and Python from paying
+# for) the thousands of shapes found inside longer digit runs: order numbers, Chinese IDs.
+_NOT_GLUE = {"digit": "[^0-9]", "alnum": "[^0-9A-Za-z]", "masked": "[^0-9*xX×●○]"}
+
+
+def _bounded_regex(pattern: Pattern) -> Any:
+    outside = _NOT_GLUE.get(pattern.boundary)
+    if outside is None:
+        return compile_re2(f"({pattern.regex})")
+    return compile_re2(f"(?:(?m:^)|{outside})({pattern.regex})(?:{outside}|(?m:$))")
+
+
+def _spans(scanner: Any, buffer: bytes) -> Iterator[tuple[int, int]]:
+    """Byte spans of the value (group 1) of every match of a `_bounded_regex` in `buffer`."""
+    position = 0
+    while True:
+        match = scanner.search(buffer, position)
+        if match is None:
+            return
+        start, end = match.span(1)
+        yield start, end
+        position = end if match.end() > end else match.end()  # re-offer the right boundary
+        if position <= match.start():
+            position = match.start() + 1
 
 
 _DIGIT_LIKE = frozenset("0123456789\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19")
@@ -463,21 +574,19 @@ def _bounded(chunk: str, start: int, end: int, boundary: str) -> bool:
 
 
 def _record_block(chunk: str, row_start: int, row_end: int) -> str:
-    """Up to BLOCK_LINES lines each side of a row, not crossing a blank line or BLOCK chars."""
-    start = row_start
-    for _ in range(BLOCK_LINES):
-        previous = chunk.rfind("\n", max(0, start - 1 - BLOCK), max(0, start - 1))
-        if start == 0 or start - previous > BLOCK or not chunk[previous + 1 : start - 1].strip():
+    """Up to BLOCK_LINES lines each side of a row, within BLOCK chars, up to a blank line."""
+    above = chunk[max(0, row_start - BLOCK) : row_start].split("\n")[:-1]
+    below = chunk[row_end + 1 : row_end + 1 + BLOCK].split("\n")
+    lines = []
+    for line in reversed(above[-BLOCK_LINES:]):
+        if not line.strip():
             break
-        start = previous + 1
-    end = row_end
-    for _ in range(BLOCK_LINES):
-        following = chunk.find("\n", end + 1, end + 1 + BLOCK)
-        following = len(chunk) if following < 0 else following
-        if end >= len(chunk) or not chunk[end + 1 : following].strip():
+        lines.append(line)
+    for line in below[:BLOCK_LINES]:
+        if not line.strip():
             break
-        end = following
-    return chunk[start:end]
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def _label_kind(word: str, owners: frozenset[str], pattern_id: str) -> str:

@@ -115,7 +115,9 @@ _MASK_CHARS = frozenset("*xX×●○＊")
 
 # In a context snippet every digit of a digit cluster is hidden: other identifiers on the same
 # line (a phone beside an RRN) must not slip out through the snippet.
-_SNIPPET_CLUSTER = re.compile(r"[0-9](?:[ \t.\-()/]{0,3}[0-9A-Za-z])*+")
+_SNIPPET_CLUSTER = re.compile(
+    "[0-9\uff10-\uff19](?:[ \\t.\\-()/\uff0d\u3000]{0,3}[0-9A-Za-z\uff10-\uff19\uff21-\uff3a])*+"
+)
 
 
 def mask_snippet(text: str, own_span: tuple[int, int], own_masked: str,
@@ -135,4 +137,7 @@ def mask_snippet(text: str, own_span: tuple[int, int], own_masked: str,
 
 
 def _hide_digits(text: str) -> str:
-    return _SNIPPET_CLUSTER.sub(lambda m: re.sub(r"[0-9A-Za-z]", MASK, m.group()), text)
+    return _SNIPPET_CLUSTER.sub(lambda m: _ALNUM.sub(MASK, m.group()), text)
+
+
+_ALNUM = re.compile("[0-9A-Za-z\uff10-\uff19\uff21-\uff3a]")

@@ -155,12 +155,17 @@ def kr_phone(text: str, today: dt.date) -> Validation:
 
 @functools.lru_cache(maxsize=1 << 16)
 def _phone(compact: str) -> Validation:
-    try:
-        number = phonenumbers.parse(compact, "KR")
-    except phonenumbers.NumberParseException:
+    # The pattern already took the number apart: drop the country code or trunk 0 and hand
+    # phonenumbers the national number directly (parse() would triple the cost).
+    if compact.startswith("+82"):
+        national = compact[3:]
+    elif compact.startswith("0"):
+        national = compact[1:]
+    else:
         return _FAIL
-    if number.country_code != 82:
+    if not national.isdigit() or not 7 <= len(national) <= 10 or national[0] == "0":
         return _FAIL
+    number = phonenumbers.PhoneNumber(country_code=82, national_number=int(national))
     # number_type is UNKNOWN for numbers outside the plan, so it also checks validity.
     kind = phonenumbers.number_type(number)
     if kind not in _PERSONAL_PHONE_TYPES:
