@@ -324,6 +324,17 @@ def test_a_long_dump_with_several_identifiers_per_row(detector: Detector) -> Non
     assert all(any(e.startswith("column:") for e in f.evidence) for f in findings)
 
 
+@pytest.mark.timeout(120)
+def test_compact_records_on_one_giant_line(detector: Detector) -> None:
+    # Windows merge into one spanning the line; offsets inside it must still map in linear
+    # time, and the digits of one record must not read as context of the next (`…-0086`).
+    rng = random.Random(3)
+    records = [(synthetic.rrn(rng), synthetic.mobile(rng, "hyphen")) for _ in range(8000)]
+    line = "".join(f"{synthetic.hangul_name(rng)},{a},{b};" for a, b in records)
+    values = {f.value for f in detector.scan_text("t", line)}
+    assert values == {v for record in records for v in record}
+
+
 def test_many_clusters_each_on_their_own_line(detector: Detector) -> None:
     text = "\n".join(f"{i:08d}" for i in range(200_000))
     assert detector.scan_text("t", text) == []

@@ -12,8 +12,8 @@ import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -26,12 +26,13 @@ from leakwatch import __version__
 from leakwatch.detect.classify import PageClassifier
 from leakwatch.detect.engine import DEFAULT_MIN_CONFIDENCE, Detector
 from leakwatch.detect.packs import Pack, load_packs
+from leakwatch.detect.parallel import DetectorSpec, ScanPool, default_workers
 from leakwatch.detect.redact import Fingerprinter, load_key
 from leakwatch.detect.selftest import run_examples
 from leakwatch.errors import KeyfileError, LeakwatchError, OutputError, PackError, UsageError
 from leakwatch.models import DocumentFacts, Finding, ScanIssue, Severity
 from leakwatch.output_file import open_output
-from leakwatch.pipeline import Tally, scan_local
+from leakwatch.pipeline import Event, Tally, scan_local
 from leakwatch.report.scan_output import Format, RunInfo, Summary, Writer, make_writer
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -122,6 +123,15 @@ def scan(
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 3 if any input could not be scanned.")
     ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Processes scanning large files (default: one per CPU; 1: this one only).",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="No colour in output.")] = False,
 ) -> None:
@@ -136,43 +146,38 @@ def scan(
             _fail(f"--fail-on: {exc}", EXIT_USAGE, no_color)
     packs = _packs(patterns)
     try:
-        fingerprinter = Fingerprinter(load_key(os.environ))
+        key = load_key(os.environ)
     except KeyfileError as exc:
         _fail(str(exc), EXIT_USAGE, no_color)
-    detector = Detector(packs, fingerprinter, min_confidence=min_confidence, reveal=reveal)
+    detector = Detector(packs, Fingerprinter(key), min_confidence=min_confidence, reveal=reveal)
+    workers = default_workers(jobs, os.cpu_count())
+    spec = DetectorSpec(
+        extra_packs=tuple(str(p) for p in patterns or ()),
+        key=key,
+        min_confidence=min_confidence,
+        reveal=reveal,
+        today=detector.today,
+    )
     run = RunInfo(
         started=_now(),
         inputs=tuple(paths),
         min_confidence=min_confidence,
         revealed=reveal,
         packs=tuple(p.id for p in packs),
-        settings={},
+        settings={"jobs": workers},
     )
     tally = Tally()
-    worst: Severity | None = None
-    interrupted = False
     messages = _stderr(no_color)
     try:
         with (
             _output(output, fmt, run, no_color) as writer,
             _Progress(messages, enabled=not quiet) as progress,
+            ScanPool(spec, workers) if workers > 1 else nullcontext() as pool,
         ):
-            try:
-                events = scan_local(paths, detector, PageClassifier(packs), stdin=sys.stdin.buffer)
-                for event in events:
-                    tally.add(event)
-                    progress.update(event, tally)
-                    if isinstance(event, Finding):
-                        writer.finding(event)
-                        if worst is None or event.severity > worst:
-                            worst = event.severity
-                    elif isinstance(event, DocumentFacts):
-                        writer.document(event)
-                    else:
-                        writer.issue(event)
-                        progress.message(_issue_line(event))
-            except KeyboardInterrupt:
-                interrupted = True
+            events = scan_local(
+                paths, detector, PageClassifier(packs), stdin=sys.stdin.buffer, pool=pool
+            )
+            interrupted = _render(events, writer, progress, tally)
             writer.close(_summary(tally, interrupted))
     except OutputError as exc:
         _fail(str(exc), EXIT_INCOMPLETE, no_color)
@@ -183,8 +188,26 @@ def scan(
         _fail("no input could be scanned", EXIT_INCOMPLETE, no_color)
     if strict and tally.failed:
         _fail(f"{tally.failed} inputs could not be scanned (--strict)", EXIT_INCOMPLETE, no_color)
-    if threshold is not None and worst is not None and worst >= threshold:
+    if threshold is not None and tally.worst is not None and tally.worst >= threshold:
         raise typer.Exit(EXIT_FINDINGS)
+
+
+def _render(events: Iterable[Event], writer: Writer, progress: _Progress, tally: Tally) -> bool:
+    """Hand each event to the writer as it comes; True if Ctrl-C stopped the scan."""
+    try:
+        for event in events:
+            tally.add(event)
+            progress.update(event, tally)
+            if isinstance(event, Finding):
+                writer.finding(event)
+            elif isinstance(event, DocumentFacts):
+                writer.document(event)
+            else:
+                writer.issue(event)
+                progress.message(_issue_line(event))
+    except KeyboardInterrupt:
+        return True
+    return False
 
 
 def _now() -> str:

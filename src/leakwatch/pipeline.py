@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from leakwatch.detect.classify import PageClassifier
-from leakwatch.detect.engine import Detector
+from leakwatch.detect.engine import Detector, DocumentScan
+from leakwatch.detect.parallel import ParallelDocumentScan, ScanPool
 from leakwatch.errors import InputError
 from leakwatch.extract import sources
-from leakwatch.models import DocumentFacts, Finding, ScanIssue
+from leakwatch.models import DocumentFacts, Finding, ScanIssue, Severity
 
 Event = Finding | DocumentFacts | ScanIssue
 
@@ -26,6 +27,7 @@ class Tally:
 
     documents: int = 0
     failed: int = 0
+    worst: Severity | None = None  # the most severe finding's severity
     findings: Counter[str] = field(default_factory=Counter)
     categories: Counter[str] = field(default_factory=Counter)
     issues: Counter[str] = field(default_factory=Counter)
@@ -33,6 +35,8 @@ class Tally:
     def add(self, event: Event) -> None:
         if isinstance(event, Finding):
             self.findings[event.type] += 1
+            if self.worst is None or event.severity > self.worst:
+                self.worst = event.severity
         elif isinstance(event, DocumentFacts):
             self.documents += 1
             if event.category is not None:
@@ -49,21 +53,29 @@ def scan_local(
     classifier: PageClassifier,
     *,
     stdin: BinaryIO | None = None,
+    pool: ScanPool | None = None,
 ) -> Iterator[Event]:
-    """Scan files, folders and stdin ('-'); one event at a time."""
+    """Scan files, folders and stdin ('-'); one event at a time. With a pool, large
+    documents are scanned on several cores (same findings, same order)."""
     for item in sources.expand(list(arguments)):
         if isinstance(item, InputError):
             yield ScanIssue(item.source, item.kind, item.problem)
             continue
-        yield from scan_document(sources.DocumentReader(item, stdin, detector.today), detector,
-                                 classifier)  # fmt: skip
+        reader = sources.DocumentReader(item, stdin, detector.today)
+        yield from scan_document(reader, detector, classifier, pool)
 
 
 def scan_document(
-    reader: sources.DocumentReader, detector: Detector, classifier: PageClassifier
+    reader: sources.DocumentReader,
+    detector: Detector,
+    classifier: PageClassifier,
+    pool: ScanPool | None = None,
 ) -> Iterator[Event]:
     """Scan one document; a read error mid-way still reports what was found before it."""
-    scan = detector.open(reader.document.source)
+    source = reader.document.source
+    scan: DocumentScan | ParallelDocumentScan = (
+        ParallelDocumentScan(detector, source, pool) if pool else detector.open(source)
+    )
     signals = classifier.open()
     problem: InputError | None = None
     try:

@@ -183,7 +183,7 @@ def hangul_names(row: str, vocabulary: LabelVocabulary) -> list[str]:
     ]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Header:
     """A header row: its delimiter and cell texts."""
 
@@ -210,6 +210,17 @@ class _Table:
         index = row.count(self.delimiter, 0, offset)
         cells = self.header.cells
         return cells[index] or None if index < len(cells) else None
+
+
+@dataclass(frozen=True, slots=True)
+class TableCarry:
+    """A table whose rows run on past the end of a chunk: what the next chunk needs to name
+    its first rows' columns. Comparable, so a chunk scanned with a guessed carry can be
+    checked (see detect/parallel.py)."""
+
+    delimiter: str
+    width: int
+    header: Header
 
 
 @dataclass(slots=True)
@@ -245,6 +256,19 @@ class ColumnTracker:
             return None
         self._table = _find_table(chunk, row_start, row_end, delimiter, self.header_words)
         return self._table.cell(row, offset)
+
+    def restore(self, carry: TableCarry | None) -> None:
+        """Start a chunk whose first rows may continue the previous chunk's table."""
+        self._table = None
+        if carry is not None:
+            self._table = _Table(carry.delimiter, carry.width, carry.header, 0, 0)
+
+    def carry(self) -> TableCarry | None:
+        """After `end_chunk`: the table the next chunk's first rows may continue."""
+        table = self._table
+        if table is None or table.header is None:
+            return None
+        return TableCarry(table.delimiter, table.width, table.header)
 
     def end_chunk(self, chunk: str) -> None:
         """Carry a table that runs on past the end of this chunk into the next one."""

@@ -31,6 +31,7 @@ from leakwatch.detect.context import (
     NEGATIVE,
     ColumnTracker,
     LabelVocabulary,
+    TableCarry,
     WordMatcher,
     fold,
     hangul_names,
@@ -198,72 +199,120 @@ def _compile(pack: Pack) -> _CompiledPack:
     )
 
 
-class DocumentScan:
-    """Scans one document fed in pieces; keeps the state that spans chunks."""
+@dataclass(frozen=True, slots=True)
+class ChunkJob:
+    """A stretch of one document to scan, cut at a line end (in a giant line, overlapping its
+    neighbour: only findings starting in [emit_from, emit_to) belong to this job)."""
 
-    def __init__(self, detector: Detector, source: str) -> None:
-        self.detector = detector
+    source: str
+    text: str
+    line: int  # line number of text[0]
+    emit_from: int
+    emit_to: int
+
+
+class ChunkCutter:
+    """Cuts a document fed in pieces of any size into chunk jobs, so memory stays flat."""
+
+    def __init__(self, source: str) -> None:
         self.source = source
-        self.columns = ColumnTracker(detector.header_words)
-        self.counts: Counter[str] = Counter()
-        self._column_kinds: dict[tuple[str, str], str | None] = {}
         self._buffer = ""
         self._line = 1  # line number of the buffer's first character
-        self._skip = 0  # findings before this offset of the buffer were already emitted
+        self._skip = 0  # findings before this offset of the buffer belong to the last job
 
-    def feed(self, piece: str) -> list[Finding]:
-        """Add text; returns the findings of every chunk completed by it."""
+    def feed(self, piece: str) -> list[ChunkJob]:
         self._buffer += piece
-        found: list[Finding] = []
+        jobs = []
         while len(self._buffer) >= CHUNK_CHARS:
-            found.extend(self._next_chunk())
-        return found
+            jobs.append(self._next())
+        return jobs
 
-    def finish(self) -> list[Finding]:
-        """Scan what is left; the document is complete."""
-        found = self._scan(self._buffer, self._skip, len(self._buffer)) if self._buffer else []
-        self._buffer = ""
-        return found
+    def finish(self) -> list[ChunkJob]:
+        buffer, self._buffer = self._buffer, ""
+        return (
+            [ChunkJob(self.source, buffer, self._line, self._skip, len(buffer))] if buffer else []
+        )
 
-    def _next_chunk(self) -> list[Finding]:
+    def _next(self) -> ChunkJob:
         buffer = self._buffer
         cut = buffer.rfind("\n", 0, CHUNK_CHARS)
         if cut > CHUNK_CHARS // 2:  # cut after a line end: rows stay whole
-            found = self._scan(buffer[: cut + 1], self._skip, cut + 1)
+            job = ChunkJob(self.source, buffer[: cut + 1], self._line, self._skip, cut + 1)
             self._line += buffer.count("\n", 0, cut + 1)
             self._buffer = buffer[cut + 1 :]
             self._skip = 0
-            return found
-        # A giant line: scan the chunk, keep its tail (plus left context) for the next round.
+            return job
+        # A giant line: this job ends early, the next one starts a little before that end.
         emit_to = CHUNK_CHARS - OVERLAP_CHARS
         restart = emit_to - LABEL_BEFORE
-        found = self._scan(buffer[:CHUNK_CHARS], self._skip, emit_to)
+        job = ChunkJob(self.source, buffer[:CHUNK_CHARS], self._line, self._skip, emit_to)
         self._line += buffer.count("\n", 0, restart)
         self._buffer = buffer[restart:]
         self._skip = emit_to - restart
+        return job
+
+
+class DocumentScan:
+    """Scans one document fed in pieces, chunk after chunk, in this process."""
+
+    def __init__(self, detector: Detector, source: str) -> None:
+        self.cutter = ChunkCutter(source)
+        self.scanner = ChunkScanner(detector)
+        self.table: TableCarry | None = None
+        self.counts: Counter[str] = Counter()
+
+    def feed(self, piece: str) -> list[Finding]:
+        """Add text; returns the findings of every chunk completed by it."""
+        return self._run(self.cutter.feed(piece))
+
+    def finish(self) -> list[Finding]:
+        """Scan what is left; the document is complete."""
+        return self._run(self.cutter.finish())
+
+    def _run(self, jobs: list[ChunkJob]) -> list[Finding]:
+        found: list[Finding] = []
+        for job in jobs:
+            findings, self.table = self.scanner.scan(job, self.table)
+            found.extend(findings)
+        self.counts.update(f.type for f in found)
         return found
 
-    # -- one chunk ---------------------------------------------------------------------------
 
-    def _scan(self, chunk: str, emit_from: int, emit_to: int) -> list[Finding]:
+class ChunkScanner:
+    """Finds the identifiers in chunks. The only state one chunk hands the next is the table
+    its last rows belong to (`TableCarry`), so chunks can be scanned in other processes."""
+
+    def __init__(self, detector: Detector) -> None:
+        self.detector = detector
+        self.columns = ColumnTracker(detector.header_words)
+        self._column_kinds: dict[tuple[str, str], str | None] = {}
+        self.source = ""
+
+    def scan(
+        self, job: ChunkJob, table: TableCarry | None
+    ) -> tuple[list[Finding], TableCarry | None]:
+        """The chunk's findings, and the table still open at its end."""
+        self.source = job.source
+        self.columns.restore(table)
+        chunk = job.text
         candidates = self._candidates(chunk)
-        if not candidates:
-            self.columns.end_chunk(chunk)
-            return []
-        winners = _resolve_overlaps(self._score(chunk, candidates), self.detector.min_confidence)
         findings = []
-        line = self._line
-        counted_to = 0
-        for cand in winners:
-            if not emit_from <= cand.start < emit_to:
-                continue
-            if cand.confidence < self.detector.min_confidence:
-                continue
-            line += chunk.count("\n", counted_to, cand.start)
-            counted_to = cand.start
-            findings.append(self._finding(chunk, cand, line))
+        if candidates:
+            winners = _resolve_overlaps(
+                self._score(chunk, candidates), self.detector.min_confidence
+            )
+            line = job.line
+            counted_to = 0
+            for cand in winners:
+                if not job.emit_from <= cand.start < job.emit_to:
+                    continue
+                if cand.confidence < self.detector.min_confidence:
+                    continue
+                line += chunk.count("\n", counted_to, cand.start)
+                counted_to = cand.start
+                findings.append(self._finding(chunk, cand, line))
         self.columns.end_chunk(chunk)
-        return findings
+        return findings, self.columns.carry()
 
     def _candidates(self, chunk: str) -> list[_Candidate]:
         windows = _windows(chunk)
@@ -316,6 +365,10 @@ class DocumentScan:
         buffer = b"\n".join(encoded)
         today = self.detector.today
         for pattern, compiled, scanner in patterns:
+            # Bytes are not characters in a non-ASCII window; a pattern's matches come in
+            # order, so each is converted from the one before it: linear even in a window
+            # that spans a whole giant line.
+            last_index, last_byte, last_char = -1, 0, 0
             for b_start, b_end in _spans(scanner, buffer):
                 index = bisect.bisect_right(offsets, b_start) - 1
                 data = encoded[index]
@@ -324,9 +377,13 @@ class DocumentScan:
                 if rel_end > len(data) or rel_end == rel_start:
                     continue  # crossed into the next window
                 text = texts[index]
-                if len(data) != len(text):  # non-ASCII in the window: bytes are not chars
-                    rel_start = len(data[:rel_start].decode("utf-8", "ignore"))
-                    rel_end = len(data[:rel_end].decode("utf-8", "ignore"))
+                if len(data) != len(text):
+                    if index != last_index or rel_start < last_byte:
+                        last_index, last_byte, last_char = index, 0, 0
+                    last_char += len(data[last_byte:rel_start].decode("utf-8", "ignore"))
+                    last_byte = rel_start
+                    rel_end = last_char + len(data[rel_start:rel_end].decode("utf-8", "ignore"))
+                    rel_start = last_char
                 start = windows[index][0] + rel_start
                 end = windows[index][0] + rel_end
                 if not _bounded(chunk, start, end, pattern.boundary):
@@ -471,7 +528,6 @@ class DocumentScan:
         snippet = mask_snippet(
             snippet_text, (cand.start - snippet_from, cand.end - snippet_from), masked, names
         )
-        self.counts[pattern.type] += 1
         return Finding(
             source=self.source,
             type=pattern.type,
@@ -508,7 +564,11 @@ def _row_bounds(chunk: str, start: int, end: int) -> tuple[int, int]:
 
 
 def _windows(chunk: str) -> list[tuple[int, int]]:
-    """Spans around every digit cluster, kept within their line, overlapping ones merged."""
+    """Spans around every digit cluster, kept within their line, overlapping ones merged.
+
+    Keeping windows inside their line matters: in a CSV dump, windows allowed to cross line
+    ends merge into one window per chunk, and mapping match offsets back into it is quadratic.
+    """
     windows: list[tuple[int, int]] = []
     for match in _CLUSTER.finditer(chunk):
         start, end = match.span()
