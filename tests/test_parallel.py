@@ -29,7 +29,8 @@ def mixed_document(rng: random.Random) -> str:
         + "联系电话 010-2345-6789，韩国客户。\n"
     ) * 300
     first = "성명,주민등록번호,휴대폰\n" + "".join(
-        f"{synthetic.hangul_name(rng)},{synthetic.rrn_post2020(rng)},{synthetic.mobile(rng, 'hyphen')}\n"
+        f"{synthetic.hangul_name(rng)},{synthetic.rrn_post2020(rng)},"
+        f"{synthetic.mobile(rng, 'hyphen')}\n"
         for _ in range(35_000)
     )
     second = "이름|여권번호\n" + "".join(
@@ -68,7 +69,8 @@ def test_cli_jobs_do_not_change_the_output(cli: Callable[..., Result], tmp_path:
     path = tmp_path / "big.txt"
     rng = random.Random(2)
     lines = [
-        f"身份证号：{synthetic.rrn(rng)} 手机：{synthetic.mobile(rng)} 订单号 {synthetic.order_number(rng)}"
+        f"身份证号：{synthetic.rrn(rng)} 手机：{synthetic.mobile(rng)} "
+        f"订单号 {synthetic.order_number(rng)}"
         for _ in range(25_000)
     ]
     path.write_text("\n".join(lines), encoding="utf-8")
