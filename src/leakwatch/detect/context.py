@@ -138,20 +138,25 @@ class LabelVocabulary:
         `before` ends where the candidate starts and `after` begins where it ends; both are
         folded already. A label further left than another number belongs to that number.
         """
-        # A label belongs to the nearest number, and to its own sentence: nothing left of the
-        # last digit or sentence end before the candidate counts.
+        # A label labels the number right after it: nothing left of the last digit, comma or
+        # sentence end before the candidate counts, nor anything further than MAX_LABEL_GAP.
         last_digit = _LAST_BARRIER.search(before)
         start = last_digit.start() + 1 if last_digit else 0
+        start = max(start, len(before) - MAX_LABEL_GAP - _LONGEST_LABEL)
         if self._words.regex.search(before, start) is not None:  # the common case: no label
             best: re.Match[str] | None = None
             for best in self._words.finditer(before, start):  # noqa: B007 - the last is wanted
                 pass
-            if best is not None:
+            if best is not None and len(before) - best.end() <= MAX_LABEL_GAP:
                 return self._label(best)
         if self._words.regex.search(after) is None:
             return None
         match = self._words.search(after)
-        if match is None or _BARRIER.search(after, 0, match.start()):
+        if (
+            match is None
+            or match.start() > MAX_LABEL_GAP
+            or _BARRIER.search(after, 0, match.start())
+        ):
             return None
         return self._label(match)
 
@@ -163,8 +168,11 @@ class LabelVocabulary:
 
 _DIGIT = re.compile("[0-9]")
 # What separates a label from a number it does not name: another number, a sentence end.
-_BARRIER = re.compile("[0-9。！？!?；;]")
-_LAST_BARRIER = re.compile("[0-9。！？!?；;](?=[^0-9。！？!?；;]*$)")
+_BARRIER = re.compile("[0-9。！？!?；;，,、]")
+_LAST_BARRIER = re.compile("[0-9。！？!?；;，,、](?=[^0-9。！？!?；;，,、]*$)")
+# Between a label and its number: `身份证号码（韩国公民）：` has 8 characters after the word.
+MAX_LABEL_GAP = 12
+_LONGEST_LABEL = 24
 
 
 def _has_digit(text: str, start: int, end: int) -> bool:

@@ -499,8 +499,10 @@ class ChunkScanner:
         against = cand.compiled.against[pattern.id].search(rest_of_row)
         if against:
             return ["foreign:" + against.group()]
+        labels = {fold(e.split(":", 1)[1]) for e in evidence if e.startswith("context:")}
+        looks = [lk for lk in looks if not labels & {fold(w) for w in lk.unless_labelled}]
         home = cand.compiled.home_script
-        if home is None:
+        if home is None or not looks:
             return []
         # Row evidence never comes from the same type: two Beijing numbers on one row must not
         # vouch for each other.

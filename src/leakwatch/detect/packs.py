@@ -51,7 +51,7 @@ _PATTERN_KEYS = frozenset(
         "length", "context", "negative", "lookalikes", "examples", "description",
     }
 )  # fmt: skip
-_LOOKALIKE_KEYS = frozenset({"when", "country", "against"})
+_LOOKALIKE_KEYS = frozenset({"when", "country", "against", "unless_labelled"})
 _TRADING_KEYS = frozenset({"window", "data", "ambiguous", "sale", "offer", "news", "traps"})
 _SCORING_DEFAULTS: Mapping[str, float] = MappingProxyType({"cap": 0.4})
 
@@ -70,6 +70,7 @@ class Lookalike:
     when: str
     country: str
     against: tuple[str, ...]
+    unless_labelled: tuple[str, ...]  # labels that rule this reading out (手机: a mobile)
     matcher: Any = field(compare=False, repr=False)
 
 
@@ -336,6 +337,7 @@ class _PackReader:
                     when=when,
                     country=self.string(entry, "country", f"pattern {pid} lookalike"),
                     against=self.words(entry, "against", "lookalike", pid),
+                    unless_labelled=self.words(entry, "unless_labelled", "lookalike", pid),
                     matcher=self.compile(when, pid, "lookalike 'when'"),
                 )
             )
