@@ -217,21 +217,29 @@ class ChunkCutter:
     def __init__(self, source: str) -> None:
         self.source = source
         self._buffer = ""
+        self._pending: list[str] = []  # pieces not yet joined to the buffer (joined once)
+        self._size = 0
         self._line = 1  # line number of the buffer's first character
         self._skip = 0  # findings before this offset of the buffer belong to the last job
 
     def feed(self, piece: str) -> list[ChunkJob]:
-        self._buffer += piece
+        self._pending.append(piece)
+        self._size += len(piece)
         jobs = []
-        while len(self._buffer) >= CHUNK_CHARS:
-            jobs.append(self._next())
+        if self._size >= CHUNK_CHARS:
+            self._buffer = "".join([self._buffer, *self._pending])
+            self._pending.clear()
+            while len(self._buffer) >= CHUNK_CHARS:
+                jobs.append(self._next())
+            self._size = len(self._buffer)
         return jobs
 
     def finish(self) -> list[ChunkJob]:
-        buffer, self._buffer = self._buffer, ""
-        return (
-            [ChunkJob(self.source, buffer, self._line, self._skip, len(buffer))] if buffer else []
-        )
+        buffer = "".join([self._buffer, *self._pending])
+        self._buffer, self._pending, self._size = "", [], 0
+        if not buffer:
+            return []
+        return [ChunkJob(self.source, buffer, self._line, self._skip, len(buffer))]
 
     def _next(self) -> ChunkJob:
         buffer = self._buffer
