@@ -14,6 +14,7 @@ from leakwatch.detect.engine import Detector
 from leakwatch.detect.packs import Pack
 from leakwatch.detect.parallel import DetectorSpec, ParallelDocumentScan, ScanPool
 from leakwatch.detect.redact import Fingerprinter
+from leakwatch.extract import sources
 from leakwatch.models import Finding
 from tests import synthetic
 from tests.conftest import TODAY, Result
@@ -83,3 +84,32 @@ def test_cli_jobs_do_not_change_the_output(cli: Callable[..., Result], tmp_path:
     assert outputs[0] == outputs[1]
     assert len(path.read_text(encoding="utf-8")) > engine.CHUNK_CHARS
     assert len(outputs[0]) > 40_000
+
+
+def test_large_plain_files_are_read_by_the_workers_and_give_the_same_output(
+    cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    rng = random.Random(4)
+    prose = "这是一段普通的说明文字，没有号码，只是为了占位置，写得长一点。\n" * 40_000
+    table = "성명,주민등록번호,휴대폰\n" + "".join(
+        f"{synthetic.hangul_name(rng)},{synthetic.rrn(rng)},{synthetic.mobile(rng, 'hyphen')}\n"
+        for _ in range(30_000)
+    )
+    offer = "出售韩国实名数据，身份证+手机号，一手新鲜，私聊\n"
+    path = tmp_path / "dump.txt"
+    path.write_text(prose + table + prose + offer + prose, encoding="utf-8")
+    (item,) = sources.expand([str(path)])
+    assert isinstance(item, sources.Input)
+    plan = sources.DocumentReader(item, None, TODAY).plan()
+    assert plan is not None
+    assert len(plan.ranges) >= 3
+    outputs = []
+    for jobs in ("1", "2"):
+        result = cli("scan", str(path), "-f", "jsonl", "-q", "--jobs", jobs)
+        assert result.code == 0, result.stderr
+        records = [json.loads(line) for line in result.stdout.splitlines()]
+        outputs.append([r for r in records if r["kind"] in {"finding", "document"}])
+    assert outputs[0] == outputs[1]
+    document = outputs[0][-1]
+    assert document["category"] == "trading"
+    assert document["findings_by_type"] == {"kr.phone": 30_000, "kr.rrn": 30_000}

@@ -11,11 +11,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from leakwatch.detect.classify import PageClassifier
+from leakwatch.detect.classify import PageClassifier, PageSignals
 from leakwatch.detect.engine import Detector, DocumentScan
-from leakwatch.detect.parallel import ParallelDocumentScan, ScanPool
+from leakwatch.detect.parallel import ParallelDocumentScan, ScanPool, scan_planned
 from leakwatch.errors import InputError
-from leakwatch.extract import sources
+from leakwatch.extract import dates, sources
 from leakwatch.models import DocumentFacts, Finding, ScanIssue, Severity
 
 Event = Finding | DocumentFacts | ScanIssue
@@ -72,6 +72,10 @@ def scan_document(
     pool: ScanPool | None = None,
 ) -> Iterator[Event]:
     """Scan one document; a read error mid-way still reports what was found before it."""
+    plan = reader.plan(on_large=pool.warm) if pool is not None else None
+    if pool is not None and plan is not None:
+        yield from _scan_planned(reader, plan, detector, classifier, pool)
+        return
     source = reader.document.source
     scan: DocumentScan | ParallelDocumentScan = (
         ParallelDocumentScan(detector, source, pool) if pool else detector.open(source)
@@ -94,9 +98,42 @@ def scan_document(
         yield finding
     if problem is not None:
         yield ScanIssue(problem.source, "partial", problem.problem)
-    verdict = signals.verdict()
+    yield _facts(reader.document, signals, scan.counts)
+
+
+def _scan_planned(
+    reader: sources.DocumentReader,
+    plan: sources.FilePlan,
+    detector: Detector,
+    classifier: PageClassifier,
+    pool: ScanPool,
+) -> Iterator[Event]:
+    """A large plain file: its byte ranges are read and scanned by the pool's workers."""
     document = reader.document
-    yield DocumentFacts(
+    signals = classifier.open()
+    counts: Counter[str] = Counter()
+    try:
+        outcomes = scan_planned(
+            detector, classifier, document.source, plan, pool, lambda: signals.decided
+        )
+        for outcome in outcomes:
+            if outcome.text is not None:  # the first range, read here
+                document.published = dates.from_text(outcome.text, detector.today)
+                signals.feed(outcome.text)
+            elif outcome.signals is not None:
+                signals.absorb(outcome.signals)
+            for finding in outcome.findings:
+                counts[finding.type] += 1
+                signals.finding(finding)
+                yield finding
+    except OSError as exc:  # the file changed or vanished under us
+        yield ScanIssue(document.source, "partial", f"cannot read: {exc.strerror or exc}")
+    yield _facts(document, signals, counts)
+
+
+def _facts(document: sources.Document, signals: PageSignals, counts: Counter[str]) -> DocumentFacts:
+    verdict = signals.verdict()
+    return DocumentFacts(
         source=document.source,
         media_type=document.media_type,
         size=document.size,
@@ -106,7 +143,7 @@ def scan_document(
         category_evidence=verdict.evidence,
         published=document.published.value if document.published else None,
         published_source=document.published.source if document.published else None,
-        findings=sum(scan.counts.values()),
-        findings_by_type=dict(sorted(scan.counts.items())),
+        findings=sum(counts.values()),
+        findings_by_type=dict(sorted(counts.items())),
         content_sha256=document.sha256,
     )

@@ -25,7 +25,6 @@ from leakwatch.detect.packs import SCRIPTS, Pack
 from leakwatch.models import Category, Finding, Severity
 
 EXPOSURE_MIN_MEDIUM = 5
-THOROUGH_CHARS = 1 << 20  # prose kept for the verdict's full look
 # Findings below this confidence never make a page a case, whatever --min-confidence shows.
 CASE_MIN_CONFIDENCE = 0.5
 _MARKER, _DATA, _AMBIGUOUS, _SALE, _TRAP = "marker", "data", "ambiguous", "sale", "trap"
@@ -39,16 +38,19 @@ class _Vocabulary:
     words: WordMatcher
     kinds: dict[str, frozenset[str]]
     home_script: re.Pattern[str] | None
-    markers: WordMatcher  # markers and traps only: the cheap first pass
+    sales: WordMatcher  # sale words, and the traps holding them: the cheap first pass
 
-    def marker_spans(self, text: str) -> list[tuple[int, int]]:
-        """Stretches of `text` within two windows of a Korea marker (traps excepted), merged."""
+    def sale_spans(self, text: str) -> list[tuple[int, int]]:
+        """Stretches of `text` within a window of a sale word (traps excepted), merged.
+
+        Every trading rule needs a sale word, and sale words are the rarest of the three
+        kinds, so the full vocabulary only ever needs to run around them.
+        """
         spans: list[tuple[int, int]] = []
-        reach = 2 * self.window
-        for match in self.markers.finditer(text):
+        for match in self.sales.finditer(text):
             if _TRAP in self.kinds.get(fold(match.group()), ()):
                 continue
-            lo, hi = max(0, match.start() - reach), match.end() + reach
+            lo, hi = max(0, match.start() - self.window), match.end() + self.window
             if spans and lo <= spans[-1][1]:
                 spans[-1] = (spans[-1][0], hi)
             else:
@@ -82,7 +84,7 @@ def _compile(pack: Pack) -> _Vocabulary:
         (_MARKER, pack.markers),
         (_DATA, trading.data),
         (_AMBIGUOUS, trading.ambiguous),
-        (_SALE, (*trading.sale, *trading.offer)),
+        (_SALE, trading.sale),
         (_OFFER, trading.offer),
         (_NEWS, trading.news),
         (_TRAP, trading.traps),
@@ -95,8 +97,8 @@ def _compile(pack: Pack) -> _Vocabulary:
     # Text in the home script (Hangul) is itself a Korea marker.
     home = re.compile(f"[{SCRIPTS[pack.script]}]{{2,}}") if pack.script else None
     frozen = {word: frozenset(found) for word, found in kinds.items()}
-    markers = WordMatcher((*pack.markers, *trading.traps))
-    return _Vocabulary(pack.id, trading.window, WordMatcher(frozen), frozen, home, markers)
+    sales = WordMatcher((*trading.sale, *trading.traps))
+    return _Vocabulary(pack.id, trading.window, WordMatcher(frozen), frozen, home, sales)
 
 
 @dataclass(slots=True)
@@ -105,13 +107,23 @@ class _Hits:
     words: dict[str, str] = field(default_factory=dict)  # first word seen of each kind
 
 
+@dataclass(frozen=True, slots=True)
+class TextSignals:
+    """What the text of one stretch of a document said, for a page scanned in parts elsewhere
+    (see detect/parallel.py): merged in order with `PageSignals.absorb`."""
+
+    trade_window: tuple[str, ...] | None
+    data_sale: tuple[str, ...] | None
+    weak_trade: tuple[str, ...] | None
+    sale_word: str | None
+
+
 @dataclass(slots=True)
 class PageSignals:
     """Collects one document's text signals and findings, then gives its category."""
 
     classifier: PageClassifier
     _tail: str = ""
-    _head: str = ""
     _trade_window: tuple[str, ...] | None = None  # marker + data + sale close together
     _data_sale: tuple[str, ...] | None = None  # data + sale close together, no marker
     _weak_trade: tuple[str, ...] | None = None  # marker + ambiguous data + sale
@@ -121,16 +133,26 @@ class PageSignals:
     _severe: set[str] = field(default_factory=set)
     _medium: dict[str, set[str]] = field(default_factory=dict)
 
+    @property
+    def decided(self) -> bool:
+        """The text alone already makes this page a trade offer."""
+        return self._trade_window is not None
+
+    def text_signals(self) -> TextSignals:
+        return TextSignals(self._trade_window, self._data_sale, self._weak_trade, self._sale_word)
+
+    def absorb(self, other: TextSignals) -> None:
+        """Take in the text signals of a later stretch of the same document."""
+        self._trade_window = self._trade_window or other.trade_window
+        self._data_sale = self._data_sale or other.data_sale
+        self._weak_trade = self._weak_trade or other.weak_trade
+        self._sale_word = self._sale_word or other.sale_word
+
     def feed(self, piece: str) -> None:
         """Add document prose (any size; a tail is kept so windows span pieces).
 
-        Cheap first: the full vocabulary runs only near Korea markers (rare in Chinese
-        prose), or over the whole piece when it has Hangul text (a marker everywhere). The
-        first MiB is kept for `verdict`, which looks at all of it when the page turns out to
-        hold Korean identifiers (they stand in for a marker).
+        Cheap first: the full vocabulary runs only within a window of a sale word.
         """
-        if len(self._head) < THOROUGH_CHARS:
-            self._head += piece[: THOROUGH_CHARS - len(self._head)]
         if self._trade_window is not None:
             return  # already decided: trading
         vocabularies = self.classifier.vocabularies
@@ -140,17 +162,8 @@ class PageSignals:
         text = self._tail + piece
         self._tail = text[-2 * window :]
         for vocabulary in vocabularies:
-            if vocabulary.home_script is not None and vocabulary.home_script.search(text):
-                self._look(vocabulary, text)
-                continue
-            for lo, hi in vocabulary.marker_spans(text):
+            for lo, hi in vocabulary.sale_spans(text):
                 self._look(vocabulary, text[lo:hi])
-
-    def _look_thoroughly(self) -> tuple[str, ...] | None:
-        """Look at all of the kept prose (identifiers on the page stand in for a marker)."""
-        for vocabulary in self.classifier.vocabularies:
-            self._look(vocabulary, self._head)
-        return self._trade_window
 
     def _look(self, vocabulary: _Vocabulary, text: str) -> None:
         hits = _Hits()
@@ -207,10 +220,6 @@ class PageSignals:
         if self._trade_window is not None:
             return Verdict(Category.TRADING, self._trade_window)
         identifiers = sorted({*self._findings, *self._masked})
-        if identifiers and self._head:
-            trade = self._look_thoroughly()
-            if trade is not None:
-                return Verdict(Category.TRADING, trade)
         if self._data_sale is not None and identifiers:
             return Verdict(
                 Category.TRADING, ("identifiers:" + ",".join(identifiers), *self._data_sale)

@@ -1,13 +1,20 @@
-"""Scan a large document on every core: its chunks go to worker processes, speculatively.
+"""Scan large documents on every core: their parts go to worker processes, speculatively.
 
-A chunk depends on the one before it in one way only: the table its first rows may continue
-(`TableCarry`). Each chunk is therefore sent off with the carry the last finished chunk left,
-which is almost always right (prose has no table; a CSV dump has one header throughout), and
-results are accepted strictly in order. When a chunk turns out to have been scanned with the
-wrong carry, it is scanned again here with the right one. The findings, their order and the
-line numbers are exactly those of a scan in one process.
+A part of a document depends on the part before it in one way only: the table its first rows
+may continue (`TableCarry`). Each part is therefore sent off with the carry the last accepted
+part left, which is almost always right (prose has no table; a CSV dump has one header
+throughout), and results are accepted strictly in order. A part scanned with a wrong carry
+is scanned again here with the right one. Findings, their order and their line numbers are
+exactly those of a scan in one process.
 
-Small documents never leave this process: the first chunk of every document is scanned here.
+Two kinds of part:
+- a large plain UTF-8 file is cut into line-aligned byte ranges (one pass here: hash, line
+  counts, cut points) and each worker reads, decodes, scans and classifies its own range, so
+  no text crosses a pipe;
+- anything else large (stdin, gzip, other encodings, giant lines) is cut into text chunks
+  here and the chunks are sent.
+
+The first part of every document is scanned here, so small documents never leave.
 """
 
 from __future__ import annotations
@@ -16,18 +23,25 @@ import datetime as dt
 import multiprocessing
 import signal
 from collections import Counter, deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any, Generic, TypeVar
 
+from leakwatch.detect.classify import PageClassifier, TextSignals
 from leakwatch.detect.context import TableCarry
 from leakwatch.detect.engine import ChunkCutter, ChunkJob, ChunkScanner, Detector
 from leakwatch.detect.packs import load_packs
 from leakwatch.detect.redact import Fingerprinter
+from leakwatch.extract.sources import ByteRange, FilePlan
 from leakwatch.models import Finding
 
 ChunkResult = tuple[list[Finding], TableCarry | None]
+RangeResult = tuple[list[Finding], TableCarry | None, TextSignals]
+# Prose read ahead of a range, so trade-offer windows reach across range ends (UTF-8 bytes).
+CONTEXT_BYTES = 3 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,43 +54,87 @@ class DetectorSpec:
     reveal: bool
     today: dt.date
 
-    def build(self) -> Detector:
+    def build(self) -> tuple[Detector, PageClassifier]:
         packs = load_packs([Path(p) for p in self.extra_packs])
-        return Detector(
+        detector = Detector(
             packs,
             Fingerprinter(self.key),
             min_confidence=self.min_confidence,
             reveal=self.reveal,
             today=self.today,
         )
+        return detector, PageClassifier(packs)
+
+
+@dataclass(frozen=True, slots=True)
+class RangeJob:
+    """One byte range of a planned file, for a worker to read and scan."""
+
+    source: str
+    plan: FilePlan
+    part: ByteRange
+    classify: bool  # False once the page is known to be a trade offer: nothing left to learn
+
+
+def scan_range(
+    scanner: ChunkScanner, classifier: PageClassifier, job: RangeJob, carry: TableCarry | None
+) -> RangeResult:
+    """Read, decode, scan and classify one range."""
+    text = job.plan.read(job.part)
+    findings, after = scanner.scan(ChunkJob(job.source, text, job.part.line, 0, len(text)), carry)
+    signals = classifier.open()
+    if job.classify:
+        signals.feed(job.plan.read_before(job.part, CONTEXT_BYTES))
+        signals.feed(text)
+    return findings, after, signals.text_signals()
 
 
 # The one scanner of a worker process, made by its initializer (the executor's idiom).
-_worker_scanner: ChunkScanner | None = None
+_worker: tuple[ChunkScanner, PageClassifier] | None = None
 
 
 def _start_worker(spec: DetectorSpec) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    global _worker_scanner  # noqa: PLW0603 - per-process state of a pool worker
-    _worker_scanner = ChunkScanner(spec.build())
+    global _worker  # noqa: PLW0603 - per-process state of a pool worker
+    detector, classifier = spec.build()
+    _worker = (ChunkScanner(detector), classifier)
 
 
-def _scan_in_worker(job: ChunkJob, carry: TableCarry | None) -> ChunkResult:
-    assert _worker_scanner is not None, "worker started without its initializer"
-    return _worker_scanner.scan(job, carry)
+def _nothing() -> None:
+    return None
+
+
+def _scan_chunk_in_worker(job: ChunkJob, carry: TableCarry | None) -> ChunkResult:
+    assert _worker is not None, "worker started without its initializer"
+    return _worker[0].scan(job, carry)
+
+
+def _scan_range_in_worker(job: RangeJob, carry: TableCarry | None) -> RangeResult:
+    assert _worker is not None, "worker started without its initializer"
+    return scan_range(_worker[0], _worker[1], job, carry)
 
 
 class ScanPool:
-    """Worker processes for chunk scans; use as a context manager."""
+    """Worker processes for parts of documents; use as a context manager."""
 
     def __init__(self, spec: DetectorSpec, workers: int) -> None:
         self.spec = spec
         self.workers = workers
-        self.depth = 2 * workers  # chunks in flight: enough to keep every worker busy
+        self.depth = 2 * workers  # parts in flight: enough to keep every worker busy
         self._executor: ProcessPoolExecutor | None = None
 
-    def submit(self, job: ChunkJob, carry: TableCarry | None) -> Future[ChunkResult]:
-        if self._executor is None:  # started on first use: small scans never pay for it
+    def submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
+        return self._start().submit(function, *args)
+
+    def warm(self) -> None:
+        """Start the workers now (they take a moment), e.g. while a large file is planned."""
+        if self._executor is None:
+            executor = self._start()
+            for _ in range(self.workers):
+                executor.submit(_nothing)
+
+    def _start(self) -> ProcessPoolExecutor:
+        if self._executor is None:  # started on first need: small scans never pay for it
             self._executor = ProcessPoolExecutor(
                 max_workers=self.workers,
                 # spawn, not fork: the CLI may run a progress thread, and forking a threaded
@@ -85,7 +143,7 @@ class ScanPool:
                 initializer=_start_worker,
                 initargs=(self.spec,),
             )
-        return self._executor.submit(_scan_in_worker, job, carry)
+        return self._executor
 
     def close(self) -> None:
         if self._executor is not None:
@@ -104,67 +162,131 @@ class ScanPool:
         self.close()
 
 
-@dataclass(slots=True)
-class _InFlight:
-    job: ChunkJob
-    carry: TableCarry | None  # the carry it was sent with
-    future: Future[ChunkResult]
+Job = TypeVar("Job")
+Result = TypeVar("Result", bound=tuple[Any, ...])  # (findings, carry, ...)
+
+
+class _InOrder(Generic[Job, Result]):
+    """Parts scanned in the pool on a guessed carry, accepted strictly in order."""
+
+    def __init__(
+        self,
+        pool: ScanPool,
+        remote: Callable[[Job, TableCarry | None], Result],
+        local: Callable[[Job, TableCarry | None], Result],
+        *,
+        table: TableCarry | None = None,
+        started: bool = False,
+    ) -> None:
+        self.pool = pool
+        self.remote: Callable[[Job, TableCarry | None], Result] = remote
+        self.local: Callable[[Job, TableCarry | None], Result] = local
+        self.table = table  # left by the last accepted part
+        self.rescans = 0  # parts whose guessed carry was wrong
+        self._in_flight: deque[tuple[Job, TableCarry | None, Future[Result]]] = deque()
+        self._started = started
+
+    def add(self, job: Job) -> list[Result]:
+        """Start a part; returns the results now ready, in order."""
+        if not self._started:  # the first part here: its carry guides the guesses after it
+            self._started = True
+            return [self._here(job)]
+        self._in_flight.append((job, self.table, self.pool.submit(self.remote, job, self.table)))
+        ready = []
+        while len(self._in_flight) > self.pool.depth:
+            ready.append(self._accept())
+        while self._in_flight and self._in_flight[0][2].done():
+            ready.append(self._accept())
+        return ready
+
+    def drain(self) -> list[Result]:
+        return [self._accept() for _ in range(len(self._in_flight))]
+
+    def _accept(self) -> Result:
+        job, guess, future = self._in_flight.popleft()
+        result: Result = future.result()
+        if guess != self.table:  # scanned on a wrong guess: scan it again, right
+            self.rescans += 1
+            return self._here(job)
+        self.table = result[1]
+        return result
+
+    def _here(self, job: Job) -> Result:
+        result = self.local(job, self.table)
+        self.table = result[1]
+        return result
 
 
 class ParallelDocumentScan:
-    """The DocumentScan interface (feed, finish, counts), with chunks scanned by a pool."""
+    """The DocumentScan interface (feed, finish, counts), with text chunks scanned by a pool."""
 
     def __init__(self, detector: Detector, source: str, pool: ScanPool) -> None:
         self.cutter = ChunkCutter(source)
-        self.local = ChunkScanner(detector)
-        self.pool = pool
-        self.table: TableCarry | None = None  # left by the last accepted chunk
         self.counts: Counter[str] = Counter()
-        self.rescans = 0  # chunks whose guessed carry was wrong (for tests and curiosity)
-        self._in_flight: deque[_InFlight] = deque()
-        self._started = False
+        scanner = ChunkScanner(detector)
+        self._parts: _InOrder[ChunkJob, ChunkResult] = _InOrder(
+            pool, _scan_chunk_in_worker, scanner.scan
+        )
+
+    @property
+    def rescans(self) -> int:
+        return self._parts.rescans
 
     def feed(self, piece: str) -> list[Finding]:
         """Add text; returns findings of the chunks finished so far, in document order."""
-        found: list[Finding] = []
-        for job in self.cutter.feed(piece):
-            found += self._dispatch(job)
-            while len(self._in_flight) > self.pool.depth:
-                found += self._accept()
-        while self._in_flight and self._in_flight[0].future.done():
-            found += self._accept()
-        return found
+        results = [r for job in self.cutter.feed(piece) for r in self._parts.add(job)]
+        return self._findings(results)
 
     def finish(self) -> list[Finding]:
-        found: list[Finding] = []
-        for job in self.cutter.finish():
-            found += self._dispatch(job)
-        while self._in_flight:
-            found += self._accept()
+        results = [r for job in self.cutter.finish() for r in self._parts.add(job)]
+        return self._findings(results + self._parts.drain())
+
+    def _findings(self, results: list[ChunkResult]) -> list[Finding]:
+        found = [finding for findings, _ in results for finding in findings]
+        self.counts.update(f.type for f in found)
         return found
 
-    def _dispatch(self, job: ChunkJob) -> list[Finding]:
-        if not self._started:  # the first chunk here: its carry guides the guesses after it
-            self._started = True
-            return self._local(job)
-        future = self.pool.submit(job, self.table)
-        self._in_flight.append(_InFlight(job, self.table, future))
-        return []
 
-    def _accept(self) -> list[Finding]:
-        flight = self._in_flight.popleft()
-        findings, carry = flight.future.result()
-        if flight.carry != self.table:  # scanned on a wrong guess: scan it again, right
-            self.rescans += 1
-            return self._local(flight.job)
-        self.table = carry
-        self.counts.update(f.type for f in findings)
-        return findings
+@dataclass(frozen=True, slots=True)
+class RangeOutcome:
+    """One accepted range: its findings, and what its text said (the first range gives its
+    text itself, read here, for the page's date and its thorough classification)."""
 
-    def _local(self, job: ChunkJob) -> list[Finding]:
-        findings, self.table = self.local.scan(job, self.table)
-        self.counts.update(f.type for f in findings)
-        return findings
+    findings: list[Finding]
+    signals: TextSignals | None
+    text: str | None
+
+
+def scan_planned(
+    detector: Detector,
+    classifier: PageClassifier,
+    source: str,
+    plan: FilePlan,
+    pool: ScanPool,
+    decided: Callable[[], bool] = lambda: False,
+) -> Iterator[RangeOutcome]:
+    """Scan a planned file range by range, the first here, the others in the pool.
+
+    `decided` says whether the caller already knows the page is a trade offer (ranges sent
+    after that skip classifying).
+    """
+    scanner = ChunkScanner(detector)
+    head, *rest = plan.ranges
+    text = plan.read(head)
+    findings, carry = scanner.scan(ChunkJob(source, text, head.line, 0, len(text)), None)
+    yield RangeOutcome(findings, None, text)
+
+    def here(job: RangeJob, carry: TableCarry | None) -> RangeResult:
+        return scan_range(scanner, classifier, job, carry)
+
+    parts: _InOrder[RangeJob, RangeResult] = _InOrder(
+        pool, _scan_range_in_worker, here, table=carry, started=True
+    )
+    for part in rest:
+        for found, _, signals in parts.add(RangeJob(source, plan, part, not decided())):
+            yield RangeOutcome(found, signals, None)
+    for found, _, signals in parts.drain():
+        yield RangeOutcome(found, signals, None)
 
 
 def default_workers(requested: int | None, cpus: int | None) -> int:

@@ -36,7 +36,7 @@ _VISIBLE = re.compile(
     re.IGNORECASE,
 )
 _EARLIEST = dt.date(1990, 1, 1)
-_VISIBLE_SCAN = 200_000  # characters of visible text searched for a date line
+VISIBLE_SCAN = 200_000  # characters of visible text searched for a date line
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +62,7 @@ def from_html(tree: LexborHTMLParser, text: str, today: dt.date) -> Published | 
 
 def from_text(text: str, today: dt.date) -> Published | None:
     """The first labelled date line in visible text."""
-    for match in _VISIBLE.finditer(text, 0, _VISIBLE_SCAN):
+    for match in _VISIBLE.finditer(text, 0, VISIBLE_SCAN):
         if _inside_word(text, match.start()):
             continue  # 出生日期 (birth date), 下单日期 (order date), update: ...
         year, month, day, hour, minute, second = match.groups()

@@ -12,10 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import hashlib
+import mmap
 import os
 import re
+import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -197,37 +199,168 @@ class DocumentReader:
     def _strip_html(self, stream: BinaryIO, chunks: list[bytes]) -> Iterator[Piece]:
         assert self.document.encoding is not None
         decoder = decode.incremental_decoder(self.document.encoding)
+        probe = _DateProbe(self.document, self.today)
         carry = ""
-        first = True
         for data in [*chunks, *iter(lambda: self._take(stream, READ_BYTES), b"")]:
             text = carry + decoder.decode(data)
             cut = text.rfind(">") + 1
             carry, text = text[cut:], text[:cut]
             visible = html.stripped_text(text)
-            if first:
-                self.document.published = dates.from_text(visible, self.today)
-                first = False
+            probe.add(visible)
             yield Piece.plain(visible)
-        yield Piece.plain(html.stripped_text(carry + decoder.decode(b"", final=True)))
+        visible = html.stripped_text(carry + decoder.decode(b"", final=True))
+        probe.add(visible)
+        probe.done()
+        yield Piece.plain(visible)
 
     def _read_text(self, stream: BinaryIO, head: bytes) -> Iterator[Piece]:
         assert self.document.encoding is not None
         decoder = decode.incremental_decoder(self.document.encoding)
         unescape = self.item.suffix == ".json"
+        probe = _DateProbe(self.document, self.today)
         data = head
-        first = True
         while data:
             text = decoder.decode(data)
             if unescape:
                 text = _unescape_json(text)
-            if first:
-                self.document.published = dates.from_text(text, self.today)
-                first = False
+            probe.add(text)
             yield Piece.plain(text)
             data = self._take(stream, READ_BYTES)
         tail = decoder.decode(b"", final=True)
+        probe.add(tail)
+        probe.done()
         if tail:
             yield Piece.plain(tail)
+
+    def plan(self, on_large: Callable[[], None] = lambda: None) -> FilePlan | None:
+        """Line-aligned byte ranges for workers to read, when this is a large plain UTF-8 file.
+
+        Fills the document's facts (size, encoding, hash) from one pass over the file. None
+        for anything else (stdin, gzip, HTML, other encodings, a line longer than a range):
+        read those with `pieces`.
+        """
+        path = self.item.path
+        if path is None or self.item.gzipped or self.item.suffix in {".html", ".htm"}:
+            return None
+        try:
+            size = path.stat().st_size
+            if size < 2 * RANGE_BYTES:
+                return None
+            with open(path, "rb") as stream:
+                head = stream.read(HEAD_BYTES)
+        except OSError:
+            return None  # `pieces` will report it
+        if _is_binary(head) or _HTML_SNIFF.search(head[:4096]):
+            return None
+        encoding = decode.sniff(head)
+        if encoding.codec != "utf-8":
+            return None
+        on_large()
+        ranges = _cut_ranges(path, 3 if encoding.source == "bom" else 0)
+        if ranges is None:
+            return None
+        digest, cuts = ranges
+        document = self.document
+        document.encoding = encoding
+        document.media_type = _MEDIA_TYPES.get(self.item.suffix, "text/plain")
+        document.size = size
+        document._digest = digest
+        return FilePlan(path, cuts, self.item.suffix == ".json")
+
+
+class _DateProbe:
+    """Looks for the published date in the document's first VISIBLE_SCAN characters, however
+    the text arrives (so the date never depends on how a file was read)."""
+
+    def __init__(self, document: Document, today: dt.date) -> None:
+        self.document = document
+        self.today = today
+        self._parts: list[str] = []
+        self._size = 0
+        self._done = False
+
+    def add(self, text: str) -> None:
+        if self._done:
+            return
+        self._parts.append(text)
+        self._size += len(text)
+        if self._size >= dates.VISIBLE_SCAN:
+            self.done()
+
+    def done(self) -> None:
+        if not self._done:
+            self._done = True
+            self.document.published = dates.from_text("".join(self._parts), self.today)
+            self._parts = []
+
+
+RANGE_BYTES = 3 << 20  # about one chunk of Chinese text
+
+
+@dataclass(frozen=True, slots=True)
+class ByteRange:
+    start: int
+    end: int
+    line: int  # line number of the range's first byte
+
+
+@dataclass(frozen=True, slots=True)
+class FilePlan:
+    """A plain UTF-8 file cut at line ends, for worker processes to read range by range."""
+
+    path: Path
+    ranges: tuple[ByteRange, ...]
+    unescape_json: bool
+
+    def read(self, part: ByteRange) -> str:
+        """The text of one range."""
+        return self._text(part.start, part.end)
+
+    def read_before(self, part: ByteRange, count: int) -> str:
+        """Up to `count` bytes of text ahead of a range, for context (its first character
+        may come out broken: it is only looked at, never reported)."""
+        return self._text(max(0, part.start - count), part.start)
+
+    def _text(self, start: int, end: int) -> str:
+        with open(self.path, "rb") as stream:
+            stream.seek(start)
+            data = stream.read(end - start)
+        text = data.decode("utf-8", "replace")
+        return _unescape_json(text) if self.unescape_json else text
+
+
+def _cut_ranges(path: Path, start: int) -> tuple[hashlib._Hash, tuple[ByteRange, ...]] | None:
+    """One pass over the file: its sha256, and ranges of about RANGE_BYTES ending at line
+    ends (None if some stretch has no line end: a giant line is cut in text, not here).
+
+    The hash runs in a thread beside the cutting: hashlib lets go of the GIL on large buffers.
+    """
+    ranges = []
+    with open(path, "rb") as stream, mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        digest = hashlib.sha256()
+        hashing = threading.Thread(target=_hash_into, args=(digest, mm), daemon=True)
+        hashing.start()
+        try:
+            position, line = start, 1
+            while position < len(mm):
+                end = min(len(mm), position + RANGE_BYTES)
+                if end < len(mm):
+                    cut = mm.rfind(b"\n", position, end)
+                    if cut < 0:
+                        return None
+                    end = cut + 1
+                ranges.append(ByteRange(position, end, line))
+                line += mm[position:end].count(b"\n")
+                position = end
+        finally:
+            hashing.join()
+    return digest, tuple(ranges)
+
+
+def _hash_into(digest: hashlib._Hash, data: mmap.mmap) -> None:
+    with memoryview(data) as view:
+        for offset in range(0, len(view), RANGE_BYTES):
+            digest.update(view[offset : offset + RANGE_BYTES])
 
 
 _MEDIA_TYPES = {
