@@ -270,6 +270,9 @@ def test_a_giant_line_is_cut_with_overlap_and_loses_nothing(detector: Detector) 
     findings = _scan_in_pieces(detector, line, rng)
     assert [f.value for f in findings] == values
     assert {f.line for f in findings} == {1}
+    # Columns count from the real line start, across every cut.
+    step = len(filler) + len(values[0]) + 1
+    assert [f.column for f in findings] == [i * step + len(filler) + 1 for i in range(len(values))]
 
 
 @pytest.mark.timeout(120)

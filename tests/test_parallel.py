@@ -102,7 +102,7 @@ def test_large_plain_files_are_read_by_the_workers_and_give_the_same_output(
     assert isinstance(item, sources.Input)
     plan = sources.DocumentReader(item, None, TODAY).plan()
     assert plan is not None
-    assert len(plan.ranges) >= 3
+    assert len(list(plan.ranges())) >= 3
     outputs = []
     for jobs in ("1", "2"):
         result = cli("scan", str(path), "-f", "jsonl", "-q", "--jobs", jobs)
@@ -113,3 +113,26 @@ def test_large_plain_files_are_read_by_the_workers_and_give_the_same_output(
     document = outputs[0][-1]
     assert document["category"] == "trading"
     assert document["findings_by_type"] == {"kr.phone": 30_000, "kr.rrn": 30_000}
+
+
+def test_a_giant_line_in_a_planned_file_is_cut_without_losing_anything(
+    cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    rng = random.Random(6)
+    prose = "这是一段普通的说明文字，没有号码，只是为了占位置，写得长一点。\n" * 60_000
+    giant = "".join(f"韩国身份证：{synthetic.rrn(rng)}；" + "说明" * 60 for _ in range(30_000))
+    path = tmp_path / "giant.txt"
+    path.write_text(prose + giant + "\n" + prose, encoding="utf-8")
+    (item,) = sources.expand([str(path)])
+    assert isinstance(item, sources.Input)
+    plan = sources.DocumentReader(item, None, TODAY).plan()
+    assert plan is not None
+    assert any(part.emit_to is not None for part in plan.ranges())  # the line really was cut
+    outputs = []
+    for jobs in ("1", "2"):
+        result = cli("scan", str(path), "-f", "jsonl", "-q", "--jobs", jobs)
+        assert result.code == 0, result.stderr
+        records = [json.loads(line) for line in result.stdout.splitlines()]
+        outputs.append([r for r in records if r["kind"] in {"finding", "document"}])
+    assert outputs[0] == outputs[1]
+    assert outputs[0][-1]["findings_by_type"] == {"kr.rrn": 30_000}

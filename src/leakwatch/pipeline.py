@@ -72,7 +72,7 @@ def scan_document(
     pool: ScanPool | None = None,
 ) -> Iterator[Event]:
     """Scan one document; a read error mid-way still reports what was found before it."""
-    plan = reader.plan(on_large=pool.warm) if pool is not None else None
+    plan = reader.plan() if pool is not None else None
     if pool is not None and plan is not None:
         yield from _scan_planned(reader, plan, detector, classifier, pool)
         return

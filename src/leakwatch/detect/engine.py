@@ -209,6 +209,7 @@ class ChunkJob:
     line: int  # line number of text[0]
     emit_from: int
     emit_to: int
+    column: int = 0  # characters of text[0]'s line before it (a giant line's later parts)
 
 
 class ChunkCutter:
@@ -220,6 +221,7 @@ class ChunkCutter:
         self._pending: list[str] = []  # pieces not yet joined to the buffer (joined once)
         self._size = 0
         self._line = 1  # line number of the buffer's first character
+        self._column = 0  # characters of that line before the buffer's first character
         self._skip = 0  # findings before this offset of the buffer belong to the last job
 
     def feed(self, piece: str) -> list[ChunkJob]:
@@ -239,22 +241,28 @@ class ChunkCutter:
         self._buffer, self._pending, self._size = "", [], 0
         if not buffer:
             return []
-        return [ChunkJob(self.source, buffer, self._line, self._skip, len(buffer))]
+        return [ChunkJob(self.source, buffer, self._line, self._skip, len(buffer), self._column)]
 
     def _next(self) -> ChunkJob:
         buffer = self._buffer
         cut = buffer.rfind("\n", 0, CHUNK_CHARS)
         if cut > CHUNK_CHARS // 2:  # cut after a line end: rows stay whole
-            job = ChunkJob(self.source, buffer[: cut + 1], self._line, self._skip, cut + 1)
+            job = ChunkJob(
+                self.source, buffer[: cut + 1], self._line, self._skip, cut + 1, self._column
+            )
             self._line += buffer.count("\n", 0, cut + 1)
             self._buffer = buffer[cut + 1 :]
-            self._skip = 0
+            self._skip = self._column = 0
             return job
         # A giant line: this job ends early, the next one starts a little before that end.
         emit_to = CHUNK_CHARS - OVERLAP_CHARS
         restart = emit_to - LABEL_BEFORE
-        job = ChunkJob(self.source, buffer[:CHUNK_CHARS], self._line, self._skip, emit_to)
+        job = ChunkJob(
+            self.source, buffer[:CHUNK_CHARS], self._line, self._skip, emit_to, self._column
+        )
         self._line += buffer.count("\n", 0, restart)
+        newline = buffer.rfind("\n", 0, restart)
+        self._column = restart - newline - 1 if newline >= 0 else self._column + restart
         self._buffer = buffer[restart:]
         self._skip = emit_to - restart
         return job
@@ -311,14 +319,20 @@ class ChunkScanner:
             )
             line = job.line
             counted_to = 0
+            newline = -1  # the last line end before `counted_to`, if the chunk has one
             for cand in winners:
                 if not job.emit_from <= cand.start < job.emit_to:
                     continue
                 if cand.confidence < self.detector.min_confidence:
                     continue
-                line += chunk.count("\n", counted_to, cand.start)
+                last = chunk.rfind("\n", counted_to, cand.start)
+                if last >= 0:
+                    line += chunk.count("\n", counted_to, cand.start)
+                    newline = last
                 counted_to = cand.start
-                findings.append(self._finding(chunk, cand, line))
+                # 1-based character offset in the real line, however long the line is.
+                column = cand.start - newline if newline >= 0 else job.column + cand.start + 1
+                findings.append(self._finding(chunk, cand, line, column))
         self.columns.end_chunk(chunk)
         return findings, self.columns.carry()
 
@@ -525,12 +539,11 @@ class ChunkScanner:
             foreign_page[key] = script_share(chunk[:4000], home) < HOME_SHARE
         return ["lookalike:" + looks[0].country] if foreign_page[key] else []
 
-    def _finding(self, chunk: str, cand: _Candidate, line: int) -> Finding:
+    def _finding(self, chunk: str, cand: _Candidate, line: int, column: int) -> Finding:
         pattern = cand.pattern
         detector = self.detector
         masked = mask(cand.text, pattern.mask)
         row_start = cand.row_start
-        column = cand.start - row_start + 1
         snippet_from = max(row_start, cand.start - SNIPPET_BEFORE)
         snippet_to = min(cand.row_end, cand.end + SNIPPET_AFTER)
         snippet_text = chunk[snippet_from:snippet_to].replace("\t", " ")

@@ -25,7 +25,7 @@ import signal
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, TypeVar
@@ -35,11 +35,13 @@ from leakwatch.detect.context import TableCarry
 from leakwatch.detect.engine import ChunkCutter, ChunkJob, ChunkScanner, Detector
 from leakwatch.detect.packs import load_packs
 from leakwatch.detect.redact import Fingerprinter
-from leakwatch.extract.sources import ByteRange, FilePlan
+from leakwatch.extract.sources import ByteRange, FilePlan, RangeSource, column_at
 from leakwatch.models import Finding
 
 ChunkResult = tuple[list[Finding], TableCarry | None]
-RangeResult = tuple[list[Finding], TableCarry | None, TextSignals]
+# ... and what the range said, and the column its successor starts at (with whether that
+# column counts from a line start inside the range, or continues the range's own start).
+RangeResult = tuple[list[Finding], TableCarry | None, TextSignals, tuple[int, bool] | None]
 # Prose read ahead of a range, so trade-offer windows reach across range ends (UTF-8 bytes).
 CONTEXT_BYTES = 3 * 1024
 
@@ -71,7 +73,7 @@ class RangeJob:
     """One byte range of a planned file, for a worker to read and scan."""
 
     source: str
-    plan: FilePlan
+    file: RangeSource
     part: ByteRange
     classify: bool  # False once the page is known to be a trade offer: nothing left to learn
 
@@ -80,13 +82,15 @@ def scan_range(
     scanner: ChunkScanner, classifier: PageClassifier, job: RangeJob, carry: TableCarry | None
 ) -> RangeResult:
     """Read, decode, scan and classify one range."""
-    text = job.plan.read(job.part)
-    findings, after = scanner.scan(ChunkJob(job.source, text, job.part.line, 0, len(text)), carry)
+    part = job.file.read(job.part)
+    chunk = ChunkJob(job.source, part.text, job.part.line, part.emit_from, part.emit_to)
+    findings, after = scanner.scan(chunk, carry)  # columns on the first line lack their base
     signals = classifier.open()
     if job.classify:
-        signals.feed(job.plan.read_before(job.part, CONTEXT_BYTES))
-        signals.feed(text)
-    return findings, after, signals.text_signals()
+        signals.feed(job.file.read_before(job.part, CONTEXT_BYTES))
+        signals.feed(part.text)
+    tail = None if part.next_start is None else column_at(part.text, part.next_start)
+    return findings, after, signals.text_signals(), tail
 
 
 # The one scanner of a worker process, made by its initializer (the executor's idiom).
@@ -186,11 +190,11 @@ class _InOrder(Generic[Job, Result]):
         self._in_flight: deque[tuple[Job, TableCarry | None, Future[Result]]] = deque()
         self._started = started
 
-    def add(self, job: Job) -> list[Result]:
-        """Start a part; returns the results now ready, in order."""
+    def add(self, job: Job) -> list[tuple[Job, Result]]:
+        """Start a part; returns the parts now done, with their results, in order."""
         if not self._started:  # the first part here: its carry guides the guesses after it
             self._started = True
-            return [self._here(job)]
+            return [(job, self._here(job))]
         self._in_flight.append((job, self.table, self.pool.submit(self.remote, job, self.table)))
         ready = []
         while len(self._in_flight) > self.pool.depth:
@@ -199,17 +203,17 @@ class _InOrder(Generic[Job, Result]):
             ready.append(self._accept())
         return ready
 
-    def drain(self) -> list[Result]:
+    def drain(self) -> list[tuple[Job, Result]]:
         return [self._accept() for _ in range(len(self._in_flight))]
 
-    def _accept(self) -> Result:
+    def _accept(self) -> tuple[Job, Result]:
         job, guess, future = self._in_flight.popleft()
         result: Result = future.result()
         if guess != self.table:  # scanned on a wrong guess: scan it again, right
             self.rescans += 1
-            return self._here(job)
+            return job, self._here(job)
         self.table = result[1]
-        return result
+        return job, result
 
     def _here(self, job: Job) -> Result:
         result = self.local(job, self.table)
@@ -241,8 +245,8 @@ class ParallelDocumentScan:
         results = [r for job in self.cutter.finish() for r in self._parts.add(job)]
         return self._findings(results + self._parts.drain())
 
-    def _findings(self, results: list[ChunkResult]) -> list[Finding]:
-        found = [finding for findings, _ in results for finding in findings]
+    def _findings(self, results: list[tuple[ChunkJob, ChunkResult]]) -> list[Finding]:
+        found = [finding for _, (findings, _) in results for finding in findings]
         self.counts.update(f.type for f in found)
         return found
 
@@ -265,16 +269,24 @@ def scan_planned(
     pool: ScanPool,
     decided: Callable[[], bool] = lambda: False,
 ) -> Iterator[RangeOutcome]:
-    """Scan a planned file range by range, the first here, the others in the pool.
+    """Scan a planned file range by range as the plan reads it: the first range here, the
+    others in the pool.
 
     `decided` says whether the caller already knows the page is a trade offer (ranges sent
     after that skip classifying).
     """
+    pool.warm()  # the workers start while the first range is read and scanned here
     scanner = ChunkScanner(detector)
-    head, *rest = plan.ranges
-    text = plan.read(head)
-    findings, carry = scanner.scan(ChunkJob(source, text, head.line, 0, len(text)), None)
-    yield RangeOutcome(findings, None, text)
+    ranges = plan.ranges()
+    head = next(ranges, None)
+    if head is None:
+        return
+    text = plan.source.read(head)
+    chunk = ChunkJob(source, text.text, head.line, text.emit_from, text.emit_to)
+    findings, carry = scanner.scan(chunk, None)
+    yield RangeOutcome(findings, None, text.text)
+    tail = None if text.next_start is None else column_at(text.text, text.next_start)
+    base = _next_base(tail, 0)
 
     def here(job: RangeJob, carry: TableCarry | None) -> RangeResult:
         return scan_range(scanner, classifier, job, carry)
@@ -282,11 +294,30 @@ def scan_planned(
     parts: _InOrder[RangeJob, RangeResult] = _InOrder(
         pool, _scan_range_in_worker, here, table=carry, started=True
     )
-    for part in rest:
-        for found, _, signals in parts.add(RangeJob(source, plan, part, not decided())):
-            yield RangeOutcome(found, signals, None)
-    for found, _, signals in parts.drain():
-        yield RangeOutcome(found, signals, None)
+
+    def accepted(done: list[tuple[RangeJob, RangeResult]]) -> Iterator[RangeOutcome]:
+        nonlocal base
+        for job, (found, _, signals, tail) in done:
+            shifted = found
+            if base:  # the range began inside a line: its first line's columns start later
+                shifted = [
+                    replace(f, column=f.column + base) if f.line == job.part.line else f
+                    for f in found
+                ]
+            base = _next_base(tail, base)
+            yield RangeOutcome(shifted, signals, None)
+
+    for part in ranges:
+        yield from accepted(parts.add(RangeJob(source, plan.source, part, not decided())))
+    yield from accepted(parts.drain())
+
+
+def _next_base(tail: tuple[int, bool] | None, base: int) -> int:
+    """The column the next range starts at, from the previous range's tail and base."""
+    if tail is None:
+        return 0
+    characters, from_line_start = tail
+    return characters if from_line_start else base + characters
 
 
 def default_workers(requested: int | None, cpus: int | None) -> int:

@@ -12,12 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import hashlib
-import mmap
 import os
 import re
-import threading
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -232,11 +230,11 @@ class DocumentReader:
         if tail:
             yield Piece.plain(tail)
 
-    def plan(self, on_large: Callable[[], None] = lambda: None) -> FilePlan | None:
-        """Line-aligned byte ranges for workers to read, when this is a large plain UTF-8 file.
+    def plan(self) -> FilePlan | None:
+        """Byte ranges for worker processes to read, when this is a large plain UTF-8 file.
 
-        Fills the document's facts (size, encoding, hash) from one pass over the file. None
-        for anything else (stdin, gzip, HTML, other encodings, a line longer than a range):
+        The ranges come one by one from a single streaming pass (`FilePlan.ranges`), which
+        also hashes the file. None for anything else (stdin, gzip, HTML, other encodings):
         read those with `pieces`.
         """
         path = self.item.path
@@ -255,17 +253,12 @@ class DocumentReader:
         encoding = decode.sniff(head)
         if encoding.codec != "utf-8":
             return None
-        on_large()
-        ranges = _cut_ranges(path, 3 if encoding.source == "bom" else 0)
-        if ranges is None:
-            return None
-        digest, cuts = ranges
         document = self.document
         document.encoding = encoding
         document.media_type = _MEDIA_TYPES.get(self.item.suffix, "text/plain")
         document.size = size
-        document._digest = digest
-        return FilePlan(path, cuts, self.item.suffix == ".json")
+        start = 3 if encoding.source == "bom" else 0
+        return FilePlan(RangeSource(path, start, self.item.suffix == ".json"), document._digest)
 
 
 class _DateProbe:
@@ -295,72 +288,123 @@ class _DateProbe:
 
 
 RANGE_BYTES = 3 << 20  # about one chunk of Chinese text
+# A line longer than a range is cut anyway, at a character boundary; neighbouring ranges then
+# overlap, and each reports only the findings that start in its own part (see ByteRange).
+OVERLAP_BYTES = 2048  # longer than any identifier with its context
+LOOKBACK_BYTES = 256  # label context ahead of a range's own part
 
 
 @dataclass(frozen=True, slots=True)
 class ByteRange:
+    """A stretch of a planned file. Findings starting in [emit_from, emit_to) bytes into it
+    belong to it; outside, they belong to the neighbouring range it overlaps."""
+
     start: int
     end: int
     line: int  # line number of the range's first byte
+    emit_from: int = 0
+    emit_to: int | None = None  # None: the range's end
+    next_start: int | None = None  # where the next range begins, if inside a line (bytes in)
 
 
 @dataclass(frozen=True, slots=True)
-class FilePlan:
-    """A plain UTF-8 file cut at line ends, for worker processes to read range by range."""
+class RangeText:
+    text: str
+    emit_from: int  # characters
+    emit_to: int
+    next_start: int | None  # characters
+
+
+def column_at(text: str, position: int) -> tuple[int, bool]:
+    """Characters before `position` on its line, and whether the line starts in `text`."""
+    newline = text.rfind("\n", 0, position)
+    return (position - newline - 1, True) if newline >= 0 else (position, False)
+
+
+@dataclass(frozen=True, slots=True)
+class RangeSource:
+    """Where worker processes read a planned file's ranges from."""
 
     path: Path
-    ranges: tuple[ByteRange, ...]
+    start: int  # after a byte-order mark
     unescape_json: bool
 
-    def read(self, part: ByteRange) -> str:
-        """The text of one range."""
-        return self._text(part.start, part.end)
+    def read(self, part: ByteRange) -> RangeText:
+        """The text of one range, and where its own findings begin and end in it."""
+        with open(self.path, "rb") as stream:
+            stream.seek(part.start)
+            data = stream.read(part.end - part.start)
+        emit_to = len(data) if part.emit_to is None else part.emit_to
+        before = self._decode(data[: part.emit_from])
+        own = self._decode(data[part.emit_from : emit_to])
+        after = self._decode(data[emit_to:])
+        text = before + own + after
+        next_start = None
+        if part.next_start is not None:  # always inside this range's own part
+            next_start = len(before) + len(self._decode(data[part.emit_from : part.next_start]))
+        return RangeText(text, len(before), len(before) + len(own), next_start)
 
     def read_before(self, part: ByteRange, count: int) -> str:
         """Up to `count` bytes of text ahead of a range, for context (its first character
         may come out broken: it is only looked at, never reported)."""
-        return self._text(max(0, part.start - count), part.start)
-
-    def _text(self, start: int, end: int) -> str:
         with open(self.path, "rb") as stream:
+            start = max(self.start, part.start - count)
             stream.seek(start)
-            data = stream.read(end - start)
+            return self._decode(stream.read(part.start - start))
+
+    def _decode(self, data: bytes) -> str:
         text = data.decode("utf-8", "replace")
         return _unescape_json(text) if self.unescape_json else text
 
 
-def _cut_ranges(path: Path, start: int) -> tuple[hashlib._Hash, tuple[ByteRange, ...]] | None:
-    """One pass over the file: its sha256, and ranges of about RANGE_BYTES ending at line
-    ends (None if some stretch has no line end: a giant line is cut in text, not here).
+class FilePlan:
+    """A large plain UTF-8 file, cut into byte ranges as it is read once (and hashed)."""
 
-    The hash runs in a thread beside the cutting: hashlib lets go of the GIL on large buffers.
-    """
-    ranges = []
-    with open(path, "rb") as stream, mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        digest = hashlib.sha256()
-        hashing = threading.Thread(target=_hash_into, args=(digest, mm), daemon=True)
-        hashing.start()
-        try:
-            position, line = start, 1
-            while position < len(mm):
-                end = min(len(mm), position + RANGE_BYTES)
-                if end < len(mm):
-                    cut = mm.rfind(b"\n", position, end)
-                    if cut < 0:
-                        return None
-                    end = cut + 1
-                ranges.append(ByteRange(position, end, line))
-                line += mm[position:end].count(b"\n")
-                position = end
-        finally:
-            hashing.join()
-    return digest, tuple(ranges)
+    def __init__(self, source: RangeSource, digest: hashlib._Hash) -> None:
+        self.source = source
+        self._digest = digest
+
+    def ranges(self) -> Iterator[ByteRange]:
+        """Ranges of about RANGE_BYTES ending at line ends, yielded as the file is read.
+
+        A line longer than a range is cut at a character boundary instead: the two ranges
+        overlap, the first reporting up to `emit_to`, the next from its `emit_from`.
+        """
+        with open(self.source.path, "rb") as stream:
+            self._digest.update(stream.read(self.source.start))
+            position, line, pending, emit_from = self.source.start, 1, b"", 0
+            while True:
+                block = stream.read(RANGE_BYTES)
+                self._digest.update(block)
+                data = pending + block
+                if not block:
+                    if data:
+                        yield ByteRange(position, position + len(data), line, emit_from)
+                    return
+                cut = data.rfind(b"\n") + 1
+                if cut > emit_from:
+                    yield ByteRange(position, position + cut, line, emit_from)
+                    line += data.count(b"\n", 0, cut)
+                    pending, position, emit_from = data[cut:], position + cut, 0
+                elif len(data) >= RANGE_BYTES:  # a giant line
+                    emit_to = _char_start(data, len(data) - OVERLAP_BYTES)
+                    restart = _char_start(data, emit_to - LOOKBACK_BYTES)
+                    yield ByteRange(
+                        position, position + len(data), line, emit_from, emit_to, restart
+                    )
+                    line += data.count(b"\n", 0, restart)
+                    pending, position = data[restart:], position + restart
+                    emit_from = emit_to - restart
+                else:
+                    pending = data
 
 
-def _hash_into(digest: hashlib._Hash, data: mmap.mmap) -> None:
-    with memoryview(data) as view:
-        for offset in range(0, len(view), RANGE_BYTES):
-            digest.update(view[offset : offset + RANGE_BYTES])
+def _char_start(data: bytes, index: int) -> int:
+    """The nearest UTF-8 character start at or before `index`."""
+    index = max(0, index)
+    while index > 0 and 0x80 <= data[index] <= 0xBF:
+        index -= 1
+    return index
 
 
 _MEDIA_TYPES = {
