@@ -262,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="corpus seed (default 1)")
     parser.add_argument("--mb", type=int, default=200, help="corpus size in MB (default 200)")
     parser.add_argument("--big", action="store_true", help=f"use a {BIG_MB} MB corpus")
+    parser.add_argument(
+        "--dump", action="store_true", help="a CSV dump with identifiers on every line instead"
+    )
     parser.add_argument("--repeat", type=int, default=1, help="runs of each tool; best is kept")
     parser.add_argument("--no-baseline", action="store_true", help="run leakwatch only")
     parser.add_argument("--leakwatch", metavar="CMD", help="leakwatch command (default: beside "
@@ -278,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     # Never write a fingerprint key into the real home folder from a benchmark.
     env.setdefault("LEAKWATCH_HOME", str(corpus.DATA / "leakwatch-home"))
     size_mb = BIG_MB if args.big else args.mb
-    path, meta = corpus.generate(args.seed, size_mb)
+    path, meta = corpus.generate(args.seed, size_mb, kind="dump" if args.dump else "prose")
     size = path.stat().st_size
     print(machine())
     source = source_state()

@@ -266,14 +266,33 @@ def make_line(rng: random.Random) -> tuple[str, list[str]]:
     return "".join(pieces) + "\n", tags
 
 
-def paths(seed: int, mb: int) -> tuple[Path, Path]:
-    stem = f"corpus-seed{seed}-{mb}mb"
+DUMP_HEADER = "성명,주민등록번호,휴대폰,주소\n"
+
+
+def dump_line(rng: random.Random) -> tuple[str, list[str]]:
+    """One customer of a leaked CSV dump: the dense case (every line holds identifiers)."""
+    rrn = synthetic.rrn(rng) if rng.random() < 0.8 else synthetic.rrn_post2020(rng)
+    phone = synthetic.mobile(rng, rng.choice(["hyphen", "plain"]))
+    address = rng.choice(["서울특별시 강남구", "부산광역시 해운대구", "인천광역시 남동구"])
+    line = f"{synthetic.hangul_name(rng)},{rrn},{phone},{address} {rng.randint(1, 999)}\n"
+    return line, ["lines.korean", "korean.rrn", "korean.phone"]
+
+
+def paths(seed: int, mb: int, kind: str = "prose") -> tuple[Path, Path]:
+    stem = f"corpus-seed{seed}-{mb}mb" if kind == "prose" else f"{kind}-seed{seed}-{mb}mb"
     return DATA / f"{stem}.txt", DATA / f"{stem}.json"
 
 
-def generate(seed: int, mb: int, *, progress: bool = True) -> tuple[Path, dict[str, object]]:
-    """Write the corpus (or reuse an existing one with the same seed, size and version)."""
-    path, sidecar = paths(seed, mb)
+def generate(
+    seed: int, mb: int, *, kind: str = "prose", progress: bool = True
+) -> tuple[Path, dict[str, object]]:
+    """Write the corpus (or reuse an existing one with the same seed, size and version).
+
+    `kind` "prose": Chinese prose with look-alikes and sparse Korean identifiers (the issue's
+    benchmark); "dump": a CSV dump of Korean customers, identifiers on every line.
+    """
+    path, sidecar = paths(seed, mb, kind)
+    make = make_line if kind == "prose" else dump_line
     if path.exists() and sidecar.exists():
         meta = json.loads(sidecar.read_text())
         if meta.get("version") == GENERATOR_VERSION and meta.get("bytes") == path.stat().st_size:
@@ -288,8 +307,12 @@ def generate(seed: int, mb: int, *, progress: bool = True) -> tuple[Path, dict[s
     reported = 0
     partial = path.with_name(path.name + ".part")
     with partial.open("wb") as out:
+        if kind == "dump":
+            header = DUMP_HEADER.encode("utf-8")
+            out.write(header)
+            written, lines, chars = len(header), 1, len(DUMP_HEADER)
         while written < target:
-            batch = [make_line(rng) for _ in range(BATCH_LINES)]
+            batch = [make(rng) for _ in range(BATCH_LINES)]
             data = "".join(text for text, _ in batch).encode("utf-8")
             if written + len(data) > target:  # keep only the lines that fit the target size
                 room = target - written
@@ -316,6 +339,7 @@ def generate(seed: int, mb: int, *, progress: bool = True) -> tuple[Path, dict[s
     partial.replace(path)
     meta: dict[str, object] = {
         "version": GENERATOR_VERSION,
+        "kind": kind,
         "seed": seed,
         "mb": mb,
         "bytes": written,

@@ -42,7 +42,7 @@ from leakwatch.detect.redact import Fingerprinter, mask, mask_snippet
 from leakwatch.models import Finding, Validation, Verdict
 
 DEFAULT_MIN_CONFIDENCE = 0.5
-CHUNK_CHARS = 1 << 20
+CHUNK_CHARS = 1 << 18
 # A giant line is cut with this much overlap: longer than any identifier plus its context.
 OVERLAP_CHARS = 512
 # A match may start this many characters before its cluster's first digit (`+82 `, `서울 `,

@@ -84,7 +84,7 @@ class Fingerprinter:
 
     def fingerprint(self, type_id: str, normalized: str) -> str:
         message = f"{type_id}\x00{normalized}".encode()
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+        return hmac.digest(self._key, message, hashlib.sha256).hex()
 
 
 def mask(text: str, keep: tuple[int, int]) -> str:
@@ -94,19 +94,14 @@ def mask(text: str, keep: tuple[int, int]) -> str:
     (a seller's sample, `800101-1******`) count as positions, so a sample stays as published.
     """
     lead, trail = keep
-    positions = sum(1 for ch in text if ch.isalnum() or ch in _MASK_CHARS)
-    masked_already = any(ch in _MASK_CHARS for ch in text)
-    if lead + trail >= positions and not masked_already:  # too short to show that much
-        lead = trail = 0
-    out = []
-    seen = 0
-    for ch in text:
-        if ch.isalnum() or ch in _MASK_CHARS:
-            shown = seen < lead or seen >= positions - trail
-            out.append(ch if shown and ch not in _MASK_CHARS else MASK)
-            seen += 1
-        else:
-            out.append(ch)
+    out = list(text)
+    places = [i for i, ch in enumerate(out) if ch.isalnum() or ch in _MASK_CHARS]
+    if lead + trail >= len(places) and not any(out[i] in _MASK_CHARS for i in places):
+        lead = trail = 0  # too short to show that much
+    shown = set(places[:lead]) | set(places[len(places) - trail :] if trail else ())
+    for i in places:
+        if i not in shown or out[i] in _MASK_CHARS:  # a seller's x or ● is shown as * too
+            out[i] = MASK
     return "".join(out)
 
 
