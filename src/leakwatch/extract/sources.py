@@ -287,7 +287,7 @@ class _DateProbe:
             self._parts = []
 
 
-RANGE_BYTES = 1 << 20
+RANGE_BYTES = 1 << 19  # 512 KiB: dense dumps' results in flight stay small
 # A line longer than a range is cut anyway, at a character boundary; neighbouring ranges then
 # overlap, and each reports only the findings that start in its own part (see ByteRange).
 OVERLAP_BYTES = 2048  # longer than any identifier with its context
