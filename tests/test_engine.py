@@ -312,6 +312,19 @@ examples.no_match = ["123"]
     assert findings == []
 
 
+def test_evidence_on_neighbouring_lines_survives_a_chunk_cut(detector: Detector) -> None:
+    # A record block (name on one line, a Beijing-looking 010 phone on the next) slid across
+    # the place where the text is cut: the name must vouch for the phone at every position.
+    line = "这是一段普通的中文说明文字，没有号码。\n"
+    block = "姓名：김민준\n联系电话：010-2345-6789\n"
+    total = engine.CHUNK_CHARS + 4 * engine.CONTEXT_CHARS
+    for shift in range(0, 3 * engine.CONTEXT_CHARS, 173):
+        head = (engine.CHUNK_CHARS - engine.CONTEXT_CHARS - shift) // len(line)
+        text = line * head + block + line * ((total - head * len(line)) // len(line))
+        found = [f for f in detector.scan_text("t", text) if f.type == "kr.phone"]
+        assert [f.line for f in found] == [head + 2], shift
+
+
 @pytest.mark.timeout(120)
 def test_a_long_dump_with_several_identifiers_per_row(detector: Detector) -> None:
     # Every row holds three identifiers under one header far above: each must find its

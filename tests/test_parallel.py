@@ -45,6 +45,14 @@ def pieces(text: str, size: int = 300_000) -> Iterator[str]:
         yield text[start : start + size]
 
 
+def scanned(cli: Callable[..., Result], path: Path, jobs: str) -> list[dict[str, object]]:
+    """The findings and document records `leakwatch scan --jobs N` prints for `path`."""
+    result = cli("scan", str(path), "-f", "jsonl", "-q", "--jobs", jobs)
+    assert result.code == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    return [r for r in records if r["kind"] in {"finding", "document"}]
+
+
 def key(f: Finding) -> tuple[object, ...]:
     return (f.type, f.line, f.column, f.fingerprint, f.confidence, f.evidence, f.context)
 
@@ -75,12 +83,7 @@ def test_cli_jobs_do_not_change_the_output(cli: Callable[..., Result], tmp_path:
         for _ in range(25_000)
     ]
     path.write_text("\n".join(lines), encoding="utf-8")
-    outputs = []
-    for jobs in ("1", "2"):
-        result = cli("scan", str(path), "-f", "jsonl", "-q", "--jobs", jobs)
-        assert result.code == 0, result.stderr
-        records = [json.loads(line) for line in result.stdout.splitlines()]
-        outputs.append([r for r in records if r["kind"] in {"finding", "document"}])
+    outputs = [scanned(cli, path, jobs) for jobs in ("1", "2")]
     assert outputs[0] == outputs[1]
     assert len(path.read_text(encoding="utf-8")) > engine.CHUNK_CHARS
     assert len(outputs[0]) > 40_000
@@ -103,12 +106,7 @@ def test_large_plain_files_are_read_by_the_workers_and_give_the_same_output(
     plan = sources.DocumentReader(item, None, TODAY).plan()
     assert plan is not None
     assert len(list(plan.ranges())) >= 3
-    outputs = []
-    for jobs in ("1", "2"):
-        result = cli("scan", str(path), "-f", "jsonl", "-q", "--jobs", jobs)
-        assert result.code == 0, result.stderr
-        records = [json.loads(line) for line in result.stdout.splitlines()]
-        outputs.append([r for r in records if r["kind"] in {"finding", "document"}])
+    outputs = [scanned(cli, path, jobs) for jobs in ("1", "2")]
     assert outputs[0] == outputs[1]
     document = outputs[0][-1]
     assert document["category"] == "trading"
@@ -128,11 +126,6 @@ def test_a_giant_line_in_a_planned_file_is_cut_without_losing_anything(
     plan = sources.DocumentReader(item, None, TODAY).plan()
     assert plan is not None
     assert any(part.emit_to is not None for part in plan.ranges())  # the line really was cut
-    outputs = []
-    for jobs in ("1", "2"):
-        result = cli("scan", str(path), "-f", "jsonl", "-q", "--jobs", jobs)
-        assert result.code == 0, result.stderr
-        records = [json.loads(line) for line in result.stdout.splitlines()]
-        outputs.append([r for r in records if r["kind"] in {"finding", "document"}])
+    outputs = [scanned(cli, path, jobs) for jobs in ("1", "2")]
     assert outputs[0] == outputs[1]
     assert outputs[0][-1]["findings_by_type"] == {"kr.rrn": 30_000}

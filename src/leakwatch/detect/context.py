@@ -278,15 +278,18 @@ class ColumnTracker:
             return None
         return TableCarry(table.delimiter, table.width, table.header)
 
-    def end_chunk(self, chunk: str) -> None:
-        """Carry a table that runs on past the end of this chunk into the next one."""
+    def end_chunk(self, chunk: str, end: int) -> None:
+        """Carry a table whose rows run on past `end` (where this part stops) into the next."""
         table = self._table
-        if table is None or not _continues(chunk, table, table.verified_to, len(chunk)):
-            last_line = chunk.rstrip("\n").rsplit("\n", 1)[-1]
+        if table is None or not _continues(chunk, table, table.verified_to, end):
+            stop = end
+            while stop > 0 and chunk[stop - 1] == "\n":
+                stop -= 1
+            last_line = chunk[chunk.rfind("\n", max(0, stop - _MAX_HEADER_LINE), stop) + 1 : stop]
             delimiter = _delimiter_of(last_line)
             table = None
             if delimiter is not None:
-                table = _find_table(chunk, len(chunk), len(chunk), delimiter, self.header_words)
+                table = _find_table(chunk, end, end, delimiter, self.header_words)
         if table is not None and table.header is not None:
             table.top = table.verified_to = 0
             self._table = table

@@ -23,7 +23,7 @@ import datetime as dt
 import re
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,12 +39,11 @@ from leakwatch.detect.context import (
 )
 from leakwatch.detect.packs import SCRIPTS, Pack, Pattern, compile_re2
 from leakwatch.detect.redact import Fingerprinter, mask, mask_snippet
+from leakwatch.extract.sources import context_before
 from leakwatch.models import Finding, Validation, Verdict
 
 DEFAULT_MIN_CONFIDENCE = 0.5
 CHUNK_CHARS = 1 << 18
-# A giant line is cut with this much overlap: longer than any identifier plus its context.
-OVERLAP_CHARS = 512
 # A match may start this many characters before its cluster's first digit (`+82 `, `서울 `,
 # the passport letter) and end this many after its last (mask characters).
 WINDOW_BEFORE = 12
@@ -53,6 +52,10 @@ WINDOW_AFTER = 8
 LABEL_BEFORE = 40
 LABEL_AFTER = 16
 MAX_ROW = 800
+# Text kept on either side of a chunk's own part: more than any rule looks (a row reaches
+# MAX_ROW // 2, a record block BLOCK), so findings never depend on where a document is cut.
+CONTEXT_CHARS = 1024
+PAGE_SAMPLE_CHARS = 20_000  # a document's beginning, for facts about the whole page
 BLOCK = 300  # a record block (one field per line) reaches this far each way...
 BLOCK_LINES = 3  # ...and this many lines
 SNIPPET_BEFORE = 30
@@ -168,6 +171,16 @@ class Detector:
     def open(self, source: str) -> DocumentScan:
         return DocumentScan(self, source)
 
+    def foreign_packs(self, sample: str) -> frozenset[str]:
+        """The packs whose home script a page is not mostly written in, judged from its
+        first PAGE_SAMPLE_CHARS characters: fewer than HOME_SHARE home-script letters among
+        home-script and Han letters (a Chinese page, for the Korean pack)."""
+        return frozenset(
+            c.pack.id
+            for c in self.packs
+            if c.home_script is not None and script_share(sample, c.home_script) < HOME_SHARE
+        )
+
     def scan_text(self, source: str, text: str) -> list[Finding]:
         """All findings in a complete text (tests, examples, small inputs)."""
         scan = self.open(source)
@@ -210,16 +223,30 @@ class ChunkJob:
     emit_from: int
     emit_to: int
     column: int = 0  # characters of text[0]'s line before it (a giant line's later parts)
+    # Packs whose home script this page is not written in (decided once per document, from
+    # its beginning: see Detector.foreign_packs).
+    foreign: frozenset[str] = frozenset()
 
 
 class ChunkCutter:
-    """Cuts a document fed in pieces of any size into chunk jobs, so memory stays flat."""
+    """Cuts a document fed in pieces of any size into chunk jobs, so memory stays flat.
 
-    def __init__(self, source: str) -> None:
+    Each job's text is its own part plus CONTEXT_CHARS of the text on either side, which is
+    looked at but not reported from: every rule that looks past a line (a label on the line
+    above, a record's name two lines up) then sees the same text wherever the cuts fall, and
+    a document gives the same findings however it is cut (see detect/parallel.py).
+    """
+
+    def __init__(
+        self, source: str, page: Callable[[str], frozenset[str]] = lambda sample: frozenset()
+    ) -> None:
         self.source = source
+        self._page = page  # decides the document-wide facts from its first characters
+        self._foreign: frozenset[str] | None = None
         self._buffer = ""
         self._pending: list[str] = []  # pieces not yet joined to the buffer (joined once)
         self._size = 0
+        self._prefix = ""  # context ahead of the buffer, when the buffer starts a line
         self._line = 1  # line number of the buffer's first character
         self._column = 0  # characters of that line before the buffer's first character
         self._skip = 0  # findings before this offset of the buffer belong to the last job
@@ -241,25 +268,41 @@ class ChunkCutter:
         self._buffer, self._pending, self._size = "", [], 0
         if not buffer:
             return []
-        return [ChunkJob(self.source, buffer, self._line, self._skip, len(buffer), self._column)]
+        return [self._job(buffer, len(buffer), "")]
+
+    def _page_facts(self, buffer: str) -> frozenset[str]:
+        if self._foreign is None:  # the buffer still starts at the document's start
+            self._foreign = self._page(buffer[:PAGE_SAMPLE_CHARS])
+        return self._foreign
+
+    def _job(self, body: str, emit_to: int, suffix: str) -> ChunkJob:
+        prefix = self._prefix
+        return ChunkJob(
+            self.source,
+            prefix + body + suffix,
+            self._line - prefix.count("\n"),
+            len(prefix) + self._skip,
+            len(prefix) + emit_to,
+            0 if prefix else self._column,  # a prefix ends a line: columns count from there
+            self._page_facts(prefix + body),
+        )
 
     def _next(self) -> ChunkJob:
         buffer = self._buffer
-        cut = buffer.rfind("\n", 0, CHUNK_CHARS)
+        cut = buffer.rfind("\n", 0, CHUNK_CHARS - CONTEXT_CHARS)
         if cut > CHUNK_CHARS // 2:  # cut after a line end: rows stay whole
-            job = ChunkJob(
-                self.source, buffer[: cut + 1], self._line, self._skip, cut + 1, self._column
-            )
-            self._line += buffer.count("\n", 0, cut + 1)
+            own = buffer[: cut + 1]
+            job = self._job(own, len(own), buffer[cut + 1 : cut + 1 + CONTEXT_CHARS])
+            self._prefix = context_before(self._prefix + own, CONTEXT_CHARS)
+            self._line += own.count("\n")
             self._buffer = buffer[cut + 1 :]
             self._skip = self._column = 0
             return job
-        # A giant line: this job ends early, the next one starts a little before that end.
-        emit_to = CHUNK_CHARS - OVERLAP_CHARS
-        restart = emit_to - LABEL_BEFORE
-        job = ChunkJob(
-            self.source, buffer[:CHUNK_CHARS], self._line, self._skip, emit_to, self._column
-        )
+        # A giant line: this job ends early, the next one starts a context before that end.
+        emit_to = CHUNK_CHARS - CONTEXT_CHARS
+        restart = emit_to - CONTEXT_CHARS
+        job = self._job(buffer[:CHUNK_CHARS], emit_to, "")
+        self._prefix = ""
         self._line += buffer.count("\n", 0, restart)
         newline = buffer.rfind("\n", 0, restart)
         self._column = restart - newline - 1 if newline >= 0 else self._column + restart
@@ -272,7 +315,7 @@ class DocumentScan:
     """Scans one document fed in pieces, chunk after chunk, in this process."""
 
     def __init__(self, detector: Detector, source: str) -> None:
-        self.cutter = ChunkCutter(source)
+        self.cutter = ChunkCutter(source, detector.foreign_packs)
         self.scanner = ChunkScanner(detector)
         self.table: TableCarry | None = None
         self.counts: Counter[str] = Counter()
@@ -303,12 +346,14 @@ class ChunkScanner:
         self.columns = ColumnTracker(detector.header_words)
         self._column_kinds: dict[tuple[str, str], str | None] = {}
         self.source = ""
+        self._foreign: frozenset[str] = frozenset()
 
     def scan(
         self, job: ChunkJob, table: TableCarry | None
     ) -> tuple[list[Finding], TableCarry | None]:
         """The chunk's findings, and the table still open at its end."""
         self.source = job.source
+        self._foreign = job.foreign
         self.columns.restore(table)
         chunk = job.text
         candidates = self._candidates(chunk)
@@ -333,7 +378,7 @@ class ChunkScanner:
                 # 1-based character offset in the real line, however long the line is.
                 column = cand.start - newline if newline >= 0 else job.column + cand.start + 1
                 findings.append(self._finding(chunk, cand, line, column))
-        self.columns.end_chunk(chunk)
+        self.columns.end_chunk(chunk, job.emit_to)  # the carry is taken where the part ends
         return findings, self.columns.carry()
 
     def _candidates(self, chunk: str) -> list[_Candidate]:
@@ -426,7 +471,6 @@ class ChunkScanner:
         for cand in candidates:
             cand.row_start, cand.row_end = _row_bounds(chunk, cand.start, cand.end)
             rows.setdefault(cand.row_start, []).append(cand)
-        foreign_page: dict[str, bool] = {}
         scored = []
         for row_candidates in rows.values():
             first = row_candidates[0]
@@ -449,7 +493,7 @@ class ChunkScanner:
                 marker = cand.compiled.marker(row)
                 if marker:
                     evidence.append("marker:" + marker)
-                evidence += self._lookalike_evidence(chunk, row, cand, evidence, foreign_page)
+                evidence += self._lookalike_evidence(chunk, row, cand, evidence)
                 cand.evidence = _dedupe(evidence)
                 cand.confidence = _confidence(cand)
                 scored.append(cand)
@@ -502,7 +546,6 @@ class ChunkScanner:
         row: str,
         cand: _Candidate,
         evidence: list[str],
-        foreign_page: dict[str, bool],
     ) -> list[str]:
         """The look-alike rule: e.g. a national-form 010 number on a Chinese page.
 
@@ -534,10 +577,9 @@ class ChunkScanner:
         # A record written one field per line: its name sits on a neighbouring line.
         if re.search(f"[{home}]", _record_block(chunk, cand.row_start, cand.row_end)):
             return []
-        key = cand.compiled.pack.id
-        if key not in foreign_page:
-            foreign_page[key] = script_share(chunk[:4000], home) < HOME_SHARE
-        return ["lookalike:" + looks[0].country] if foreign_page[key] else []
+        if cand.compiled.pack.id in self._foreign:
+            return ["lookalike:" + looks[0].country]
+        return []
 
     def _finding(self, chunk: str, cand: _Candidate, line: int, column: int) -> Finding:
         pattern = cand.pattern

@@ -32,7 +32,14 @@ from typing import Any, Generic, TypeVar
 
 from leakwatch.detect.classify import PageClassifier, TextSignals
 from leakwatch.detect.context import TableCarry
-from leakwatch.detect.engine import ChunkCutter, ChunkJob, ChunkScanner, Detector
+from leakwatch.detect.engine import (
+    CONTEXT_CHARS,
+    PAGE_SAMPLE_CHARS,
+    ChunkCutter,
+    ChunkJob,
+    ChunkScanner,
+    Detector,
+)
 from leakwatch.detect.packs import load_packs
 from leakwatch.detect.redact import Fingerprinter
 from leakwatch.extract.sources import ByteRange, FilePlan, RangeSource, column_at
@@ -76,14 +83,16 @@ class RangeJob:
     file: RangeSource
     part: ByteRange
     classify: bool  # False once the page is known to be a trade offer: nothing left to learn
+    foreign: frozenset[str]  # page facts decided from the first range (ChunkJob.foreign)
 
 
 def scan_range(
     scanner: ChunkScanner, classifier: PageClassifier, job: RangeJob, carry: TableCarry | None
 ) -> RangeResult:
     """Read, decode, scan and classify one range."""
-    part = job.file.read(job.part)
-    chunk = ChunkJob(job.source, part.text, job.part.line, part.emit_from, part.emit_to)
+    part = job.file.read(job.part, CONTEXT_CHARS)
+    line = job.part.line - part.lines_ahead
+    chunk = ChunkJob(job.source, part.text, line, part.emit_from, part.emit_to, 0, job.foreign)
     findings, after = scanner.scan(chunk, carry)  # columns on the first line lack their base
     signals = classifier.open()
     if job.classify:
@@ -225,7 +234,7 @@ class ParallelDocumentScan:
     """The DocumentScan interface (feed, finish, counts), with text chunks scanned by a pool."""
 
     def __init__(self, detector: Detector, source: str, pool: ScanPool) -> None:
-        self.cutter = ChunkCutter(source)
+        self.cutter = ChunkCutter(source, detector.foreign_packs)
         self.counts: Counter[str] = Counter()
         scanner = ChunkScanner(detector)
         self._parts: _InOrder[ChunkJob, ChunkResult] = _InOrder(
@@ -281,8 +290,9 @@ def scan_planned(
     head = next(ranges, None)
     if head is None:
         return
-    text = plan.source.read(head)
-    chunk = ChunkJob(source, text.text, head.line, text.emit_from, text.emit_to)
+    text = plan.source.read(head, CONTEXT_CHARS)
+    foreign = detector.foreign_packs(text.text[:PAGE_SAMPLE_CHARS])
+    chunk = ChunkJob(source, text.text, head.line, text.emit_from, text.emit_to, 0, foreign)
     findings, carry = scanner.scan(chunk, None)
     yield RangeOutcome(findings, None, text.text)
     tail = None if text.next_start is None else column_at(text.text, text.next_start)
@@ -308,7 +318,8 @@ def scan_planned(
             yield RangeOutcome(shifted, signals, None)
 
     for part in ranges:
-        yield from accepted(parts.add(RangeJob(source, plan.source, part, not decided())))
+        job = RangeJob(source, plan.source, part, not decided(), foreign)
+        yield from accepted(parts.add(job))
     yield from accepted(parts.drain())
 
 

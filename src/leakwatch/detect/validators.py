@@ -153,7 +153,7 @@ def kr_phone(text: str, today: dt.date) -> Validation:
     return _phone(_international_form(text))
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=4096)  # a site repeats its numbers; random ones do not
 def _phone(compact: str) -> Validation:
     # The pattern already took the number apart: drop the country code or trunk 0 and hand
     # phonenumbers the national number directly (parse() would triple the cost).

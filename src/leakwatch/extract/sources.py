@@ -290,8 +290,9 @@ class _DateProbe:
 RANGE_BYTES = 1 << 19  # 512 KiB: dense dumps' results in flight stay small
 # A line longer than a range is cut anyway, at a character boundary; neighbouring ranges then
 # overlap, and each reports only the findings that start in its own part (see ByteRange).
-OVERLAP_BYTES = 2048  # longer than any identifier with its context
-LOOKBACK_BYTES = 256  # label context ahead of a range's own part
+# The overlaps hold at least engine.CONTEXT_CHARS (1024) characters at 4 bytes a character.
+OVERLAP_BYTES = 4 * 1024 + 4
+LOOKBACK_BYTES = 4 * 1024 + 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +314,15 @@ class RangeText:
     emit_from: int  # characters
     emit_to: int
     next_start: int | None  # characters
+    lines_ahead: int = 0  # line ends in the context before the range
+
+
+def context_before(text: str, size: int) -> str:
+    """The last `size` characters of `text`, from a line start when one falls inside them:
+    a part's context ahead must not begin with half a table row."""
+    window = text[-size:]
+    newline = window.find("\n", 0, len(window) - 1)
+    return window[newline + 1 :] if newline >= 0 else window
 
 
 def column_at(text: str, position: int) -> tuple[int, bool]:
@@ -329,20 +339,34 @@ class RangeSource:
     start: int  # after a byte-order mark
     unescape_json: bool
 
-    def read(self, part: ByteRange) -> RangeText:
-        """The text of one range, and where its own findings begin and end in it."""
+    def read(self, part: ByteRange, context: int = 0) -> RangeText:
+        """The text of one range, and where its own findings begin and end in it.
+
+        With `context`, a range cut at a line end gets that many characters of the text on
+        either side (as the text cutter gives its chunks: see engine.ChunkCutter); ranges cut
+        inside a giant line overlap their neighbours instead.
+        """
         with open(self.path, "rb") as stream:
+            prefix = suffix = ""
+            if context and part.emit_from == 0 and part.start > self.start:
+                ahead = max(self.start, part.start - 4 * context - 4)  # UTF-8: <= 4 bytes/char
+                stream.seek(ahead)
+                prefix = context_before(self._decode(stream.read(part.start - ahead)), context)
             stream.seek(part.start)
             data = stream.read(part.end - part.start)
+            if context and part.emit_to is None:
+                suffix = self._decode(stream.read(4 * context + 4))[:context]
         emit_to = len(data) if part.emit_to is None else part.emit_to
-        before = self._decode(data[: part.emit_from])
+        before = prefix + self._decode(data[: part.emit_from])
         own = self._decode(data[part.emit_from : emit_to])
-        after = self._decode(data[emit_to:])
-        text = before + own + after
+        after = self._decode(data[emit_to:]) + suffix
         next_start = None
         if part.next_start is not None:  # always inside this range's own part
             next_start = len(before) + len(self._decode(data[part.emit_from : part.next_start]))
-        return RangeText(text, len(before), len(before) + len(own), next_start)
+        lines_ahead = prefix.count("\n")
+        return RangeText(
+            before + own + after, len(before), len(before) + len(own), next_start, lines_ahead
+        )
 
     def read_before(self, part: ByteRange, count: int) -> str:
         """Up to `count` bytes of text ahead of a range, for context (its first character
