@@ -252,3 +252,27 @@ def test_ctrl_c_stops_cleanly_and_keeps_what_was_found(tmp_path: Path) -> None:
     assert lines[-1]["kind"] == "summary"
     assert lines[-1]["interrupted"] is True
     assert sum(1 for line in lines if line["kind"] == "finding") > 0
+
+
+def test_a_bug_is_one_masked_line_and_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
+    from leakwatch.cli import EXIT_INCOMPLETE, _internal_error
+
+    code = _internal_error(ValueError("cannot handle 800101-1234560 here"))
+    err = capsys.readouterr().err
+    assert code == EXIT_INCOMPLETE
+    assert err.count("\n") == 1
+    assert "internal error: ValueError" in err
+    assert "1234560" not in err
+    assert "******-*******" in err
+
+
+def test_a_reader_closing_the_pipe_early_is_not_an_error(tmp_path: Path) -> None:
+    env = {**os.environ, "LEAKWATCH_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        f"{sys.executable} -m leakwatch scan {EXAMPLES} -f jsonl | head -n 1",
+        shell=True, capture_output=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0
+    assert done.stdout.count(b"\n") == 1
+    assert b"Traceback" not in done.stderr
+    assert b"BrokenPipe" not in done.stderr

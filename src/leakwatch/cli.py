@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import sys
+import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -360,7 +362,8 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         # typer's (vendored) click reports bad options with exceptions that carry their own
         # message and exit code; print them as one line instead of a usage box.
         if not hasattr(exc, "format_message"):
-            raise
+            code = _internal_error(exc)
+            sys.exit(code)
         context = getattr(exc, "ctx", None)
         hint = f" (see {context.command_path} --help)" if context is not None else ""
         if type(exc).__name__ == "NoArgsIsHelpError" and context is not None:
@@ -374,6 +377,19 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
 
 def _print_error(message: str) -> None:
     print(f"leakwatch: error: {message}", file=sys.stderr)
+
+
+def _internal_error(exc: BaseException) -> int:
+    """A bug, not a user mistake: one line (the traceback with LEAKWATCH_DEBUG=1), exit 3."""
+    if os.environ.get("LEAKWATCH_DEBUG"):  # opted in: may show raw input
+        traceback.print_exception(exc)
+    # The message may quote input: its digit runs are hidden like everything else printed.
+    detail = re.sub(r"[0-9]{4,}", lambda m: "*" * len(m.group()), str(exc))
+    _print_error(
+        f"internal error: {type(exc).__name__}: {detail} "
+        "(a bug in leakwatch; run again with LEAKWATCH_DEBUG=1 for details and report it)"
+    )
+    return EXIT_INCOMPLETE
 
 
 def _silence_stdout() -> None:
