@@ -135,8 +135,8 @@ class LabelVocabulary:
     def nearest(self, before: str, after: str) -> Label | None:
         """The label closest to the candidate with no digit between them.
 
-        `before` ends where the candidate starts and `after` begins where it ends; both are
-        folded already. A label further left than another number belongs to that number.
+        `before` ends where the candidate starts and `after` begins where it ends. A label
+        further left than another number belongs to that number.
         """
         # A label labels the number right after it: nothing left of the last digit, comma or
         # sentence end before the candidate counts, nor anything further than MAX_LABEL_GAP.
@@ -147,18 +147,14 @@ class LabelVocabulary:
             best: re.Match[str] | None = None
             for best in self._words.finditer(before, start):  # noqa: B007 - the last is wanted
                 pass
-            if best is not None and len(before) - best.end() <= MAX_LABEL_GAP:
+            if best is not None and _joins(before[best.end() :]):
                 return self._label(best)
         if self._words.regex.search(after) is None:
             return None
         match = self._words.search(after)
-        if (
-            match is None
-            or match.start() > MAX_LABEL_GAP
-            or _BARRIER.search(after, 0, match.start())
-        ):
+        if match is None or _BARRIER.search(after, 0, match.start()):
             return None
-        return self._label(match)
+        return self._label(match) if _joins(after[: match.start()]) else None
 
     def classify(self, text: str) -> Label | None:
         """The first label word inside `text` (a column header cell), if any."""
@@ -173,6 +169,22 @@ _LAST_BARRIER = re.compile("[0-9。！？!?；;，,、](?=[^0-9。！？!?；;�
 # Between a label and its number: `身份证号码（韩国公民）：` has 8 characters after the word.
 MAX_LABEL_GAP = 12
 _LONGEST_LABEL = 24
+# What may stand between a label and its number besides punctuation and bracketed asides:
+# a connector of a few letters (`码`, `号码为`, `번호는`, `No.`), not other words
+# (`：北京市朝阳区`).
+_ASIDE = re.compile(r"[(（\[【][^)）\]】]{0,20}[)）\]】]")
+_PUNCTUATION = re.compile(r"[\s:：=#\-—–.,、/|·•\"'“”‘’]+")
+_SAME_TOKEN = re.compile(r"[A-Za-z_]+")  # `bank` in `bank_account`, `passport` in `passportNo`
+MAX_CONNECTOR = 3
+
+
+def _joins(gap: str) -> bool:
+    """Whether `gap` (between a label and a number) still lets the label name the number."""
+    token = _SAME_TOKEN.match(gap)
+    rest = gap[token.end() :] if token else gap
+    if len(rest) > MAX_LABEL_GAP:
+        return False
+    return len(_PUNCTUATION.sub("", _ASIDE.sub("", rest))) <= MAX_CONNECTOR
 
 
 def _has_digit(text: str, start: int, end: int) -> bool:
