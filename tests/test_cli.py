@@ -169,9 +169,16 @@ def test_binary_and_corrupt_files_are_skipped_with_a_message(
     assert result.code == 0, result.stderr
     report = json.loads(result.stdout)
     kinds = {Path(e["source"]).name: e["kind"] for e in report["errors"]}
-    assert kinds["image.html"] == "binary"
+    assert kinds["image.html"] == "skipped"  # met in a folder: not text, not a failure
     assert kinds["broken.csv.gz"] in {"unreadable", "partial"}
+    assert report["summary"]["skipped"] == 1
+    assert report["summary"]["errors"] == 1
+    assert "skipped" in result.stderr
+    assert "image.html: binary file" in result.stderr
     assert any("dump.csv" in f["source"] for f in report["findings"])
+    named = cli("scan", str(tmp_path / "image.html"), str(dump), "-f", "json", "--strict")
+    assert named.code == 3  # named on the command line, a binary file is a failed input
+    assert json.loads(named.stdout)["errors"][0]["kind"] == "binary"
 
 
 def test_fail_on_gates_the_exit_code(cli: Cli, dump: Path) -> None:

@@ -191,13 +191,47 @@ def read_all(path: Path) -> tuple[sources.Document, str]:
     return reader.document, "".join(piece.text for piece in reader.pieces())
 
 
-def test_folder_walk_picks_the_leak_file_types(tmp_path: Path) -> None:
-    for name in ("a.html", "b.csv", "c.txt.gz", "d.png", ".hidden.txt", "sub/e.json", "f.TSV"):
+def test_folder_walk_reads_everything_but_media_and_hidden_files(tmp_path: Path) -> None:
+    names = ("a.html", "b.csv", "c.txt.gz", "d.png", ".hidden.txt", "sub/e.json", "f.TSV",
+             "g.sql", "h.log", "index.php", "README", "photo.JPG", ".git/config")  # fmt: skip
+    for name in names:
         path = tmp_path / name
         path.parent.mkdir(exist_ok=True)
         path.write_bytes(b"x")
     found = [i.name for i in sources.expand([str(tmp_path)]) if isinstance(i, sources.Input)]
-    assert [Path(name).name for name in found] == ["a.html", "b.csv", "c.txt.gz", "f.TSV", "e.json"]
+    assert [Path(name).name for name in found] == [
+        "README", "a.html", "b.csv", "c.txt.gz", "f.TSV", "g.sql", "h.log", "index.php", "e.json"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "media_type"),
+    [("page.php", "text/html"), ("page.asp", "text/html"), ("noext", "text/html"),
+     ("dump.sql", "application/sql"), ("app.log", "text/plain"), ("notes.txt", "text/plain")],
+)  # fmt: skip
+def test_suffix_or_content_decides_html(tmp_path: Path, name: str, media_type: str) -> None:
+    path = tmp_path / name
+    path.write_text("<html><body><p>주민번호 800101-1234560</p></body></html>", encoding="utf-8")
+    document, text = read_all(path)
+    assert document.media_type == media_type
+    assert ("<p>" in text) is (media_type != "text/html")
+
+
+def test_jsonl_escapes_are_undone(tmp_path: Path) -> None:
+    path = tmp_path / "users.jsonl"
+    path.write_text('{"name": "\\uae40\\ubbfc\\uc900"}\n', encoding="utf-8")
+    _, text = read_all(path)
+    assert "김민준" in text
+
+
+def test_binary_file_met_in_a_folder_is_skipped_not_failed(tmp_path: Path) -> None:
+    (tmp_path / "blob.bin").write_bytes(bytes(range(256)))
+    (item,) = list(sources.expand([str(tmp_path)]))
+    assert isinstance(item, sources.Input)
+    assert item.walked
+    with pytest.raises(InputError) as raised:
+        list(sources.DocumentReader(item, None, TODAY).pieces())
+    assert raised.value.kind == "skipped"
 
 
 def test_missing_and_odd_inputs_are_reported_not_raised(tmp_path: Path) -> None:

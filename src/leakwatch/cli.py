@@ -223,6 +223,7 @@ def _summary(tally: Tally, interrupted: bool) -> Summary:
         findings_by_type=dict(tally.findings),
         cases_by_category=dict(tally.categories),
         errors=tally.failed,
+        skipped=tally.skipped,
         interrupted=interrupted,
     )
 

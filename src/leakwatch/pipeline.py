@@ -27,6 +27,7 @@ class Tally:
 
     documents: int = 0
     failed: int = 0
+    skipped: int = 0  # files met in a folder that are not text (not a failure)
     worst: Severity | None = None  # the most severe finding's severity
     findings: Counter[str] = field(default_factory=Counter)
     categories: Counter[str] = field(default_factory=Counter)
@@ -43,7 +44,9 @@ class Tally:
                 self.categories[event.category.value] += 1
         else:
             self.issues[event.kind] += 1
-            if event.kind != "partial":
+            if event.kind == "skipped":
+                self.skipped += 1
+            elif event.kind != "partial":
                 self.failed += 1
 
 
@@ -90,7 +93,7 @@ def scan_document(
                 yield finding
     except InputError as exc:
         problem = exc
-    if problem is not None and (problem.kind == "binary" or reader.document.size == 0):
+    if problem is not None and (problem.kind in ("binary", "skipped") or reader.document.size == 0):
         yield ScanIssue(problem.source, problem.kind, problem.problem)
         return
     for finding in scan.finish():

@@ -24,7 +24,20 @@ from typing import BinaryIO
 from leakwatch.errors import InputError
 from leakwatch.extract import dates, decode, html
 
-SCAN_SUFFIXES = frozenset({".html", ".htm", ".txt", ".csv", ".tsv", ".json", ".xml", ".md"})
+# How a file's name decides what it is. Crawled pages keep their server's suffix (.php,
+# .asp, ...) and dumps come as .sql or .log, so a folder walk reads every file except media
+# it could never read; content decides for the rest (NUL bytes: binary; tags: HTML).
+HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml", ".shtml", ".php", ".asp", ".aspx", ".jsp"})
+TEXT_SUFFIXES = frozenset(
+    {".txt", ".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".xml", ".md", ".log", ".sql"}
+)
+JSON_SUFFIXES = frozenset({".json", ".jsonl", ".ndjson"})
+MEDIA_SUFFIXES = frozenset(
+    {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".ico", ".tif", ".tiff", ".avif",
+     ".mp3", ".mp4", ".m4a", ".wav", ".ogg", ".flac", ".avi", ".mov", ".mkv", ".webm",
+     ".woff", ".woff2", ".ttf", ".otf", ".eot", ".exe", ".dll", ".so", ".dylib", ".class",
+     ".pyc", ".o", ".a", ".wasm"}
+)  # fmt: skip
 READ_BYTES = 1 << 20
 HEAD_BYTES = decode.SNIFF_BYTES
 HTML_PARSE_LIMIT = 32 << 20
@@ -41,6 +54,7 @@ class Input:
 
     name: str
     path: Path | None  # None for stdin
+    walked: bool = False  # found in a folder rather than named: a binary file is only skipped
 
     @property
     def suffix(self) -> str:
@@ -80,8 +94,8 @@ def _walk(root: Path) -> Iterator[Input | InputError]:
         subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
         for name in sorted(files):
             path = Path(folder) / name
-            candidate = Input(str(path), path)
-            if not name.startswith(".") and candidate.suffix in SCAN_SUFFIXES:
+            candidate = Input(str(path), path, walked=True)
+            if not name.startswith(".") and candidate.suffix not in MEDIA_SUFFIXES:
                 yield candidate
         while problems:
             error = problems.pop(0)
@@ -156,9 +170,11 @@ class DocumentReader:
     def _read(self, stream: BinaryIO) -> Iterator[Piece]:
         head = self._take(stream, HEAD_BYTES)
         if _is_binary(head):
-            raise InputError(self.item.name, "binary file, not scanned", "binary")
-        is_html = self.item.suffix in {".html", ".htm"} or (
-            self.item.suffix not in SCAN_SUFFIXES and bool(_HTML_SNIFF.search(head[:4096]))
+            kind = "skipped" if self.item.walked else "binary"
+            raise InputError(self.item.name, "binary file, not scanned", kind)
+        suffix = self.item.suffix
+        is_html = suffix in HTML_SUFFIXES or (
+            suffix not in TEXT_SUFFIXES and bool(_HTML_SNIFF.search(head[:4096]))
         )
         document = self.document
         document.encoding = decode.sniff(head, html=is_html)
@@ -214,7 +230,7 @@ class DocumentReader:
     def _read_text(self, stream: BinaryIO, head: bytes) -> Iterator[Piece]:
         assert self.document.encoding is not None
         decoder = decode.incremental_decoder(self.document.encoding)
-        unescape = self.item.suffix == ".json"
+        unescape = self.item.suffix in JSON_SUFFIXES
         probe = _DateProbe(self.document, self.today)
         data = head
         while data:
@@ -238,7 +254,7 @@ class DocumentReader:
         read those with `pieces`.
         """
         path = self.item.path
-        if path is None or self.item.gzipped or self.item.suffix in {".html", ".htm"}:
+        if path is None or self.item.gzipped or self.item.suffix in HTML_SUFFIXES:
             return None
         try:
             size = path.stat().st_size
@@ -248,7 +264,9 @@ class DocumentReader:
                 head = stream.read(HEAD_BYTES)
         except OSError:
             return None  # `pieces` will report it
-        if _is_binary(head) or _HTML_SNIFF.search(head[:4096]):
+        if _is_binary(head) or (
+            self.item.suffix not in TEXT_SUFFIXES and _HTML_SNIFF.search(head[:4096])
+        ):
             return None
         encoding = decode.sniff(head)
         if encoding.codec != "utf-8":
@@ -258,7 +276,8 @@ class DocumentReader:
         document.media_type = _MEDIA_TYPES.get(self.item.suffix, "text/plain")
         document.size = size
         start = 3 if encoding.source == "bom" else 0
-        return FilePlan(RangeSource(path, start, self.item.suffix == ".json"), document._digest)
+        unescape = self.item.suffix in JSON_SUFFIXES
+        return FilePlan(RangeSource(path, start, unescape), document._digest)
 
 
 class _DateProbe:
@@ -435,6 +454,9 @@ _MEDIA_TYPES = {
     ".csv": "text/csv",
     ".tsv": "text/tab-separated-values",
     ".json": "application/json",
+    ".jsonl": "application/jsonl",
+    ".ndjson": "application/x-ndjson",
+    ".sql": "application/sql",
     ".xml": "application/xml",
     ".md": "text/markdown",
 }

@@ -52,6 +52,7 @@ class Summary:
     cases_by_category: Mapping[str, int]
     errors: int
     interrupted: bool
+    skipped: int = 0
 
 
 class Writer(Protocol):
@@ -135,6 +136,7 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
         "findings_by_type": dict(sorted(summary.findings_by_type.items())),
         "cases_by_category": dict(sorted(summary.cases_by_category.items())),
         "errors": summary.errors,
+        "skipped": summary.skipped,
     }
 
 
@@ -291,6 +293,7 @@ class TableWriter:
             + (f" ({by_type})" if by_type else "")
             + (f"; cases: {by_category}" if by_category else "; no cases")
             + (f"; {summary.errors} inputs failed" if summary.errors else "")
+            + (f"; {summary.skipped} binary files skipped" if summary.skipped else "")
             + ("; interrupted" if summary.interrupted else ""),
             highlight=False,
         )
