@@ -14,6 +14,7 @@ from leakwatch.detect import engine
 from leakwatch.detect.engine import Detector
 from leakwatch.detect.packs import Pack, load_packs
 from leakwatch.detect.redact import Fingerprinter
+from leakwatch.extract import html
 from leakwatch.models import Finding
 from tests import synthetic
 from tests.conftest import TODAY, types_of
@@ -49,6 +50,19 @@ def test_post_reform_rrn_is_supported_by_a_validated_phone_on_its_row(find: Find
     assert sorted(types_of(findings)) == ["kr.phone", "kr.rrn"]
     rrn = only(findings, "kr.rrn")[0]
     assert "row:kr.phone" in rrn.evidence
+
+
+def test_merged_header_cells_of_an_html_table_give_column_context(find: Find) -> None:
+    tree = html.parse(
+        "<table><tr><td rowspan=2>순번</td><td colspan=2>면허/여권</td></tr>"
+        "<tr><td>여권번호</td><td>운전면허번호</td></tr>"
+        "<tr><td>1</td><td>M48153289</td><td>11-37-502310-96</td></tr></table>"
+    )
+    assert tree is not None
+    findings = find(html.visible_text(tree))
+    assert {(f.type, f.evidence[-1]) for f in findings} == {
+        ("kr.passport", "column:여권번호"), ("kr.driver_license", "column:운전면허번호")
+    }  # fmt: skip
 
 
 def test_column_header_is_the_context_of_the_whole_column(find: Find) -> None:

@@ -116,6 +116,28 @@ def test_table_rows_become_tab_separated_lines_under_their_header() -> None:
     assert text.splitlines() == ["이름\t주민등록번호", "김민준\t800101-1234560"]
 
 
+def test_merged_cells_keep_values_under_their_headers() -> None:
+    # An Excel sheet saved as a web page: a two-row header whose first and last cells span
+    # both rows, a group heading spanning columns, and a cell spanning data rows.
+    text = page_text(
+        "<table><tr><td rowspan=2>순번</td><td colspan=2>인적사항</td><td rowspan=2>비고</td></tr>"
+        "<tr><td>성명</td><td>주민등록번호</td></tr>"
+        "<tr><td>1</td><td>김민준</td><td>800101-1234560</td><td rowspan=2>같음</td></tr>"
+        "<tr><td>2</td><td>이서연</td><td>850505-2345678</td></tr>"
+        "<tr><td rowspan=x colspan=99999>3</td></tr></table>"
+    )
+    rows = [line.split("\t") for line in text.splitlines()]
+    assert rows[1] == ["", "성명", "주민등록번호"]
+    assert rows[2] == ["1", "김민준", "800101-1234560", "같음"]
+    assert rows[3] == ["2", "이서연", "850505-2345678"]
+    assert rows[4] == ["3"]  # bad and huge spans are clamped, not trusted
+
+
+def test_invisible_characters_between_digits_are_dropped() -> None:
+    text = page_text("<p>身份证号：8\u200b0\u200b0101-\u00ad1234560\u2060</p>")
+    assert text.strip() == "身份证号：800101-1234560"
+
+
 def test_inline_markup_joins_like_a_browser_and_blocks_break() -> None:
     text = page_text("<p>010-<span>2345</span>-6789</p><div>next</div>line<br>break")
     assert text.splitlines() == ["010-2345-6789", "next", "line", "break"]

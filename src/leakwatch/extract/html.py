@@ -11,6 +11,7 @@ exhaust the stack.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -42,7 +43,12 @@ MAX_DEPTH = 2000
 _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]{0,15})")
 _SPACES = re.compile(r"[ \f\v\r\u00a0]+")
 _TRIM_TABS = re.compile(r" *\t *")
-_BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*)+")
+_BLANK_LINES = re.compile(r"\n\n+")
+# Browsers draw nothing for these; sellers put them between digits to dodge scanners.
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200d\u2060\ufeff]")
+# The HTML standard's own ceilings for colspan and rowspan.
+MAX_COLSPAN = 1000
+MAX_ROWSPAN = 65534
 
 
 def parse(text: str) -> LexborHTMLParser | None:
@@ -112,14 +118,69 @@ def visible_parts(tree: LexborHTMLParser) -> tuple[str, str]:
     return _tidy("".join(parts)), _tidy("".join(prose))
 
 
+@dataclass(slots=True)
+class _Grid:
+    """Lays a table's cells out on its grid: a cell spanning rows (`rowspan`) takes its
+    column in the rows below, so their cells move right, as a browser draws them; a cell
+    spanning columns (`colspan`) takes as many tab stops. Column headers then stay above
+    their values, as in an Excel sheet saved as a web page."""
+
+    spans: dict[int, int] = field(default_factory=dict)  # column -> rows it still covers
+    covered: frozenset[int] = frozenset()  # columns taken from above in the current row
+    column: int = 0
+
+    def start_row(self) -> None:
+        self.column = 0
+        self.covered = frozenset(self.spans)
+
+    def enter_cell(self) -> int:
+        """Move past the columns taken from above; how many empty cells that makes."""
+        skipped = 0
+        while self.column in self.covered:
+            self.column += 1
+            skipped += 1
+        return skipped
+
+    def leave_cell(self, colspan: int, rowspan: int) -> None:
+        if rowspan > 1:
+            for column in range(self.column, self.column + colspan):
+                self.spans[column] = rowspan - 1
+        self.column += colspan
+
+    def end_row(self) -> None:
+        for column in self.covered:
+            left = self.spans.pop(column) - 1
+            if left > 0:
+                self.spans[column] = left
+
+
+def _span(node: LexborNode, name: str, ceiling: int) -> int:
+    value = node.attributes.get(name)
+    try:
+        number = int((value or "1").strip())
+    except ValueError:
+        return 1
+    return min(max(number, 1), ceiling)  # rowspan=0 ("to the end") is read as 1
+
+
 def _walk(root: LexborNode, out: list[str], prose: list[str]) -> None:
     stack: list[tuple[LexborNode, bool]] = [(root, False)]
+    grids: list[_Grid] = []  # one per open table, innermost last
     pre_depth = link_depth = 0
     while stack:
         node, leaving = stack.pop()
         tag = node.tag or ""
         if leaving:
-            separator = "\t" if tag in _CELL else "\n" if tag == "tr" or tag in _BLOCK else ""
+            separator = "\n" if tag == "tr" or tag in _BLOCK else ""
+            if tag in _CELL:
+                colspan = _span(node, "colspan", MAX_COLSPAN)
+                if grids:
+                    grids[-1].leave_cell(colspan, _span(node, "rowspan", MAX_ROWSPAN))
+                separator = "\t" * colspan
+            elif tag == "tr" and grids:
+                grids[-1].end_row()
+            elif tag == "table" and grids:
+                grids.pop()
             out.append(separator)
             prose.append(separator)
             pre_depth -= tag == "pre"
@@ -140,6 +201,14 @@ def _walk(root: LexborNode, out: list[str], prose: list[str]) -> None:
             prose.append("\n")
             if tag == "br":
                 continue
+        if tag == "table":
+            grids.append(_Grid())
+        elif tag == "tr" and grids:
+            grids[-1].start_row()
+        elif tag in _CELL and grids:
+            filler = "\t" * grids[-1].enter_cell()
+            out.append(filler)
+            prose.append(filler)
         pre_depth += tag == "pre"
         link_depth += tag == "a"
         stack.append((node, True))
@@ -148,7 +217,9 @@ def _walk(root: LexborNode, out: list[str], prose: list[str]) -> None:
 
 
 def _tidy(text: str) -> str:
+    text = _INVISIBLE.sub("", text)
     text = _SPACES.sub(" ", text)
     text = _TRIM_TABS.sub("\t", text)
-    lines = (line.strip(" ").rstrip("\t").lstrip("\t") for line in text.split("\n"))
-    return _BLANK_LINES.sub("\n", "\n".join(lines)).strip() + "\n"
+    # Leading tabs stay: they are a row's empty first cells, and keep it under its header.
+    lines = (line.strip(" ").rstrip("\t") for line in text.split("\n"))
+    return _BLANK_LINES.sub("\n", "\n".join(lines)).strip("\n") + "\n"
