@@ -88,6 +88,24 @@ def test_bare_thirteen_digits_need_supporting_evidence(find: Find) -> None:
     assert types_of(find("时间戳 9408121001751")) == []
 
 
+def test_a_label_or_header_lifts_the_bare_penalty(find: Find) -> None:
+    # Database dumps write RRNs without the hyphen; post-2020 ones fail the check digit.
+    (labelled,) = find("주민등록번호 0005183123457")
+    assert "bare" not in labelled.evidence
+    (in_column,) = find("성명,주민번호\n김민준,0005183123457")
+    assert in_column.evidence[:2] == ("checksum-failed", "column:주민번호")
+
+
+def test_millisecond_timestamps_that_pass_the_rrn_check_are_not_rrns(find: Find) -> None:
+    # 1712151234564 is 2024-04-03 in epoch milliseconds, and a checksum-valid RRN of
+    # someone born 1917-12-15: a log line's phone must not vouch for it.
+    assert types_of(find("login 1712151234564 김민준 010-3400-6940")) == ["kr.phone"]
+    assert types_of(find('{"phone": "010-3400-6940", "created_at": 1712151234564}')) == ["kr.phone"]
+    assert types_of(find("ts=1712151234564 phone=+82-10-2345-6789")) == ["kr.phone"]
+    # The same digits after 2010 births are a child's number, not a timestamp.
+    assert "timestamp" not in find("韩国 1712153234560")[0].evidence
+
+
 def test_negative_label_suppresses(find: Find) -> None:
     assert find("订单号：800101-1234560") == []
     assert find("快递单号 010-2345-6789") == []
@@ -146,6 +164,15 @@ def test_bare_010_on_a_chinese_page_needs_korean_evidence(find: Find) -> None:
     assert types_of(find(page + "\n联系电话：+82 10-6234-5678\n")) == ["kr.phone"]
 
 
+def test_a_chinese_entry_is_not_vouched_for_by_a_korean_neighbour(find: Find) -> None:
+    # A Beijing directory with one Korean contact: the Hangul line does not make its
+    # neighbours Korean, however little Chinese the page has.
+    findings = find("王经理（房屋中介） 010-78258999\n韩语翻译 联系人：오유진 手机 010-3011-7478\n")
+    assert [f.masked for f in findings] == ["010-****-7478"]
+    table = "성명\t휴대폰\n王芳\t010-5865-4718\n김민준\t010-3011-7478\n"
+    assert [f.masked for f in find(table)] == ["010-****-7478"]
+
+
 def test_two_beijing_numbers_on_one_row_do_not_vouch_for_each_other(find: Find) -> None:
     page = "欢迎光临本店，我们提供优质的服务和产品。" * 20
     assert find(page + "\n电话 010-6234-5678 传真 010-6234-5679\n") == []
@@ -201,6 +228,13 @@ def test_a_label_belongs_to_the_nearest_number(find: Find) -> None:
 
 def test_label_on_the_line_above(find: Find) -> None:
     assert types_of(find("身份证号：\n800101-1234567")) == ["kr.rrn"]
+
+
+def test_a_label_that_closed_the_line_above_is_taken(find: Find) -> None:
+    # Labels after their values: the line above's label names its own value, not this one.
+    findings = find("M21959441（护照）\n882-33-97716 사업자등록번호\n")
+    assert types_of(findings) == ["kr.passport", "kr.brn"]
+    assert findings[1].evidence[:2] == ("checksum", "context:사업자등록번호")
 
 
 def test_min_confidence_zero_lists_every_validated_candidate(packs: tuple[Pack, ...]) -> None:

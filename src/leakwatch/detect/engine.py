@@ -83,6 +83,7 @@ _CLUSTER = re.compile(
     "[0-9A-Za-z*\u00d7\u25cf\uff0a\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]){5,}+"
 )
 _SUPPORT_CONTEXT = frozenset({"context", "column"})
+_LABELLED = ("context:", "column:")
 _SUPPORT_UNVERIFIED = frozenset({"context", "column", "row"})
 _STRENGTH = {Verdict.PASS: 2, Verdict.UNVERIFIED: 1, Verdict.FORMAT: 1, Verdict.FAIL: 0}
 # Column names that mark a header row besides the packs' own context words.
@@ -494,6 +495,10 @@ class ChunkScanner:
                 if marker:
                     evidence.append("marker:" + marker)
                 evidence += self._lookalike_evidence(chunk, row, cand, evidence)
+                if "bare" in evidence and any(e.startswith(_LABELLED) for e in evidence):
+                    evidence.remove(
+                        "bare"
+                    )  # labelled as this type: no timestamp, whatever its form
                 cand.evidence = _dedupe(evidence)
                 cand.confidence = _confidence(cand)
                 scored.append(cand)
@@ -515,14 +520,19 @@ class ChunkScanner:
         return cand.validation.verdict is Verdict.UNVERIFIED
 
     def _label_evidence(self, chunk: str, cand: _Candidate) -> list[str]:
-        before_from = max(cand.row_start, cand.start - LABEL_BEFORE)
-        if not chunk[before_from : cand.start].strip() and cand.row_start > 0:
-            before_from = max(0, cand.row_start - 1 - LABEL_BEFORE)  # label on the line above
+        labels = cand.compiled.labels
         # Raw text: the word matcher knows each word's case variants, and NFKC (for
         # full-width Latin labels, which are vanishingly rare) is not worth its cost here.
-        before = chunk[before_from : cand.start]
+        before = chunk[max(cand.row_start, cand.start - LABEL_BEFORE) : cand.start]
         after = chunk[cand.end : min(cand.row_end, cand.end + LABEL_AFTER)]
-        label = cand.compiled.labels.nearest(before, after)
+        label = labels.nearest(before, after)
+        if label is None and not before.strip() and cand.row_start > 0:
+            # A value opening its line may be named by a label line above (`身份证号：`, then
+            # the number), but not by a label that closed another value's line
+            # (`M21959441（护照）`): that one is taken.
+            above = chunk[_line_start(chunk, cand.row_start - 1, LABEL_BEFORE) : cand.row_start]
+            if not _CLUSTER.search(above):
+                label = labels.nearest(above + before, "")
         return [] if label is None else [_label_kind(label.word, label.owners, cand.pattern.id)]
 
     def _column_evidence(self, chunk: str, cand: _Candidate) -> list[str]:
@@ -574,12 +584,16 @@ class ChunkScanner:
         vouched = any(e.startswith(("marker", "name", "row:")) for e in evidence)
         if vouched or re.search(f"[{home}]", rest_of_row):
             return []
+        lookalike = ["lookalike:" + looks[0].country]
+        # A row that says in Chinese whose number it is (`王经理（房屋中介） 010-…`) is a
+        # Chinese entry on any page; its neighbours do not vouch for it. A label is not that.
+        words = [e.split(":", 1)[1] for e in evidence if ":" in e]
+        if len(_HAN.findall(_without(rest_of_row, words))) >= 2:
+            return lookalike
         # A record written one field per line: its name sits on a neighbouring line.
         if re.search(f"[{home}]", _record_block(chunk, cand.row_start, cand.row_end)):
             return []
-        if cand.compiled.pack.id in self._foreign:
-            return ["lookalike:" + looks[0].country]
-        return []
+        return lookalike if cand.compiled.pack.id in self._foreign else []
 
     def _finding(self, chunk: str, cand: _Candidate, line: int, column: int) -> Finding:
         pattern = cand.pattern
@@ -614,6 +628,7 @@ class ChunkScanner:
 
 HOME_SHARE = 0.3  # below this share of home-script letters (vs Han), a page is foreign
 _HANGUL = re.compile("[\uac00-\ud7a3]")
+_HAN = re.compile("[\u4e00-\u9fff]")
 
 
 def _row_bounds(chunk: str, start: int, end: int) -> tuple[int, int]:
@@ -696,6 +711,19 @@ def _bounded(chunk: str, start: int, end: int, boundary: str) -> bool:
     if start > 0 and chunk[start - 1] in glue:
         return False
     return not (end < len(chunk) and chunk[end] in glue)
+
+
+def _without(text: str, words: Iterable[str]) -> str:
+    for word in words:
+        text = text.replace(word, " ")
+    return text
+
+
+def _line_start(chunk: str, end: int, reach: int) -> int:
+    """Where the line ending at `end` starts, looking back at most `reach` characters."""
+    lowest = max(0, end - reach)
+    newline = chunk.rfind("\n", lowest, end)
+    return newline + 1 if newline >= 0 else lowest
 
 
 def _record_block(chunk: str, row_start: int, row_end: int) -> str:

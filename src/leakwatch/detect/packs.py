@@ -41,7 +41,7 @@ EVIDENCE_KINDS = frozenset(
     {
         "checksum", "valid", "masked", "format", "checksum-failed", "bare", "landline",
         "context", "column", "row", "name", "marker", "negative", "other", "label", "foreign",
-        "lookalike",
+        "lookalike", "timestamp",
     }
 )  # fmt: skip
 _PACK_KEYS = frozenset({"id", "country", "name", "script", "markers", "negative", "description"})

@@ -66,12 +66,15 @@ def kr_rrn(text: str, today: dt.date) -> Validation:
     UNVERIFIED, not FAIL.
     """
     digits = digits_of(text)
-    if len(digits) != 13 or digits[6] not in "1234" or _birth_date(digits, today) is None:
+    if len(digits) != 13 or digits[6] not in "1234":
+        return _FAIL
+    born = _birth_date(digits, today)
+    if born is None:
         return _FAIL
     checked = stdnum_rrn.calc_check_digit(digits[:12]) == digits[12]
     if checked and int(digits[7:9]) <= _MAX_REGION:
-        return Validation(Verdict.PASS, digits, ("checksum", *_bare(text)))
-    return Validation(Verdict.UNVERIFIED, digits, ("checksum-failed", *_bare(text)))
+        return Validation(Verdict.PASS, digits, ("checksum", *_bare(text, born, today)))
+    return Validation(Verdict.UNVERIFIED, digits, ("checksum-failed", *_bare(text, born, today)))
 
 
 def kr_arn(text: str, today: dt.date) -> Validation:
@@ -81,18 +84,42 @@ def kr_arn(text: str, today: dt.date) -> Validation:
     foreigner variant `(13 - s) mod 10`, both over `s = sum mod 11`; either passes.
     """
     digits = digits_of(text)
-    if len(digits) != 13 or digits[6] not in "5678" or _birth_date(digits, today) is None:
+    if len(digits) != 13 or digits[6] not in "5678":
+        return _FAIL
+    born = _birth_date(digits, today)
+    if born is None:
         return _FAIL
     remainder = _rrn_weighted_sum(digits) % 11
     check = int(digits[12])
     if check in ((11 - remainder) % 10, (13 - remainder) % 10):
-        return Validation(Verdict.PASS, digits, ("checksum", *_bare(text)))
-    return Validation(Verdict.UNVERIFIED, digits, ("checksum-failed", *_bare(text)))
+        return Validation(Verdict.PASS, digits, ("checksum", *_bare(text, born, today)))
+    return Validation(Verdict.UNVERIFIED, digits, ("checksum-failed", *_bare(text, born, today)))
 
 
-def _bare(text: str) -> tuple[str, ...]:
-    """`bare` when 13 digits are written with no separator, as millisecond timestamps are."""
-    return ("bare",) if text.isdigit() else ()
+# Millisecond timestamps since 2001-09-09 are 13 digits starting 1: read as RRNs they are
+# people born 1910-1919 (digit 7 = 1, 2, 5 or 6), over a hundred years old today.
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_FIRST_13_DIGIT_MS = 10**12
+CENTENARIAN = 100
+
+
+def _bare(text: str, born: dt.date, today: dt.date) -> tuple[str, ...]:
+    """`bare` when 13 digits are written with no separator, as millisecond timestamps are;
+    `timestamp` too when they read as a moment up to today and as a centenarian's number."""
+    if not text.isdigit():
+        return ()
+    if _FIRST_13_DIGIT_MS <= int(text) <= _latest_ms(today) and (
+        today.year - born.year > CENTENARIAN
+    ):
+        return ("bare", "timestamp")
+    return ("bare",)
+
+
+@functools.lru_cache(maxsize=4)
+def _latest_ms(today: dt.date) -> int:
+    """The end of `today` in milliseconds since the epoch."""
+    end = dt.datetime(today.year, today.month, today.day, tzinfo=dt.UTC) + dt.timedelta(days=1)
+    return int((end - _EPOCH).total_seconds() * 1000)
 
 
 def _masked_registration(text: str, today: dt.date, sex_digits: str) -> Validation:
