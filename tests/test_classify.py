@@ -48,10 +48,21 @@ def test_trade_offers(classify: Classify, text: str) -> None:
         "出售中国身份证四件套 TG 私聊",  # Chinese data, no Korea marker
         "韩国旅游攻略：首尔必去景点",  # Korea, no data, no sale
         "身份证号 800101-1234560",  # exposure, not a trade
+        # A news story showing a masked sample, with no seller's words.
+        "警方破获一起非法出售公民个人信息案，涉案样本如 800101-1****** 所示。",
+        # Chinese data (UnionPay cards, Chinese IDs): a card is no Korea marker.
+        "出售实名数据 姓名\t银行卡号\n王芳\t6222404806981281",
+        # A Korean cosmetics shop needs the buyer's ID to clear customs.
+        "韩国化妆品代购 雪花秀 出售 ¥899，清关需提供收件人身份证号",
+        "韩国代购 面霜 价格 ¥899 身份证",
     ],
 )
 def test_not_trade_offers(classify: Classify, text: str) -> None:
     assert classify(text) is not Category.TRADING
+
+
+def test_a_seller_quoting_the_news_is_still_selling(classify: Classify) -> None:
+    assert classify("警方说的那种韩国身份证料我们有，出售，一手新鲜，TG私聊") is Category.TRADING
 
 
 def test_window_limits_how_far_apart_the_terms_may_be(classify: Classify) -> None:

@@ -75,6 +75,19 @@ def test_column_header_is_the_context_of_the_whole_column(find: Find) -> None:
     assert all("column:주민등록번호" in f.evidence for f in findings)
 
 
+def test_a_short_caption_may_stand_between_header_and_rows(find: Find) -> None:
+    text = (
+        "格式：账号----密码----实名----卡号\n以下为样本：\n"
+        "kr8362user@naver.com----qw284806!----송주원----5092-6819-7979-8399\n"
+    )
+    (card,) = find(text)
+    assert card.evidence[:2] == ("checksum", "column:卡号")
+    prose = "格式：账号----密码----实名----卡号\n" + "这是一段很长的说明文字，不是标题。" * 4 + "\n"
+    assert (
+        find(prose + "kr8362user@naver.com----qw284806!----송주원----5092-6819-7979-8399\n") == []
+    )
+
+
 def test_html_table_rows_get_column_context_too(find: Find) -> None:
     text = "이름\t여권번호\t비고\n김민준\tM70412358\t-\n이서연\tS123A4567\t-\n"
     findings = find(text)

@@ -213,6 +213,15 @@ def read_all(path: Path) -> tuple[sources.Document, str]:
     return reader.document, "".join(piece.text for piece in reader.pieces())
 
 
+def test_an_update_time_is_only_a_fallback_for_the_published_date() -> None:
+    text = "更新时间：2024-05-20\n正文……\n发表于 2023-03-01 10:20\n"
+    found = dates.from_text(text, TODAY)
+    assert found == dates.Published("2023-03-01T10:20:00", "text:发表于")
+    assert dates.from_text("更新时间：2024-05-20\n", TODAY) == dates.Published(
+        "2024-05-20", "text:更新时间"
+    )
+
+
 def test_folder_walk_reads_everything_but_media_and_hidden_files(tmp_path: Path) -> None:
     names = ("a.html", "b.csv", "c.txt.gz", "d.png", ".hidden.txt", "sub/e.json", "f.TSV",
              "g.sql", "h.log", "index.php", "README", "photo.JPG", ".git/config")  # fmt: skip

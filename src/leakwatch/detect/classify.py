@@ -28,7 +28,7 @@ EXPOSURE_MIN_MEDIUM = 5
 # Findings below this confidence never make a page a case, whatever --min-confidence shows.
 CASE_MIN_CONFIDENCE = 0.5
 _MARKER, _DATA, _AMBIGUOUS, _SALE, _TRAP = "marker", "data", "ambiguous", "sale", "trap"
-_OFFER, _NEWS = "offer", "news"
+_OFFER, _NOT_OFFER = "offer", "not_offer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +69,12 @@ class PageClassifier:
 
     def __init__(self, packs: Sequence[Pack]) -> None:
         self.vocabularies = tuple(_compile(p) for p in packs if p.trading is not None)
+        # Types that say "Korea" by themselves, standing in for a marker word. Not the ones
+        # that need a label: a Luhn-valid card or a bank account could be any country's.
+        self.marking_types = frozenset(
+            pattern.type for pack in packs for pattern in pack.patterns
+            if not pattern.requires_context
+        )  # fmt: skip
 
     def open(self) -> PageSignals:
         return PageSignals(self)
@@ -86,7 +92,7 @@ def _compile(pack: Pack) -> _Vocabulary:
         (_AMBIGUOUS, trading.ambiguous),
         (_SALE, trading.sale),
         (_OFFER, trading.offer),
-        (_NEWS, trading.news),
+        (_NOT_OFFER, trading.not_offer),
         (_TRAP, trading.traps),
     ):
         for word in words:
@@ -129,6 +135,7 @@ class PageSignals:
     _weak_trade: tuple[str, ...] | None = None  # marker + ambiguous data + sale
     _sale_word: str | None = None
     _findings: Counter[str] = field(default_factory=Counter)
+    _marking: set[str] = field(default_factory=set)  # found types that say "Korea"
     _masked: Counter[str] = field(default_factory=Counter)
     _severe: set[str] = field(default_factory=set)
     _medium: dict[str, set[str]] = field(default_factory=dict)
@@ -174,12 +181,12 @@ class PageSignals:
         sales = hits.positions.get(_SALE, [])
         if not sales:
             return
-        self._sale_word = self._sale_word or hits.words[_SALE]
         sale = "sale:" + hits.words[_SALE]
         for position in sales:
             lo, hi = position - vocabulary.window, position + vocabulary.window
-            if _near(hits, _NEWS, lo, hi) and not _near(hits, _OFFER, lo, hi):
-                continue  # reporting on a trade, not offering one
+            if _near(hits, _NOT_OFFER, lo, hi) and not _near(hits, _OFFER, lo, hi):
+                continue  # reporting on a trade (or a shop's customs form), not offering one
+            self._sale_word = self._sale_word or hits.words[_SALE]
             marker = _near(hits, _MARKER, lo, hi)
             if not marker and vocabulary.home_script is not None:
                 home = vocabulary.home_script.search(text, max(0, lo), hi)
@@ -209,6 +216,8 @@ class PageSignals:
         if "landline" in finding.evidence:
             return  # shop and office numbers do not make a page a leak
         self._findings[finding.type] += 1
+        if finding.type in self.classifier.marking_types:
+            self._marking.add(finding.type)
         if finding.severity >= Severity.HIGH:
             self._severe.add(finding.type)
         elif finding.severity == Severity.MEDIUM:
@@ -219,7 +228,7 @@ class PageSignals:
     def verdict(self) -> Verdict:
         if self._trade_window is not None:
             return Verdict(Category.TRADING, self._trade_window)
-        identifiers = sorted({*self._findings, *self._masked})
+        identifiers = sorted({*self._marking, *self._masked})
         if self._data_sale is not None and identifiers:
             return Verdict(
                 Category.TRADING, ("identifiers:" + ",".join(identifiers), *self._data_sale)

@@ -343,6 +343,11 @@ def _find_table(
         line_start = newline + 1
         line = chunk[line_start:line_end]
         if delimiter not in line:
+            # `格式：账号----密码----实名` then `以下为样本：`: a short caption may stand between
+            # a header and its rows.
+            header = _header_above_caption(chunk, line_start, line, header_words, delimiter)
+            if header is not None:
+                return _Table(delimiter, width or len(header.cells), header, position, row_end)
             break
         header = _parse_header(line, header_words, delimiter)
         if header is not None:
@@ -351,6 +356,19 @@ def _find_table(
             break
         position = line_start
     return _Table(delimiter, width, None, position, row_end)
+
+
+_MAX_CAPTION = 40
+
+
+def _header_above_caption(
+    chunk: str, caption_start: int, caption: str, header_words: WordMatcher, delimiter: str
+) -> Header | None:
+    if caption_start == 0 or len(caption) > _MAX_CAPTION or _has_digit(caption, 0, len(caption)):
+        return None
+    end = caption_start - 1
+    start = chunk.rfind("\n", max(0, end - _MAX_HEADER_LINE), end) + 1
+    return _parse_header(chunk[start:end], header_words, delimiter)
 
 
 def _parse_header(line: str, header_words: WordMatcher, delimiter: str) -> Header | None:

@@ -38,7 +38,7 @@ from leakwatch.detect.context import (
     script_share,
 )
 from leakwatch.detect.packs import SCRIPTS, Pack, Pattern, compile_re2
-from leakwatch.detect.redact import Fingerprinter, mask, mask_snippet
+from leakwatch.detect.redact import MASK_CHARS, Fingerprinter, mask, mask_snippet
 from leakwatch.extract.sources import context_before
 from leakwatch.models import Finding, Validation, Verdict
 
@@ -80,7 +80,7 @@ _TABLE_DELIMITERS = ("\t", ",", "|", ";", "----")
 _CLUSTER = re.compile(
     "[0-9\uff10-\uff19]"
     "(?:[ \\-.()\u2010-\u2015\u2212\ufe63\uff0d\uff0e\uff08\uff09\u3000]{0,3}"
-    "[0-9A-Za-z*\u00d7\u25cf\uff0a\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]){5,}+"
+    "[0-9A-Za-z*#\u00d7\u25cf\u25cb\u2217\uff0a\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]){5,}+"
 )
 _SUPPORT_CONTEXT = frozenset({"context", "column"})
 _LABELLED = ("context:", "column:")
@@ -667,7 +667,7 @@ def _windows(chunk: str) -> list[tuple[int, int]]:
 # window edge). The boundary characters are consumed, so `_spans` hands a consumed right one
 # back as the next match's left one. This keeps RE2 from reporting (and Python from paying
 # for) the thousands of shapes found inside longer digit runs: order numbers, Chinese IDs.
-_NOT_GLUE = {"digit": "[^0-9]", "alnum": "[^0-9A-Za-z]", "masked": "[^0-9*xX×●○]"}
+_NOT_GLUE = {"digit": "[^0-9]", "alnum": "[^0-9A-Za-z]", "masked": f"[^0-9{re.escape(MASK_CHARS)}]"}
 
 
 def _bounded_regex(pattern: Pattern) -> Any:
@@ -698,7 +698,7 @@ _ALNUM_LIKE = _DIGIT_LIKE | frozenset(
 )
 
 
-_MASK_LIKE = _DIGIT_LIKE | frozenset("*xX×●○＊")
+_MASK_LIKE = _DIGIT_LIKE | frozenset(MASK_CHARS)
 _GLUE = {"digit": _DIGIT_LIKE, "alnum": _ALNUM_LIKE, "masked": _MASK_LIKE}
 
 

@@ -52,7 +52,7 @@ _PATTERN_KEYS = frozenset(
     }
 )  # fmt: skip
 _LOOKALIKE_KEYS = frozenset({"when", "country", "against", "unless_labelled"})
-_TRADING_KEYS = frozenset({"window", "data", "ambiguous", "sale", "offer", "news", "traps"})
+_TRADING_KEYS = frozenset({"window", "data", "ambiguous", "sale", "offer", "not_offer", "traps"})
 _SCORING_DEFAULTS: Mapping[str, float] = MappingProxyType({"cap": 0.4})
 
 
@@ -116,7 +116,7 @@ class TradingVocabulary:
     ambiguous: tuple[str, ...]
     sale: tuple[str, ...]
     offer: tuple[str, ...]
-    news: tuple[str, ...]
+    not_offer: tuple[str, ...]
     traps: tuple[str, ...]
 
 
@@ -258,7 +258,7 @@ class _PackReader:
             ambiguous=self.words(table, "ambiguous", "[trading]"),
             sale=self.words(table, "sale", "[trading]"),
             offer=self.words(table, "offer", "[trading]"),
-            news=self.words(table, "news", "[trading]"),
+            not_offer=self.words(table, "not_offer", "[trading]"),
             traps=self.words(table, "traps", "[trading]"),
         )
         if not vocabulary.data or not vocabulary.sale:

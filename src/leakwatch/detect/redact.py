@@ -105,7 +105,9 @@ def mask(text: str, keep: tuple[int, int]) -> str:
     return "".join(out)
 
 
-_MASK_CHARS = frozenset("*xX×●○＊")
+# What sellers hide digits with in samples (`800101-1******`, `010-●●●●-5678`).
+MASK_CHARS = "*xX×●○∗#＊"
+_MASK_CHARS = frozenset(MASK_CHARS)
 
 
 # In a context snippet every digit of a digit cluster is hidden: other identifiers on the same

@@ -19,12 +19,13 @@ from phonenumbers import PhoneNumberType
 from stdnum import luhn
 from stdnum.kr import rrn as stdnum_rrn
 
+from leakwatch.detect.redact import MASK_CHARS
 from leakwatch.models import Validation, Verdict
 
 Validator = Callable[[str, dt.date], Validation]
 
 _FAIL = Validation(Verdict.FAIL, "")
-_MASK_CHARS = frozenset("*xX×●○#")
+_MASK_CHARS = frozenset(MASK_CHARS)
 
 # Digit 7 of an RRN/ARN gives the century of birth (and sex, and nationality).
 # 9 and 0 mean born in the 1800s: no living holders, so treated as impossible.

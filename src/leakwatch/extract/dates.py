@@ -24,17 +24,26 @@ _META_KEYS = (
 )  # fmt: skip
 _LABELS = (
     "发布时间", "發佈時間", "發布時間", "发表时间", "發表時間", "发表于", "發表於", "发布于",
-    "發佈於", "發布於", "发布日期", "發布日期", "發佈日期", "发帖时间", "發帖時間", "更新时间",
-    "日期", "時間", "작성일자", "작성일", "등록일", "게시일", "작성시간", "등록일자",
-    "Posted on", "Published on", "Published", "Posted", "Date",
+    "發佈於", "發布於", "发布日期", "發布日期", "發佈日期", "发帖时间", "發帖時間",
+    "작성일자", "작성일", "등록일", "게시일", "작성시간", "등록일자",
+    "Posted on", "Published on", "Published", "Posted",
 )  # fmt: skip
-_VISIBLE = re.compile(
-    r"(?:" + "|".join(re.escape(label) for label in _LABELS) + r")"
+# Only when no publication label is found: an update time, or a date of unknown meaning.
+_FALLBACK_LABELS = ("更新时间", "更新時間", "日期", "時間", "Updated", "Date")
+_DATE = (
     r"\s{0,3}[:：]?\s{0,3}"
     r"(\d{4})\s{0,2}[-/.年]\s{0,2}(\d{1,2})\s{0,2}[-/.月]\s{0,2}(\d{1,2})日?"
-    r"(?:\s{1,3}(\d{1,2}):(\d{2})(?::(\d{2}))?)?",
-    re.IGNORECASE,
+    r"(?:\s{1,3}(\d{1,2}):(\d{2})(?::(\d{2}))?)?"
 )
+
+
+def _labelled_date(labels: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(
+        "(?:" + "|".join(re.escape(label) for label in labels) + ")" + _DATE, re.IGNORECASE
+    )
+
+
+_VISIBLE = (_labelled_date(_LABELS), _labelled_date(_FALLBACK_LABELS))
 _EARLIEST = dt.date(1990, 1, 1)
 VISIBLE_SCAN = 200_000  # characters of visible text searched for a date line
 
@@ -61,8 +70,17 @@ def from_html(tree: LexborHTMLParser, text: str, today: dt.date) -> Published | 
 
 
 def from_text(text: str, today: dt.date) -> Published | None:
-    """The first labelled date line in visible text."""
-    for match in _VISIBLE.finditer(text, 0, VISIBLE_SCAN):
+    """The first date line labelled as a publication date in visible text, else the first
+    date under a vaguer label (update time, "date")."""
+    for regex in _VISIBLE:
+        found = _first_date(regex, text, today)
+        if found is not None:
+            return found
+    return None
+
+
+def _first_date(regex: re.Pattern[str], text: str, today: dt.date) -> Published | None:
+    for match in regex.finditer(text, 0, VISIBLE_SCAN):
         if _inside_word(text, match.start()):
             continue  # 出生日期 (birth date), 下单日期 (order date), update: ...
         year, month, day, hour, minute, second = match.groups()
