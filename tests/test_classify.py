@@ -53,7 +53,7 @@ def test_trade_offers(classify: Classify, text: str) -> None:
         # Chinese data (UnionPay cards, Chinese IDs): a card is no Korea marker.
         "出售实名数据 姓名\t银行卡号\n王芳\t6222404806981281",
         # A Korean cosmetics shop needs the buyer's ID to clear customs.
-        "韩国化妆品代购 雪花秀 出售 ¥899，清关需提供收件人身份证号",
+        "本店常年出售韩国原装化妆品，量大从优，现货秒发。韩国直邮需清关，请提供收件人身份证号。",
         "韩国代购 面霜 价格 ¥899 身份证",
     ],
 )
@@ -63,6 +63,12 @@ def test_not_trade_offers(classify: Classify, text: str) -> None:
 
 def test_a_seller_quoting_the_news_is_still_selling(classify: Classify) -> None:
     assert classify("警方说的那种韩国身份证料我们有，出售，一手新鲜，TG私聊") is Category.TRADING
+
+
+def test_a_customs_word_only_cancels_the_data_terms_of_its_own_sentence(
+    classify: Classify,
+) -> None:
+    assert classify("出售韩国实名数据，身份证齐全。海关清关不用愁。") is Category.TRADING
 
 
 def test_window_limits_how_far_apart_the_terms_may_be(classify: Classify) -> None:

@@ -4,8 +4,11 @@ Trading needs three things close together (within the pack's `window`): a Korea 
 marker word, or text in the home script: Hangul), a personal-data term and a sale term. Traps
 are removed first (韩国料理 is food), ambiguous data terms need a second data signal (四件套
 alone is bedding), and a post selling Chinese data has no Korea marker, so it is not a Korean
-case. Korean identifiers found on the page stand in
-for a marker; masked samples (`800101-1******`) stand in for marker and data term both.
+case. Korean identifiers found on the page stand in for a marker (those that are Korean by
+themselves: RRN, ARN, phone, not a card any country could issue); masked samples
+(`800101-1******`) stand in for marker and data term both. A sale word near news words (a
+story about a bust) does not count unless offer words (a unit price, 私聊) are near too, and
+a data term in a sentence that asks the buyer for it (customs clearance) is not for sale.
 
 Exposure is a page showing full identifiers that is not a trade offer: one identifier of high
 or critical severity, or at least five distinct ones of medium severity (a shop's single
@@ -28,7 +31,9 @@ EXPOSURE_MIN_MEDIUM = 5
 # Findings below this confidence never make a page a case, whatever --min-confidence shows.
 CASE_MIN_CONFIDENCE = 0.5
 _MARKER, _DATA, _AMBIGUOUS, _SALE, _TRAP = "marker", "data", "ambiguous", "sale", "trap"
-_OFFER, _NOT_OFFER = "offer", "not_offer"
+_OFFER, _NEWS, _REQUEST = "offer", "news", "request"
+_DATA_KINDS = frozenset({_DATA, _AMBIGUOUS})
+_SENTENCE_END = re.compile("[。！？!?\n]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +97,8 @@ def _compile(pack: Pack) -> _Vocabulary:
         (_AMBIGUOUS, trading.ambiguous),
         (_SALE, trading.sale),
         (_OFFER, trading.offer),
-        (_NOT_OFFER, trading.not_offer),
+        (_NEWS, trading.news),
+        (_REQUEST, trading.requests),
         (_TRAP, trading.traps),
     ):
         for word in words:
@@ -173,19 +179,32 @@ class PageSignals:
                 self._look(vocabulary, text[lo:hi])
 
     def _look(self, vocabulary: _Vocabulary, text: str) -> None:
-        hits = _Hits()
-        for match in vocabulary.words.finditer(text):
-            for kind in vocabulary.kinds[fold(match.group())] - {_TRAP}:
-                hits.positions.setdefault(kind, []).append(match.start())
-                hits.words.setdefault(kind, match.group())
-        sales = hits.positions.get(_SALE, [])
-        if not sales:
+        found_words = [
+            (match.start(), match.group(), vocabulary.kinds[fold(match.group())] - {_TRAP})
+            for match in vocabulary.words.finditer(text)
+        ]
+        if not any(_SALE in kinds for _, _, kinds in found_words):
             return
+        # A data term in a sentence that asks a buyer for it (`清关需提供收件人身份证号`) is
+        # not for sale.
+        sentence_ends = [m.start() for m in _SENTENCE_END.finditer(text)]
+        asked = {
+            bisect.bisect_left(sentence_ends, at)
+            for at, _, kinds in found_words if _REQUEST in kinds
+        }  # fmt: skip
+        hits = _Hits()
+        for at, word, kinds in found_words:
+            for kind in kinds:
+                if kind in _DATA_KINDS and asked and bisect.bisect_left(sentence_ends, at) in asked:
+                    continue
+                hits.positions.setdefault(kind, []).append(at)
+                hits.words.setdefault(kind, word)
+        sales = hits.positions[_SALE]
         sale = "sale:" + hits.words[_SALE]
         for position in sales:
             lo, hi = position - vocabulary.window, position + vocabulary.window
-            if _near(hits, _NOT_OFFER, lo, hi) and not _near(hits, _OFFER, lo, hi):
-                continue  # reporting on a trade (or a shop's customs form), not offering one
+            if _near(hits, _NEWS, lo, hi) and not _near(hits, _OFFER, lo, hi):
+                continue  # reporting on a trade, not offering one
             self._sale_word = self._sale_word or hits.words[_SALE]
             marker = _near(hits, _MARKER, lo, hi)
             if not marker and vocabulary.home_script is not None:

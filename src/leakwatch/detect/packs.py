@@ -52,7 +52,9 @@ _PATTERN_KEYS = frozenset(
     }
 )  # fmt: skip
 _LOOKALIKE_KEYS = frozenset({"when", "country", "against", "unless_labelled"})
-_TRADING_KEYS = frozenset({"window", "data", "ambiguous", "sale", "offer", "not_offer", "traps"})
+_TRADING_KEYS = frozenset(
+    {"window", "data", "ambiguous", "sale", "offer", "news", "requests", "traps"}
+)
 _SCORING_DEFAULTS: Mapping[str, float] = MappingProxyType({"cap": 0.4})
 
 
@@ -116,7 +118,8 @@ class TradingVocabulary:
     ambiguous: tuple[str, ...]
     sale: tuple[str, ...]
     offer: tuple[str, ...]
-    not_offer: tuple[str, ...]
+    news: tuple[str, ...]
+    requests: tuple[str, ...]
     traps: tuple[str, ...]
 
 
@@ -258,7 +261,8 @@ class _PackReader:
             ambiguous=self.words(table, "ambiguous", "[trading]"),
             sale=self.words(table, "sale", "[trading]"),
             offer=self.words(table, "offer", "[trading]"),
-            not_offer=self.words(table, "not_offer", "[trading]"),
+            news=self.words(table, "news", "[trading]"),
+            requests=self.words(table, "requests", "[trading]"),
             traps=self.words(table, "traps", "[trading]"),
         )
         if not vocabulary.data or not vocabulary.sale:
