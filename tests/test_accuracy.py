@@ -1,7 +1,7 @@
 """Precision and recall per identifier type on the labelled corpora in tests/fixtures/.
 
 `accuracy/` (built by its `build.py`, synthetic identifiers only) holds realistic leak pages
-and dumps plus look-alikes that must stay silent. `holdout-1/` and `holdout-2/` were built
+and dumps plus look-alikes that must stay silent. `holdout-1/` to `holdout-3/` were built
 blind, from the reference and the README only, by sessions that never saw the detector's
 code (see tests/fixtures/HOLDOUTS.md); they are kept frozen as they were labelled. Every
 document is scanned through the public pipeline, exactly as `leakwatch scan --reveal` would,
@@ -44,7 +44,7 @@ from leakwatch.pipeline import scan_local
 FIXTURES_ROOT = Path(__file__).resolve().parent / "fixtures"
 FIXTURES = FIXTURES_ROOT / "accuracy"
 LABELS = FIXTURES / "labels.json"
-CORPORA = ("accuracy", "holdout-1", "holdout-2")
+CORPORA = ("accuracy", "holdout-1", "holdout-2", "holdout-3")
 # The corpus's birth dates and "future" numbers are relative to this day (tests/synthetic.py).
 TODAY = dt.date(2026, 11, 28)
 MIN_PRECISION = 0.98
@@ -285,7 +285,11 @@ def test_corpus_has_enough_labels_per_type(corpus: Corpus) -> None:
 
 
 def test_every_document_scanned(corpus: Corpus) -> None:
-    on_disk = {p.relative_to(corpus.root).as_posix() for p in (corpus.root / "docs").iterdir()}
+    on_disk = {
+        p.relative_to(corpus.root).as_posix()
+        for p in (corpus.root / "docs").rglob("*")
+        if p.is_file()
+    }
     labelled = {str(doc["file"]) for doc in corpus.documents}
     assert on_disk == labelled, "docs/ and labels.json disagree: re-run build.py"
     assert not corpus.issues, [f"{i.source}: {i.message}" for i in corpus.issues]

@@ -243,6 +243,32 @@ def test_label_on_the_line_above(find: Find) -> None:
     assert types_of(find("身份证号：\n800101-1234567")) == ["kr.rrn"]
 
 
+@pytest.mark.parametrize(
+    ("text", "type_id"),
+    [("駕照號碼：13-11-347827-96", "kr.driver_license"),  # 駕照 + generic 號碼
+     ("驾驶证号码 13-11-347827-96", "kr.driver_license"),
+     ("Card number: 4518 4717 2507 0254", "kr.card"),  # a connector word, not a gap
+     ("Account No: 1002-331-144111", "kr.bank_account"),  # title case
+     ('"账号": "110-803-830691",', "kr.bank_account")],
+)  # fmt: skip
+def test_compound_and_english_labels(find: Find, text: str, type_id: str) -> None:
+    assert types_of(find(text)) == [type_id]
+
+
+def test_a_login_under_zhanghao_is_a_phone_not_an_account(find: Find) -> None:
+    text = "账号----密码----实名\n01023455793----pass1234----장서준\n"
+    assert types_of(find(text)) == ["kr.phone"]
+
+
+def test_records_of_an_extended_insert_vouch_for_each_other(find: Find) -> None:
+    # One line, many tuples: a post-2020 number far along it still has its phone beside it.
+    tuples = ",".join(f"({i},'800101-1234567','010-2345-{i:04d}')" for i in range(30))
+    findings = find(f"INSERT INTO `members` VALUES {tuples};")
+    rrns = only(findings, "kr.rrn")
+    assert len(rrns) == 30
+    assert all("row:kr.phone" in f.evidence for f in rrns)
+
+
 def test_a_label_that_closed_the_line_above_is_taken(find: Find) -> None:
     # Labels after their values: the line above's label names its own value, not this one.
     findings = find("M21959441（护照）\n882-33-97716 사업자등록번호\n")

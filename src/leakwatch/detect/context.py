@@ -57,7 +57,7 @@ class WordMatcher:
         variants: set[str] = set()
         for word in words:
             folded = fold(word)
-            variants.update({word, folded, folded.capitalize(), folded.upper()})
+            variants.update({word, folded, folded.capitalize(), folded.title(), folded.upper()})
         variants.discard("")
         self.regex = re.compile(_trie_pattern(variants) if variants else r"(?!x)x")
 
@@ -145,16 +145,20 @@ class LabelVocabulary:
         start = max(start, len(before) - MAX_LABEL_GAP - _LONGEST_LABEL)
         if self._words.regex.search(before, start) is not None:  # the common case: no label
             best: re.Match[str] | None = None
-            for best in self._words.finditer(before, start):  # noqa: B007 - the last is wanted
-                pass
+            head: re.Match[str] | None = None  # the word `best` is glued to, if any
+            for match in self._words.finditer(before, start):
+                head = best if best is not None and best.end() == match.start() else None
+                best = match
             if best is not None and _joins(before[best.end() :]):
+                if head is not None and fold(best.group()) in _GENERIC:
+                    return self._label(head)  # `駕照號碼` is a licence, not any 號碼
                 return self._label(best)
         if self._words.regex.search(after) is None:
             return None
-        match = self._words.search(after)
-        if match is None or _BARRIER.search(after, 0, match.start()):
+        right = self._words.search(after)
+        if right is None or _BARRIER.search(after, 0, right.start()):
             return None
-        return self._label(match) if _joins(after[: match.start()]) else None
+        return self._label(right) if _joins(after[: right.start()]) else None
 
     def classify(self, text: str) -> Label | None:
         """The first label word inside `text` (a column header cell), if any."""
@@ -176,6 +180,10 @@ _ASIDE = re.compile(r"[(（\[【][^)）\]】]{0,20}[)）\]】]")
 _PUNCTUATION = re.compile(r"[\s:：=#\-—–.,、/|·•\"'“”‘’]+")
 _SAME_TOKEN = re.compile(r"[A-Za-z_]+")  # `bank` in `bank_account`, `passport` in `passportNo`
 MAX_CONNECTOR = 3
+# Words that only say "number": after another label they name nothing of their own
+# (`驾驶证号码`, `Card number`), and between a label and its value they are connectors.
+_GENERIC = frozenset({"号码", "號碼", "编号", "編號", "번호", "number", "no", "num", "nr"})
+_CONNECTOR_WORDS = re.compile(r"\b(?i:number|num|no)\b|号码|號碼|번호")
 
 
 def _joins(gap: str) -> bool:
@@ -184,7 +192,8 @@ def _joins(gap: str) -> bool:
     rest = gap[token.end() :] if token else gap
     if len(rest) > MAX_LABEL_GAP:
         return False
-    return len(_PUNCTUATION.sub("", _ASIDE.sub("", rest))) <= MAX_CONNECTOR
+    rest = _CONNECTOR_WORDS.sub("", _ASIDE.sub("", rest))
+    return len(_PUNCTUATION.sub("", rest)) <= MAX_CONNECTOR
 
 
 def _has_digit(text: str, start: int, end: int) -> bool:

@@ -472,6 +472,7 @@ class ChunkScanner:
         for cand in candidates:
             cand.row_start, cand.row_end = _row_bounds(chunk, cand.start, cand.end)
             rows.setdefault(cand.row_start, []).append(cand)
+        starts = [cand.start for cand in candidates]  # sorted
         scored = []
         for row_candidates in rows.values():
             first = row_candidates[0]
@@ -483,7 +484,14 @@ class ChunkScanner:
                 evidence += self._column_evidence(chunk, cand)
                 if self._hopeless(cand, evidence, _SUPPORT_CONTEXT):
                     continue  # most look-alikes stop here, before any further work
-                evidence += _row_evidence(cand, row_candidates)
+                mates = row_candidates
+                if _cut(chunk, cand.row_start, cand.row_end):
+                    # A piece of a long line (an SQL extended INSERT): its row is its
+                    # neighbourhood, whatever row the neighbours were grouped in.
+                    low = bisect.bisect_left(starts, cand.row_start)
+                    high = bisect.bisect_left(starts, cand.row_end)
+                    mates = [c for c in candidates[low:high] if c.end <= cand.row_end]
+                evidence += _row_evidence(cand, mates)
                 if self._hopeless(cand, evidence, _SUPPORT_UNVERIFIED):
                     continue
                 if names is None:
@@ -641,6 +649,13 @@ def _row_bounds(chunk: str, start: int, end: int) -> tuple[int, int]:
     high = min(len(chunk), end + reach)
     newline = chunk.find("\n", end, high)
     return row_start, newline if newline >= 0 else high
+
+
+def _cut(chunk: str, row_start: int, row_end: int) -> bool:
+    """Whether a row from `_row_bounds` is a piece of a longer line."""
+    return (row_start > 0 and chunk[row_start - 1] != "\n") or (
+        row_end < len(chunk) and chunk[row_end] != "\n"
+    )
 
 
 def _windows(chunk: str) -> list[tuple[int, int]]:
