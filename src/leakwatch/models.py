@@ -1,4 +1,5 @@
-"""Frozen values shared by the pipeline stages: severities, verdicts, findings, document facts."""
+"""Frozen values shared by the pipeline stages: severities, verdicts, findings, document facts,
+and how a crawled page was fetched."""
 
 from __future__ import annotations
 
@@ -81,6 +82,30 @@ class Finding:
 
 
 @dataclass(frozen=True, slots=True)
+class FetchInfo:
+    """How a crawled document was fetched; absent for local files and stdin."""
+
+    url: str  # the canonical URL that was requested (the crawl frontier's key)
+    final_url: str  # after redirects; the document's `source`
+    site: str  # host name the page belongs to (lower case, no port)
+    target: str  # the start URL whose crawl found this page
+    depth: int  # links followed from the start page (0 = the start page)
+    status: int
+    fetched_at: str  # ISO 8601, UTC
+    address: str | None  # IP address connected to (None through a proxy)
+    country: str | None  # the targets file's `country=` for this target, upper case
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedUrl:
+    """A URL the crawler has accepted into its frontier (in scope, unseen, within limits)."""
+
+    url: str  # canonical
+    depth: int
+    target: str  # the start URL whose crawl it belongs to
+
+
+@dataclass(frozen=True, slots=True)
 class DocumentFacts:
     """What the report needs to know about one scanned document."""
 
@@ -96,6 +121,7 @@ class DocumentFacts:
     findings: int
     findings_by_type: dict[str, int] = field(default_factory=dict)
     content_sha256: str | None = None
+    fetch: FetchInfo | None = None  # set for crawled pages
 
 
 @dataclass(frozen=True, slots=True)

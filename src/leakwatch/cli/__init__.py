@@ -1,0 +1,98 @@
+"""Command line: typer only. Each command lives in its own module and registers on `app`;
+`main` turns every error into one line and an exit code, never a traceback.
+
+Exit codes: 0 completed; 1 findings at or above --fail-on; 2 usage, configuration or pack
+error; 3 could not complete; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Annotated, NoReturn
+
+import typer
+
+from leakwatch import __version__
+from leakwatch.cli import patterns, scan  # noqa: F401  (they register their commands)
+from leakwatch.cli.common import EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, app
+from leakwatch.errors import LeakwatchError, UsageError
+
+__all__ = ["EXIT_INCOMPLETE", "app", "main"]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"leakwatch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """leakwatch: monitor foreign sites for South Korean personal data."""
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Entry point: run the app; usage errors become one line and exit 2, never a traceback."""
+    command = typer.main.get_command(app)
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        code = command.main(args=args, prog_name="leakwatch", standalone_mode=False)
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except (KeyboardInterrupt, typer.Abort):
+        code = EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        code = EXIT_OK
+    except UsageError as exc:
+        _print_error(str(exc))
+        code = EXIT_USAGE
+    except LeakwatchError as exc:
+        _print_error(str(exc))
+        code = EXIT_INCOMPLETE
+    except Exception as exc:
+        # typer's (vendored) click reports bad options with exceptions that carry their own
+        # message and exit code; print them as one line instead of a usage box.
+        if not hasattr(exc, "format_message"):
+            code = _internal_error(exc)
+            sys.exit(code)
+        context = getattr(exc, "ctx", None)
+        hint = f" (see {context.command_path} --help)" if context is not None else ""
+        if type(exc).__name__ == "NoArgsIsHelpError" and context is not None:
+            print(context.get_help())
+            code = EXIT_OK
+        else:
+            _print_error(f"{exc.format_message()}{hint}")
+            code = getattr(exc, "exit_code", EXIT_USAGE) or EXIT_USAGE
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _print_error(message: str) -> None:
+    print(f"leakwatch: error: {message}", file=sys.stderr)
+
+
+def _internal_error(exc: BaseException) -> int:
+    """A bug, not a user mistake: one line (the traceback with LEAKWATCH_DEBUG=1), exit 3."""
+    if os.environ.get("LEAKWATCH_DEBUG"):  # opted in: may show raw input
+        traceback.print_exception(exc)
+    # The message may quote input: its digit runs are hidden like everything else printed.
+    detail = re.sub(r"[0-9]{4,}", lambda m: "*" * len(m.group()), str(exc))
+    _print_error(
+        f"internal error: {type(exc).__name__}: {detail} "
+        "(a bug in leakwatch; run again with LEAKWATCH_DEBUG=1 for details and report it)"
+    )
+    return EXIT_INCOMPLETE
+
+
+def _silence_stdout() -> None:
+    """After the reader of our stdout went away, stop Python complaining at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

@@ -1,0 +1,56 @@
+"""What every command shares: the typer app, exit codes, one-line errors, common options."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+from leakwatch.detect.packs import Pack, load_packs
+from leakwatch.errors import PackError
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+app = typer.Typer(
+    name="leakwatch",
+    help="Find South Korean personal data exposed or traded on web pages and files.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+PatternsOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--patterns",
+        metavar="DIR",
+        help="Extra pattern packs: a folder of .toml files or one file (repeatable).",
+    ),
+]
+
+
+def stderr_console(no_color: bool = False) -> Console:
+    return Console(stderr=True, no_color=no_color or None, highlight=False)
+
+
+def fail(message: str, code: int, no_color: bool = False) -> NoReturn:
+    """One line on stderr, then exit with `code`."""
+    stderr_console(no_color).print(f"leakwatch: error: {message}", markup=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def packs_or_fail(extra: Sequence[Path] | None) -> tuple[Pack, ...]:
+    try:
+        return load_packs(list(extra or ()))
+    except PackError as exc:
+        fail(f"pattern pack {exc}", EXIT_USAGE)
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
