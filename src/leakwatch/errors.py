@@ -4,7 +4,10 @@ LeakwatchError             root; `str()` is a one-line message naming what and w
 ├── UsageError             a bad option value or combination         -> exit 2
 ├── PackError              a pattern pack that cannot be used        -> exit 2
 ├── KeyfileError           the fingerprint key cannot be read/made   -> exit 2
+├── StoreError             the findings store cannot be opened/written -> exit 2 (unusable
+│                          file: corrupt, not SQLite, newer schema) or 3 (I/O: read-only, full)
 ├── InputError             one input (file, stdin) cannot be read    -> reported, scan goes on
+├── FetchError             one URL cannot be fetched                 -> reported, crawl goes on
 └── OutputError            results cannot be written                 -> exit 3
 """
 
@@ -48,3 +51,26 @@ class InputError(LeakwatchError):
 
 class OutputError(LeakwatchError):
     """The results could not be written where the user asked."""
+
+
+class StoreError(LeakwatchError):
+    """The findings store cannot be used. `unusable` is True when the file itself is the
+    problem (not SQLite, corrupt, written by a newer leakwatch): the user must pick another
+    --db (exit 2); False for I/O trouble (read-only location, disk full: exit 3)."""
+
+    def __init__(self, path: Path | str, problem: str, *, unusable: bool = False) -> None:
+        self.path = str(path)
+        self.problem = problem
+        self.unusable = unusable
+        super().__init__(f"store {self.path}: {problem}")
+
+
+class FetchError(LeakwatchError):
+    """One URL could not be fetched; `kind` names why (timeout, connection, http, ...)."""
+
+    def __init__(self, url: str, problem: str, kind: str, status: int | None = None) -> None:
+        self.url = url
+        self.problem = problem
+        self.kind = kind
+        self.status = status
+        super().__init__(f"{url}: {problem}")

@@ -34,6 +34,17 @@ PatternsOption = Annotated[
     ),
 ]
 
+DbOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--db",
+        metavar="PATH",
+        envvar="LEAKWATCH_DB",
+        show_envvar=True,
+        help="The findings store (default: leakwatch.db in leakwatch's data folder).",
+    ),
+]
+
 
 def stderr_console(no_color: bool = False) -> Console:
     return Console(stderr=True, no_color=no_color or None, highlight=False)
