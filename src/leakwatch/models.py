@@ -106,6 +106,16 @@ class QueuedUrl:
 
 
 @dataclass(frozen=True, slots=True)
+class PageSettled:
+    """A URL taken from the crawl frontier is finished, with the URLs it added to the
+    frontier: what a store persists (with the page's results) so a crawl can resume."""
+
+    url: str
+    outcome: str  # scanned, skipped, failed, disallowed, offsite, duplicate
+    queued: tuple[QueuedUrl, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class DocumentFacts:
     """What the report needs to know about one scanned document."""
 

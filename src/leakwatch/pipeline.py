@@ -1,14 +1,16 @@
-"""Wire the stages for local inputs: read -> extract -> detect -> classify, as a stream of events.
+"""Wire the stages: (fetch ->) read -> extract -> detect -> classify, as a stream of events.
 
-The pipeline yields events as they happen (a finding, a finished document, an input that
-could not be read) and never prints: the CLI renders them, a test inspects them.
+Local inputs are a generator of events; a crawl hands its events to a callback as they
+happen (it runs an event loop). Either way the pipeline never prints: the CLI renders the
+events, a store records them, a test inspects them.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
 from leakwatch.detect.classify import PageClassifier, PageSignals
@@ -16,9 +18,14 @@ from leakwatch.detect.engine import Detector, DocumentScan
 from leakwatch.detect.parallel import ParallelDocumentScan, ScanPool, scan_planned
 from leakwatch.errors import InputError
 from leakwatch.extract import dates, sources
-from leakwatch.models import DocumentFacts, Finding, ScanIssue, Severity
+from leakwatch.fetch.crawler import Crawler, CrawlSettings, Page
+from leakwatch.fetch.guard import Resolver
+from leakwatch.fetch.targets import Target
+from leakwatch.models import DocumentFacts, Finding, PageSettled, QueuedUrl, ScanIssue, Severity
 
-Event = Finding | DocumentFacts | ScanIssue
+Event = Finding | DocumentFacts | ScanIssue | PageSettled
+# Issue kinds that are not failures: a policy or a content type kept the page out.
+NOT_FAILURES = frozenset({"skipped", "partial", "robots", "offsite"})
 
 
 @dataclass(slots=True)
@@ -32,9 +39,24 @@ class Tally:
     findings: Counter[str] = field(default_factory=Counter)
     categories: Counter[str] = field(default_factory=Counter)
     issues: Counter[str] = field(default_factory=Counter)
+    pages: Counter[str] = field(default_factory=Counter)  # crawled URLs by outcome
+    queued: int = 0  # URLs the crawl has accepted beyond its start pages
+
+    @property
+    def fetched(self) -> int:
+        """Crawled URLs that answered with a page (scanned, or skipped for its type)."""
+        return self.pages["scanned"] + self.pages["skipped"]
+
+    @property
+    def open_pages(self) -> int:
+        """URLs the crawl has accepted and not finished yet (start pages aside)."""
+        return max(0, self.queued - sum(self.pages.values()))
 
     def add(self, event: Event) -> None:
-        if isinstance(event, Finding):
+        if isinstance(event, PageSettled):
+            self.pages[event.outcome] += 1
+            self.queued += len(event.queued)
+        elif isinstance(event, Finding):
             self.findings[event.type] += 1
             if self.worst is None or event.severity > self.worst:
                 self.worst = event.severity
@@ -46,7 +68,7 @@ class Tally:
             self.issues[event.kind] += 1
             if event.kind == "skipped":
                 self.skipped += 1
-            elif event.kind != "partial":
+            elif event.kind not in NOT_FAILURES:
                 self.failed += 1
 
 
@@ -66,6 +88,73 @@ def scan_local(
             continue
         reader = sources.DocumentReader(item, stdin, detector.today)
         yield from scan_document(reader, detector, classifier, pool)
+
+
+def crawl(
+    targets: Sequence[Target],
+    settings: CrawlSettings,
+    detector: Detector,
+    classifier: PageClassifier,
+    emit: Callable[[Event], None],
+    *,
+    pool: ScanPool | None = None,
+    resolver: Resolver | None = None,
+    done: Iterable[str] = (),
+    pending: Sequence[QueuedUrl] = (),
+) -> None:
+    """Crawl the targets, scanning every page as it arrives; events go to `emit`. Ctrl-C
+    stops every request, then KeyboardInterrupt propagates (what was emitted stands)."""
+    scanner = PageScanner(detector, classifier, emit, pool)
+    crawler = Crawler(targets, settings, scanner, resolver=resolver, done=done, pending=pending)
+    asyncio.run(crawler.run())
+
+
+class PageScanner:
+    """The crawl's sink: each fetched page is read, scanned and classified like a file."""
+
+    def __init__(
+        self,
+        detector: Detector,
+        classifier: PageClassifier,
+        emit: Callable[[Event], None],
+        pool: ScanPool | None = None,
+    ) -> None:
+        self.detector = detector
+        self.classifier = classifier
+        self.emit = emit
+        self.pool = pool
+
+    def page(self, page: Page) -> Sequence[str] | None:
+        info = page.info
+        item = sources.Input(
+            info.final_url,
+            None,
+            walked=True,
+            content=page.body,
+            declared_type=page.media_type,
+            charset=page.charset,
+            url=info.final_url,
+        )
+        reader = sources.DocumentReader(item, None, self.detector.today)
+        scanned = False
+        for event in scan_document(reader, self.detector, self.classifier, self.pool):
+            if isinstance(event, DocumentFacts):
+                scanned = True
+                self.emit(replace(event, fetch=info))
+            else:
+                self.emit(event)
+        if not scanned:
+            return None
+        if page.truncated:
+            cut = f"body cut at {len(page.body):,} bytes (--max-bytes)"
+            self.emit(ScanIssue(info.final_url, "partial", cut))
+        return reader.document.links
+
+    def problem(self, issue: ScanIssue) -> None:
+        self.emit(issue)
+
+    def settled(self, url: str, outcome: str, queued: Sequence[QueuedUrl]) -> None:
+        self.emit(PageSettled(url, outcome, tuple(queued)))
 
 
 def scan_document(

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group
 from rich.status import Status
+from rich.table import Table
 
 from leakwatch.cli.common import (
     EXIT_FINDINGS,
@@ -28,6 +31,7 @@ from leakwatch.cli.common import (
     fail,
     now,
     packs_or_fail,
+    parse_size,
     stderr_console,
 )
 from leakwatch.detect.classify import PageClassifier
@@ -35,10 +39,15 @@ from leakwatch.detect.engine import DEFAULT_MIN_CONFIDENCE, Detector
 from leakwatch.detect.parallel import DetectorSpec, ScanPool, default_workers
 from leakwatch.detect.redact import Fingerprinter, load_key
 from leakwatch.errors import KeyfileError, OutputError
-from leakwatch.models import DocumentFacts, Finding, ScanIssue, Severity
+from leakwatch.fetch import targets
+from leakwatch.fetch.crawler import PROXY_SCHEMES, CrawlSettings
+from leakwatch.fetch.urls import Scope, redact_url
+from leakwatch.models import DocumentFacts, Finding, PageSettled, ScanIssue, Severity
 from leakwatch.output_file import open_output
-from leakwatch.pipeline import Event, Tally, scan_local
+from leakwatch.pipeline import NOT_FAILURES, Event, Tally, crawl, scan_local
 from leakwatch.report.scan_output import Format, RunInfo, Summary, Writer, make_writer
+
+_DEFAULTS = CrawlSettings()
 
 
 @app.command()
@@ -46,7 +55,18 @@ def scan(
     paths: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Files, folders (scanned recursively) and '-' for stdin.", show_default=False
+            help="URLs to crawl, files, folders (scanned recursively) and '-' for stdin.",
+            show_default=False,
+        ),
+    ] = None,
+    targets_file: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--targets-file",
+            "-l",
+            metavar="FILE",
+            help="Targets, one per line ('-' = stdin): a URL or path, then optional "
+            "country=CC depth=N max-pages=N scope=host|domain; '#' comments (repeatable).",
         ),
     ] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.TABLE,
@@ -72,7 +92,7 @@ def scan(
         ),
     ] = None,
     strict: Annotated[
-        bool, typer.Option("--strict", help="Exit 3 if any input could not be scanned.")
+        bool, typer.Option("--strict", help="Exit 3 if any input or page could not be scanned.")
     ] = False,
     jobs: Annotated[
         int | None,
@@ -83,18 +103,74 @@ def scan(
             help="Processes scanning large files (default: one per CPU; 1: this one only).",
         ),
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+    depth: Annotated[
+        int, typer.Option(min=0, help="Links followed from each start page (it is depth 0).")
+    ] = _DEFAULTS.depth,
+    max_pages: Annotated[
+        int, typer.Option(min=1, help="Pages fetched per target site at most.")
+    ] = _DEFAULTS.max_pages,
+    scope: Annotated[
+        Scope, typer.Option(help="Crawl the target's host only, or its subdomains too.")
+    ] = _DEFAULTS.scope,
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=1000, help="Requests in flight over all sites.")
+    ] = _DEFAULTS.concurrency,
+    delay: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="Seconds between requests to one site (randomised 0.5-1.5x, adapted to "
+            "its latency; 0 for your own servers).",
+        ),
+    ] = _DEFAULTS.delay,
+    ignore_robots: Annotated[
+        bool, typer.Option("--ignore-robots", help="Do not obey robots.txt (recorded in output).")
+    ] = False,
+    user_agent: Annotated[
+        str, typer.Option(metavar="TEXT", help="User-Agent header.")
+    ] = _DEFAULTS.user_agent,
+    allow_private: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private",
+            help="Let pages lead to private, loopback and link-local addresses "
+            "(targets you name are always allowed).",
+        ),
+    ] = False,
+    proxy: Annotated[
+        str | None,
+        typer.Option(metavar="URL", help="HTTP or SOCKS proxy (socks5h://127.0.0.1:9050 for Tor)."),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option(min=0.1, metavar="SECONDS", help="Deadline for each whole request.")
+    ] = _DEFAULTS.deadline,
+    max_bytes: Annotated[
+        str, typer.Option(metavar="SIZE", help="Bytes kept per response after decompression.")
+    ] = "10MB",
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr, errors only.")
+    ] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="No colour in output.")] = False,
 ) -> None:
-    """Scan local files, folders or stdin for Korean identifiers and classify each document."""
-    if not paths:
-        fail("nothing to scan: give files, folders or '-' (see leakwatch scan --help)", EXIT_USAGE)
+    """Scan web sites (crawled politely), local files, folders or stdin for Korean
+    identifiers and classify each page or document."""
+    if not paths and not targets_file:
+        fail(
+            "nothing to scan: give URLs, files, folders or '-' (see leakwatch scan --help)",
+            EXIT_USAGE,
+        )
     threshold = None
     if fail_on is not None:
         try:
             threshold = Severity.parse(fail_on)
         except ValueError as exc:
             fail(f"--fail-on: {exc}", EXIT_USAGE, no_color)
+    plan = _plan(paths or [], targets_file or [], no_color)
+    settings = _crawl_settings(
+        depth=depth, max_pages=max_pages, scope=scope, concurrency=concurrency, delay=delay,
+        obey_robots=not ignore_robots, user_agent=user_agent, allow_private=allow_private,
+        proxy=proxy, deadline=timeout, max_bytes=max_bytes, no_color=no_color,
+    )  # fmt: skip
     packs = packs_or_fail(patterns)
     try:
         key = load_key(os.environ)
@@ -111,54 +187,131 @@ def scan(
     )
     run = RunInfo(
         started=now(),
-        inputs=tuple(paths),
+        inputs=(*(paths or ()), *(f"--targets-file={f}" for f in targets_file or ())),
         min_confidence=min_confidence,
         revealed=reveal,
         packs=tuple(p.id for p in packs),
-        settings={"jobs": workers},
+        settings={"jobs": workers, **(_settings_record(settings) if plan.targets else {})},
     )
-    tally = Tally()
     messages = stderr_console(no_color)
+    tally = Tally()
     try:
         with (
             _output(output, fmt, run, no_color) as writer,
             _Progress(messages, enabled=not quiet) as progress,
             ScanPool(spec, workers) if workers > 1 else nullcontext() as pool,
         ):
-            events = scan_local(
-                paths, detector, PageClassifier(packs), stdin=sys.stdin.buffer, pool=pool
-            )
-            interrupted = _render(events, writer, progress, tally)
+            render = _Renderer(writer, progress, tally, quiet=quiet)
+            interrupted = _execute(plan, settings, detector, PageClassifier(packs), render, pool)
             writer.close(_summary(tally, interrupted))
     except OutputError as exc:
         fail(str(exc), EXIT_INCOMPLETE, no_color)
     if interrupted:
         messages.print("leakwatch: interrupted; results so far were written", markup=False)
         raise typer.Exit(EXIT_INTERRUPTED)
+    if not quiet and messages.is_terminal and plan.targets:
+        messages.print(crawl_summary(tally))
+    if plan.targets and not tally.fetched:
+        fail(f"no target could be fetched ({len(plan.targets)} tried)", EXIT_INCOMPLETE, no_color)
     if tally.documents == 0 and tally.failed:
         fail("no input could be scanned", EXIT_INCOMPLETE, no_color)
     if strict and tally.failed:
-        fail(f"{tally.failed} inputs could not be scanned (--strict)", EXIT_INCOMPLETE, no_color)
+        what = "inputs or pages" if plan.targets else "inputs"
+        fail(f"{tally.failed} {what} could not be scanned (--strict)", EXIT_INCOMPLETE, no_color)
     if threshold is not None and tally.worst is not None and tally.worst >= threshold:
         raise typer.Exit(EXIT_FINDINGS)
 
 
-def _render(events: Iterable[Event], writer: Writer, progress: _Progress, tally: Tally) -> bool:
-    """Hand each event to the writer as it comes; True if Ctrl-C stopped the scan."""
+def _execute(
+    plan: targets.Plan,
+    settings: CrawlSettings,
+    detector: Detector,
+    classifier: PageClassifier,
+    render: _Renderer,
+    pool: ScanPool | None,
+) -> bool:
+    """Scan what the plan holds: bad targets reported, local inputs, then the crawl.
+    True if Ctrl-C stopped it (what was found so far has been rendered)."""
     try:
-        for event in events:
-            tally.add(event)
-            progress.update(event, tally)
-            if isinstance(event, Finding):
-                writer.finding(event)
-            elif isinstance(event, DocumentFacts):
-                writer.document(event)
-            else:
-                writer.issue(event)
-                progress.message(_issue_line(event))
+        for problem in plan.problems:
+            render(ScanIssue(problem.source, problem.kind, problem.problem))
+        if plan.paths:
+            events = scan_local(plan.paths, detector, classifier, stdin=sys.stdin.buffer, pool=pool)
+            for event in events:
+                render(event)
+        if plan.targets:
+            crawl(plan.targets, settings, detector, classifier, render, pool=pool)
     except KeyboardInterrupt:
         return True
     return False
+
+
+def _plan(paths: list[str], targets_files: list[Path], no_color: bool) -> targets.Plan:
+    """The run's targets; a targets file that cannot be read is a usage error (exit 2)."""
+    files: list[tuple[str, str]] = []
+    for path in targets_files:
+        name = str(path)
+        try:
+            text = sys.stdin.read() if name == "-" else path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            problem = getattr(exc, "strerror", None) or str(exc)
+            fail(f"--targets-file {name}: cannot read: {problem}", EXIT_USAGE, no_color)
+        files.append((name, text))
+    if "-" in paths and any(name == "-" for name, _ in files):
+        fail("stdin ('-') cannot be both a targets file and an input", EXIT_USAGE, no_color)
+    return targets.plan(paths, files)
+
+
+def _crawl_settings(
+    *, max_bytes: str, no_color: bool, proxy: str | None, **options: Any
+) -> CrawlSettings:
+    try:
+        size = parse_size(max_bytes)
+    except ValueError as exc:
+        fail(f"--max-bytes: {exc}", EXIT_USAGE, no_color)
+    if proxy is not None and not proxy.lower().startswith(PROXY_SCHEMES):
+        schemes = ", ".join(s.removesuffix("://") for s in PROXY_SCHEMES)
+        fail(f"--proxy {redact_url(proxy)!r}: use a {schemes} URL", EXIT_USAGE, no_color)
+    return CrawlSettings(max_bytes=size, proxy=proxy, **options)
+
+
+def _settings_record(settings: CrawlSettings) -> dict[str, Any]:
+    """The crawl settings as the output records them (proxy credentials hidden)."""
+    return {
+        "depth": settings.depth,
+        "max_pages": settings.max_pages,
+        "scope": str(settings.scope),
+        "concurrency": settings.concurrency,
+        "delay": settings.delay,
+        "ignore_robots": not settings.obey_robots,
+        "user_agent": settings.user_agent,
+        "allow_private": settings.allow_private,
+        "proxy": redact_url(settings.proxy) if settings.proxy else None,
+        "timeout": settings.deadline,
+        "max_bytes": settings.max_bytes,
+    }
+
+
+class _Renderer:
+    """Hands each event to the writer and the progress line as it comes."""
+
+    def __init__(self, writer: Writer, progress: _Progress, tally: Tally, *, quiet: bool) -> None:
+        self.writer = writer
+        self.progress = progress
+        self.tally = tally
+        self.quiet = quiet
+
+    def __call__(self, event: Event) -> None:
+        self.tally.add(event)
+        self.progress.update(event, self.tally)
+        if isinstance(event, Finding):
+            self.writer.finding(event)
+        elif isinstance(event, DocumentFacts):
+            self.writer.document(event)
+        elif isinstance(event, ScanIssue):
+            self.writer.issue(event)
+            if not self.quiet or event.kind not in NOT_FAILURES:
+                self.progress.message(_issue_line(event))
 
 
 def _summary(tally: Tally, interrupted: bool) -> Summary:
@@ -170,11 +323,16 @@ def _summary(tally: Tally, interrupted: bool) -> Summary:
         errors=tally.failed,
         skipped=tally.skipped,
         interrupted=interrupted,
+        pages=dict(tally.pages),
+        issues_by_kind=dict(tally.issues),
     )
 
 
+_VERBS = {"partial": "scanned in part", "robots": "not fetched", "offsite": "not followed"}
+
+
 def _issue_line(issue: ScanIssue) -> str:
-    verb = "scanned in part" if issue.kind == "partial" else "skipped"
+    verb = _VERBS.get(issue.kind, "skipped")
     return f"leakwatch: {verb} {issue.source}: {issue.message}"
 
 
@@ -201,6 +359,7 @@ class _Progress:
         self.console = console
         self.live = enabled and console.is_terminal
         self._status: Status | None = None
+        self._started = time.monotonic()
 
     def __enter__(self) -> _Progress:
         if self.live:
@@ -213,11 +372,40 @@ class _Progress:
             self._status.__exit__(None, None, None)
 
     def update(self, event: object, tally: Tally) -> None:
-        if self._status is not None and isinstance(event, DocumentFacts):
-            findings = sum(tally.findings.values())
+        if self._status is None:
+            return
+        findings = sum(tally.findings.values())
+        if isinstance(event, PageSettled):
+            done = sum(tally.pages.values())
+            rate = done / max(time.monotonic() - self._started, 1e-6)
+            self._status.update(
+                f"crawling: {done} pages done, {tally.open_pages} queued, {tally.failed} errors, "
+                f"{findings} findings, {rate:.1f} pages/s — {event.url}"
+            )
+        elif isinstance(event, DocumentFacts) and event.fetch is None:
             self._status.update(
                 f"{tally.documents} documents, {findings} findings — {event.source}"
             )
 
     def message(self, line: str) -> None:
         self.console.print(line, markup=False, soft_wrap=True)
+
+
+def crawl_summary(tally: Tally) -> Group:
+    """The end-of-run screen: pages by outcome, problems by kind, findings, cases."""
+    parts: list[Table] = []
+    for title, counts in (
+        ("pages", tally.pages),
+        ("problems", tally.issues),
+        ("findings", tally.findings),
+        ("cases", tally.categories),
+    ):
+        table = Table(title=title, title_justify="left", show_header=False, box=None)
+        table.add_column(justify="left")
+        table.add_column(justify="right")
+        for name, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            table.add_row(name, f"{count:,}")
+        if not counts:
+            table.add_row("none", "")
+        parts.append(table)
+    return Group(*parts)

@@ -12,17 +12,19 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import hashlib
+import io
 import os
 import re
 import zlib
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import BinaryIO
+from urllib.parse import urlsplit
 
 from leakwatch.errors import InputError
-from leakwatch.extract import dates, decode, html
+from leakwatch.extract import dates, decode, html, links
 
 # How a file's name decides what it is. Crawled pages keep their server's suffix (.php,
 # .asp, ...) and dumps come as .sql or .log, so a folder walk reads every file except media
@@ -32,6 +34,7 @@ TEXT_SUFFIXES = frozenset(
     {".txt", ".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".xml", ".md", ".log", ".sql"}
 )
 JSON_SUFFIXES = frozenset({".json", ".jsonl", ".ndjson"})
+HTML_MEDIA_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 MEDIA_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".ico", ".tif", ".tiff", ".avif",
      ".mp3", ".mp4", ".m4a", ".wav", ".ogg", ".flac", ".avi", ".mov", ".mkv", ".webm",
@@ -50,18 +53,26 @@ STDIN_NAME = "<stdin>"
 
 @dataclass(frozen=True, slots=True)
 class Input:
-    """One thing to scan: a file path, or stdin."""
+    """One thing to scan: a file path, stdin, or a fetched body (`content`, with what the
+    server declared and the URL it came from)."""
 
     name: str
-    path: Path | None  # None for stdin
-    walked: bool = False  # found in a folder rather than named: a binary file is only skipped
+    path: Path | None  # None for stdin and fetched bodies
+    walked: bool = False  # found (in a folder, by a crawl) rather than named: binary is skipped
+    content: bytes | None = None
+    declared_type: str | None = None  # HTTP media type, lower case, no parameters
+    charset: str | None = None  # HTTP charset parameter
+    url: str | None = None  # where `content` came from: links resolve against it
 
     @property
     def suffix(self) -> str:
         """The meaningful suffix, looking through .gz (`a.csv.gz` -> `.csv`)."""
-        if self.path is None:
+        if self.path is not None:
+            suffixes = [s.lower() for s in self.path.suffixes]
+        elif self.url is not None:
+            suffixes = [s.lower() for s in PurePosixPath(urlsplit(self.url).path).suffixes]
+        else:
             return ""
-        suffixes = [s.lower() for s in self.path.suffixes]
         if suffixes and suffixes[-1] == ".gz":
             suffixes.pop()
         return suffixes[-1] if suffixes else ""
@@ -69,6 +80,12 @@ class Input:
     @property
     def gzipped(self) -> bool:
         return self.path is not None and self.path.suffix.lower() == ".gz"
+
+    @property
+    def is_json(self) -> bool:
+        if self.declared_type is not None:
+            return "json" in self.declared_type
+        return self.suffix in JSON_SUFFIXES
 
 
 def expand(arguments: list[str]) -> Iterator[Input | InputError]:
@@ -125,6 +142,7 @@ class Document:
     encoding: decode.Encoding | None = None
     published: dates.Published | None = None
     size: int = 0
+    links: tuple[str, ...] = ()  # canonical URLs an HTML page with a known URL links to
     _digest: hashlib._Hash = field(default_factory=hashlib.sha256)
 
     @property
@@ -153,6 +171,8 @@ class DocumentReader:
             raise InputError(self.item.name, f"cannot read: {problem}", "unreadable") from None
 
     def _open(self) -> AbstractContextManager[BinaryIO]:
+        if self.item.content is not None:
+            return nullcontext(io.BytesIO(self.item.content))
         if self.item.path is None:
             if self.stdin is None:
                 raise InputError(STDIN_NAME, "no standard input to read", "unreadable")
@@ -172,17 +192,21 @@ class DocumentReader:
         if _is_binary(head):
             kind = "skipped" if self.item.walked else "binary"
             raise InputError(self.item.name, "binary file, not scanned", kind)
-        suffix = self.item.suffix
-        is_html = suffix in HTML_SUFFIXES or (
-            suffix not in TEXT_SUFFIXES and bool(_HTML_SNIFF.search(head[:4096]))
-        )
+        item = self.item
+        suffix = item.suffix
+        if item.declared_type is not None:  # what the server said wins, as in a browser
+            is_html = item.declared_type in HTML_MEDIA_TYPES
+        else:
+            is_html = suffix in HTML_SUFFIXES or (
+                suffix not in TEXT_SUFFIXES and bool(_HTML_SNIFF.search(head[:4096]))
+            )
         document = self.document
-        document.encoding = decode.sniff(head, html=is_html)
+        document.encoding = decode.sniff(head, declared=item.charset, html=is_html)
         if is_html:
-            document.media_type = "text/html"
+            document.media_type = item.declared_type or "text/html"
             yield from self._read_html(stream, head)
         else:
-            document.media_type = _MEDIA_TYPES.get(self.item.suffix, "text/plain")
+            document.media_type = item.declared_type or _MEDIA_TYPES.get(suffix, "text/plain")
             yield from self._read_text(stream, head)
 
     def _read_html(self, stream: BinaryIO, head: bytes) -> Iterator[Piece]:
@@ -201,12 +225,17 @@ class DocumentReader:
         text = b"".join(chunks).decode(self.document.encoding.codec, errors="replace")
         text = text.removeprefix("\ufeff")
         tree = html.parse(text)
+        url = self.item.url
         if tree is None:  # too deeply nested to parse safely
+            if url is not None:
+                self.document.links = links.from_markup(text, url)
             visible = html.stripped_text(text)
             self.document.published = dates.from_text(visible, self.today)
             yield Piece.plain(visible)
             return
         visible, prose = html.visible_parts(tree)
+        if url is not None:
+            self.document.links = links.from_tree(tree, url)
         self.document.published = dates.from_html(tree, visible, self.today)
         yield Piece(visible, prose)
 
@@ -230,7 +259,7 @@ class DocumentReader:
     def _read_text(self, stream: BinaryIO, head: bytes) -> Iterator[Piece]:
         assert self.document.encoding is not None
         decoder = decode.incremental_decoder(self.document.encoding)
-        unescape = self.item.suffix in JSON_SUFFIXES
+        unescape = self.item.is_json
         probe = _DateProbe(self.document, self.today)
         data = head
         while data:

@@ -12,7 +12,7 @@ import csv
 import enum
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TextIO, assert_never
 
 from rich.console import Console
@@ -53,6 +53,8 @@ class Summary:
     errors: int
     interrupted: bool
     skipped: int = 0
+    pages: Mapping[str, int] = field(default_factory=dict)  # crawled URLs by outcome
+    issues_by_kind: Mapping[str, int] = field(default_factory=dict)
 
 
 class Writer(Protocol):
@@ -137,6 +139,8 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
         "cases_by_category": dict(sorted(summary.cases_by_category.items())),
         "errors": summary.errors,
         "skipped": summary.skipped,
+        "errors_by_kind": dict(sorted(summary.issues_by_kind.items())),
+        **({"pages": dict(sorted(summary.pages.items()))} if summary.pages else {}),
     }
 
 

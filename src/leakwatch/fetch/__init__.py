@@ -1,0 +1,1 @@
+"""Fetch stage: targets, URLs, address safety, robots.txt, politeness and the crawler."""

@@ -1,0 +1,364 @@
+"""Crawl target sites: frontier, scope, depth and page limits, robots.txt, politeness,
+retries and redirects, over one shared async httpx client.
+
+Each host has one driver task that takes its URLs in breadth-first order, one request at
+a time, waiting its throttle's delay between them; a global semaphore bounds requests in
+flight over all hosts (--concurrency). What the crawler finds goes to a `Sink`: pages to
+scan (which answer with the links they hold), problems, and for every URL taken from the
+frontier a `settled` call naming the URLs it added, so a store can persist the frontier
+with the page's results in one transaction and an interrupted crawl can resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import random
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import httpx
+
+from leakwatch import __version__
+from leakwatch.errors import FetchError
+from leakwatch.fetch.guard import AddressPolicy, Resolver, make_transport
+from leakwatch.fetch.http import Fetcher, Response
+from leakwatch.fetch.robots import IGNORED, RobotsCache, Rules
+from leakwatch.fetch.targets import Target
+from leakwatch.fetch.throttle import Throttle
+from leakwatch.fetch.urls import Scope, canonical, host_of, in_scope, origin_of
+from leakwatch.models import FetchInfo, QueuedUrl, ScanIssue
+
+PROJECT_URL = "https://github.com/leakwatch/leakwatch"
+DEFAULT_USER_AGENT = f"leakwatch/{__version__} (+{PROJECT_URL})"
+# Scrapy's retry list: overload, gateway trouble and timeouts are worth a second try.
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 522, 524})
+RETRY_KINDS = frozenset({"timeout", "connection"})
+PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://")
+_ACCEPT = "text/html,application/xhtml+xml,text/plain;q=0.9,text/csv;q=0.9,*/*;q=0.5"
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlSettings:
+    """How to crawl; the CLI's options (README "Crawling" documents each)."""
+
+    depth: int = 2
+    max_pages: int = 1000  # per target
+    scope: Scope = Scope.HOST
+    concurrency: int = 16
+    delay: float = 1.0
+    obey_robots: bool = True
+    user_agent: str = DEFAULT_USER_AGENT
+    allow_private: bool = False
+    proxy: str | None = None
+    deadline: float = 30.0  # seconds per request, the whole exchange
+    max_bytes: int = 10_000_000  # per response, after decompression
+    retries: int = 2
+    backoff: float = 1.0  # seconds before the first retry, doubled for each next, 0.5-1.5x
+    max_retry_after: float = 120.0
+    max_redirects: int = 10
+
+    @property
+    def robots_agent(self) -> str:
+        """The product token robots.txt groups are matched against."""
+        token = self.user_agent.split("/", 1)[0].split()
+        return token[0] if token else "leakwatch"
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A fetched response to scan."""
+
+    info: FetchInfo
+    media_type: str | None
+    charset: str | None
+    body: bytes
+    truncated: bool
+
+
+class Sink(Protocol):
+    """Where the crawl's results go (the pipeline scans pages; a test collects them)."""
+
+    def page(self, page: Page) -> Sequence[str] | None:
+        """Scan a page; return the links it holds, or None if it was not a document."""
+        ...
+
+    def problem(self, issue: ScanIssue) -> None: ...
+
+    def settled(self, url: str, outcome: str, queued: Sequence[QueuedUrl]) -> None:
+        """A frontier URL is finished (`outcome`: scanned, skipped, failed, disallowed,
+        offsite, duplicate) and these URLs were accepted from it."""
+        ...
+
+
+@dataclass(slots=True)
+class _Site:
+    host: str
+    throttle: Throttle
+    queue: deque[QueuedUrl] = field(default_factory=deque)
+    task: asyncio.Task[None] | None = None
+
+
+class Crawler:
+    """One crawl of one or more targets. `done` and `pending` continue an earlier crawl."""
+
+    def __init__(
+        self,
+        targets: Sequence[Target],
+        settings: CrawlSettings,
+        sink: Sink,
+        *,
+        resolver: Resolver | None = None,
+        done: Iterable[str] = (),
+        pending: Sequence[QueuedUrl] = (),
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.sink = sink
+        self.targets = {t.url: t for t in targets}
+        self.policy = AddressPolicy(
+            settings.allow_private, frozenset(t.host for t in targets if t.host)
+        )
+        self.resolver = resolver
+        self.rng = rng or random.Random()
+        self._done = frozenset(done)
+        self._pending = tuple(pending)
+        self._seen: set[str] = set(self._done)
+        self._budget = {t.url: self._max_pages(t) for t in targets}
+        self._sites: dict[str, _Site] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._fetcher: Fetcher | None = None
+        self._robots = RobotsCache(self._get_robots)
+
+    async def run(self) -> None:
+        """Crawl until the frontier is empty; on cancellation (Ctrl-C) stop every request."""
+        settings = self.settings
+        transport = make_transport(
+            self.policy, self.resolver, proxy=settings.proxy, max_connections=settings.concurrency
+        )
+        headers = {
+            "User-Agent": settings.user_agent,
+            "Accept": _ACCEPT,
+            "Accept-Encoding": "gzip, deflate",  # what http.py decompresses, boundedly
+        }
+        timeout = httpx.Timeout(min(10.0, settings.deadline))
+        async with httpx.AsyncClient(
+            transport=transport, headers=headers, timeout=timeout, trust_env=False
+        ) as client:
+            self._fetcher = Fetcher(
+                client,
+                self.policy,
+                deadline=settings.deadline,
+                max_bytes=settings.max_bytes,
+                proxied=settings.proxy is not None,
+            )
+            self._seed()
+            try:
+                while self._tasks:
+                    finished, _ = await asyncio.wait(set(self._tasks))
+                    for task in finished:
+                        task.result()  # a bug in a driver (or the sink) stops the crawl
+            finally:
+                for task in self._tasks:
+                    task.cancel()
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # -- frontier -------------------------------------------------------------------------
+
+    def _max_pages(self, target: Target) -> int:
+        limit = target.max_pages if target.max_pages is not None else self.settings.max_pages
+        scope = target.scope or self.settings.scope
+        already = sum(1 for url in self._done if in_scope(url, target.host, scope))
+        return limit - already
+
+    def _seed(self) -> None:
+        for target in self.targets.values():
+            if target.url not in self._seen and self._budget[target.url] > 0:
+                self._enqueue(QueuedUrl(target.url, 0, target.url))
+        for item in self._pending:
+            if item.target in self.targets and item.url not in self._seen:
+                self._enqueue(item)
+
+    def _enqueue(self, item: QueuedUrl) -> None:
+        self._seen.add(item.url)
+        self._budget[item.target] -= 1
+        site = self._site(host_of(item.url))
+        site.queue.append(item)
+        if site.task is None:
+            site.task = asyncio.get_running_loop().create_task(self._drive(site))
+            self._tasks.add(site.task)
+            site.task.add_done_callback(self._tasks.discard)
+
+    def _accept(self, links: Iterable[str], item: QueuedUrl) -> list[QueuedUrl]:
+        """The links of a page that join the frontier: unseen, in scope, within limits."""
+        target = self.targets[item.target]
+        depth = target.depth if target.depth is not None else self.settings.depth
+        if item.depth >= depth:
+            return []
+        scope = target.scope or self.settings.scope
+        accepted: list[QueuedUrl] = []
+        for link in links:
+            if self._budget[item.target] <= 0:
+                break
+            if link in self._seen or not in_scope(link, target.host, scope):
+                continue
+            queued = QueuedUrl(link, item.depth + 1, item.target)
+            self._enqueue(queued)
+            accepted.append(queued)
+        return accepted
+
+    def _site(self, host: str) -> _Site:
+        site = self._sites.get(host)
+        if site is None:
+            site = self._sites[host] = _Site(host, Throttle(self.settings.delay, self.rng))
+        return site
+
+    # -- one site, one page at a time -----------------------------------------------------
+
+    async def _drive(self, site: _Site) -> None:
+        try:
+            while site.queue:
+                await self._visit(site, site.queue.popleft())
+        finally:
+            site.task = None
+
+    async def _visit(self, site: _Site, item: QueuedUrl) -> None:
+        result = await self._follow(site, item)
+        if isinstance(result, ScanIssue):
+            self.sink.problem(result)
+            self.sink.settled(item.url, _OUTCOMES.get(result.kind, "failed"), ())
+            return
+        if isinstance(result, str):
+            self.sink.settled(item.url, result, ())
+            return
+        response = result
+        if not response.scannable:
+            message = f"content type {response.media_type} is not scanned"
+            self.sink.problem(ScanIssue(response.url, "skipped", message))
+            self.sink.settled(item.url, "skipped", ())
+            return
+        target = self.targets[item.target]
+        info = FetchInfo(
+            url=item.url,
+            final_url=response.url,
+            site=host_of(response.url),
+            target=item.target,
+            depth=item.depth,
+            status=response.status,
+            fetched_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            address=response.address,
+            country=target.country,
+        )
+        page = Page(info, response.media_type, response.charset, response.body, response.truncated)
+        links = self.sink.page(page)
+        if links is None:
+            self.sink.settled(item.url, "skipped", ())
+            return
+        self.sink.settled(item.url, "scanned", self._accept(links, item))
+
+    async def _follow(self, site: _Site, item: QueuedUrl) -> Response | ScanIssue | str:
+        """Fetch a frontier URL through its redirects, checking scope and robots.txt at
+        every hop; a response to scan, a problem, or "duplicate" (it redirects to a URL the
+        crawl already has)."""
+        target = self.targets[item.target]
+        scope = target.scope or self.settings.scope
+        url, chain = item.url, [item.url]
+        while True:
+            try:
+                rules = await self._rules(site, url)
+            except FetchError as exc:
+                return ScanIssue(url, exc.kind, exc.problem)
+            if not rules.allows(url, self.settings.robots_agent):
+                reason = "" if rules.status == "rules" else f": robots.txt {rules.status}"
+                return ScanIssue(url, "robots", f"disallowed by robots.txt{reason}")
+            try:
+                response = await self._request(site, url)
+            except FetchError as exc:
+                return ScanIssue(url, exc.kind, exc.problem)
+            if not response.is_redirect:
+                if response.status >= 300 or response.status < 200:
+                    return ScanIssue(url, "http", f"HTTP {response.status}")
+                return response
+            assert response.location is not None
+            following = canonical(response.location, url)
+            if following is None:
+                return ScanIssue(url, "redirect", "redirects to a URL that cannot be fetched")
+            if following in chain:
+                return ScanIssue(item.url, "redirect", f"redirect loop after {len(chain)} hops")
+            if len(chain) > self.settings.max_redirects:
+                limit = self.settings.max_redirects
+                return ScanIssue(item.url, "redirect", f"more than {limit} redirects")
+            if not in_scope(following, target.host, scope):
+                message = f"redirects out of scope, to {host_of(following)}"
+                return ScanIssue(item.url, "offsite", message)
+            if following in self._seen:
+                return "duplicate"
+            self._seen.add(following)
+            chain.append(following)
+            url = following
+
+    async def _rules(self, site: _Site, url: str) -> Rules:
+        if not self.settings.obey_robots:
+            return IGNORED
+        rules = await self._robots.rules(origin_of(url))
+        delay = rules.delay(self.settings.robots_agent)
+        if delay is not None:
+            site.throttle.raise_base(delay)
+        return rules
+
+    async def _request(self, site: _Site, url: str, *, retries: int | None = None) -> Response:
+        """One URL, retried on overload and broken connections with exponential back-off
+        (Retry-After honoured up to max_retry_after); the site's throttle paces each try."""
+        settings = self.settings
+        retries = settings.retries if retries is None else retries
+        loop = asyncio.get_running_loop()
+        attempt = 0
+        while True:
+            await asyncio.sleep(site.throttle.wait(loop.time()))
+            async with self._slots:
+                started = loop.time()
+                response: Response | None = None
+                try:
+                    assert self._fetcher is not None
+                    response = await self._fetcher.get(url)
+                except FetchError as exc:
+                    failure: FetchError | None = exc
+                else:
+                    failure = None
+                now = loop.time()
+            retryable = (
+                failure.kind in RETRY_KINDS
+                if failure is not None
+                else response is not None and response.status in RETRY_STATUSES
+            )
+            site.throttle.record(now, now - started, ok=not retryable)
+            if response is not None and response.retry_after is not None:
+                site.throttle.hold(now, min(response.retry_after, settings.max_retry_after))
+            if retryable and attempt < retries:
+                pause = settings.backoff * 2**attempt * self.rng.uniform(0.5, 1.5)
+                site.throttle.hold(now, pause)
+                attempt += 1
+                continue
+            if failure is not None:
+                raise failure
+            assert response is not None
+            return response
+
+    async def _get_robots(self, url: str, max_bytes: int) -> Response:
+        site = self._site(host_of(url))
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(site.throttle.wait(loop.time()))
+        async with self._slots:
+            started = loop.time()
+            assert self._fetcher is not None
+            try:
+                return await self._fetcher.get(url, max_bytes=max_bytes)
+            finally:
+                now = loop.time()
+                site.throttle.record(now, now - started, ok=True)
+
+
+_OUTCOMES = {"robots": "disallowed", "offsite": "offsite", "skipped": "skipped"}

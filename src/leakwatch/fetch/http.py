@@ -1,0 +1,234 @@
+"""One HTTP request, made safe to point at hostile servers: a total deadline, a byte cap
+after decompression, content types decided before the body is read.
+
+httpx times out only on inactivity, so a server that trickles a byte a second would hold a
+request forever: the whole exchange runs under one deadline. Bodies are read raw and
+decompressed here with a bounded output, so a gzip bomb costs at most the cap. Redirects and
+retries are the crawler's (each hop needs scope and robots checks); a request here is one
+round trip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+import zlib
+from dataclasses import dataclass, replace
+
+import httpx
+
+from leakwatch.errors import FetchError
+from leakwatch.fetch.guard import AddressPolicy, AddressRefused, refused
+from leakwatch.fetch.urls import host_of
+
+# What is scanned; anything else is skipped unread. A missing type is decided by content.
+SCANNED_TYPES = frozenset(
+    {"text/html", "application/xhtml+xml", "text/plain", "text/csv", "text/tab-separated-values",
+     "application/json", "text/json", "application/ld+json", "application/x-ndjson",
+     "application/jsonl", "text/markdown"}
+)  # fmt: skip
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_READ_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """What one request returned. `body` is decompressed and at most the cap long."""
+
+    url: str
+    status: int
+    media_type: str | None  # lower case, no parameters; None when the server sent none
+    charset: str | None  # the Content-Type charset parameter, as sent
+    location: str | None  # for redirects
+    retry_after: float | None  # seconds, from Retry-After (seconds or an HTTP date)
+    body: bytes
+    truncated: bool  # the body went on past the cap
+    address: str | None  # the IP address connected to
+    elapsed: float  # seconds, the whole exchange
+
+    @property
+    def scannable(self) -> bool:
+        return self.media_type is None or self.media_type in SCANNED_TYPES
+
+    @property
+    def is_redirect(self) -> bool:
+        return self.status in REDIRECT_STATUSES and self.location is not None
+
+
+class Fetcher:
+    """Makes single GET requests through a shared client."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        policy: AddressPolicy,
+        *,
+        deadline: float,
+        max_bytes: int,
+        proxied: bool = False,
+    ) -> None:
+        self.client = client
+        self.policy = policy
+        self.deadline = deadline
+        self.max_bytes = max_bytes
+        self.proxied = proxied
+
+    async def get(self, url: str, *, max_bytes: int | None = None) -> Response:
+        """GET `url`; raises FetchError (timeout, connection, refused, protocol, encoding)."""
+        cap = self.max_bytes if max_bytes is None else max_bytes
+        if self.proxied:
+            self.policy.check_literal(url, host_of(url))
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(self.deadline):
+                return await self._exchange(url, cap, started)
+        except TimeoutError:
+            message = f"no complete response within {self.deadline:g} s"
+            raise FetchError(url, message, "timeout") from None
+        except AddressRefused as exc:
+            raise refused(url, exc.host, exc.addresses) from None
+        except httpx.TimeoutException as exc:
+            raise FetchError(url, f"timed out ({type(exc).__name__})", "timeout") from None
+        except (httpx.ConnectError, httpx.ProxyError) as exc:
+            raise FetchError(url, f"cannot connect: {_reason(exc)}", "connection") from None
+        except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
+            raise FetchError(url, f"connection broken: {_reason(exc)}", "connection") from None
+        except httpx.HTTPError as exc:
+            raise FetchError(url, f"{type(exc).__name__}: {_reason(exc)}", "protocol") from None
+
+    async def _exchange(self, url: str, cap: int, started: float) -> Response:
+        request = self.client.build_request("GET", url)
+        response = await self.client.send(request, stream=True)
+        try:
+            media_type, charset = _content_type(response.headers.get("content-type"))
+            result = Response(
+                url=url,
+                status=response.status_code,
+                media_type=media_type,
+                charset=charset,
+                location=response.headers.get("location"),
+                retry_after=_retry_after(response.headers.get("retry-after")),
+                body=b"",
+                truncated=False,
+                address=None if self.proxied else _peer(response),
+                elapsed=0.0,
+            )
+            body, truncated = b"", False
+            if 200 <= response.status_code < 300 and result.scannable:
+                body, truncated = await _read_body(response, cap, url)
+            elapsed = time.monotonic() - started
+            return replace(result, body=body, truncated=truncated, elapsed=elapsed)
+        finally:
+            await response.aclose()
+
+
+async def _read_body(response: httpx.Response, cap: int, url: str) -> tuple[bytes, bool]:
+    """The decompressed body up to `cap` bytes, and whether there was more."""
+    decoder = _decoder(response.headers.get("content-encoding", ""), url)
+    parts: list[bytes] = []
+    size = 0
+    async for raw in response.aiter_raw(_READ_CHUNK):
+        for piece in decoder.feed(raw, cap - size + 1):
+            parts.append(piece)
+            size += len(piece)
+        if size > cap:
+            return b"".join(parts)[:cap], True
+    parts.append(decoder.flush(cap - size + 1))
+    body = b"".join(parts)
+    return (body[:cap], True) if len(body) > cap else (body, False)
+
+
+class _Identity:
+    def feed(self, data: bytes, limit: int) -> list[bytes]:
+        return [data]
+
+    def flush(self, limit: int) -> bytes:
+        return b""
+
+
+class _Inflate:
+    """gzip or deflate, decompressed with a bounded output: a bomb stops at the cap."""
+
+    def __init__(self, wbits: int) -> None:
+        self.wbits = wbits
+        self.engine = zlib.decompressobj(wbits)
+        self.tried_raw = wbits != zlib.MAX_WBITS
+
+    def feed(self, data: bytes, limit: int) -> list[bytes]:
+        out: list[bytes] = []
+        while data and limit > 0:
+            try:
+                piece = self.engine.decompress(data, limit)
+            except zlib.error:
+                if self.tried_raw:  # servers send raw deflate as "deflate"
+                    raise
+                self.tried_raw = True
+                self.engine = zlib.decompressobj(-zlib.MAX_WBITS)
+                continue
+            out.append(piece)
+            limit -= len(piece)
+            data = self.engine.unconsumed_tail
+            if self.engine.eof and self.engine.unused_data:  # concatenated gzip members
+                data = self.engine.unused_data
+                self.engine = zlib.decompressobj(self.wbits)
+        return out
+
+    def flush(self, limit: int) -> bytes:
+        return self.engine.flush()[:limit]
+
+
+def _decoder(encoding: str, url: str) -> _Identity | _Inflate:
+    codings = [c.strip().lower() for c in encoding.split(",") if c.strip()]
+    codings = [c for c in codings if c != "identity"]
+    if not codings:
+        return _Identity()
+    if codings in (["gzip"], ["x-gzip"]):
+        return _Inflate(zlib.MAX_WBITS | 16)
+    if codings == ["deflate"]:
+        return _Inflate(zlib.MAX_WBITS)
+    # We only ever ask for gzip and deflate (Accept-Encoding), so anything else is the
+    # server's mistake; reading it would mean scanning compressed bytes.
+    raise FetchError(url, f"unsupported content encoding {encoding!r}", "protocol")
+
+
+def _content_type(value: str | None) -> tuple[str | None, str | None]:
+    if not value:
+        return None, None
+    media, *params = value.split(";")
+    charset = None
+    for param in params:
+        key, _, val = param.partition("=")
+        if key.strip().lower() == "charset":
+            charset = val.strip().strip("\"'") or None
+    return (media.strip().lower() or None), charset
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds from now: delta-seconds or an HTTP date (RFC 9110 10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _peer(response: httpx.Response) -> str | None:
+    stream = response.extensions.get("network_stream")
+    if stream is None:
+        return None
+    address = stream.get_extra_info("server_addr")
+    return str(address[0]) if address else None
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,134 @@
+"""URLs as the crawler sees them: one canonical form, the site they belong to, crawl scope.
+
+Canonical form (so each page is fetched once): scheme and host lower case, the host in
+IDNA (ASCII) form, the default port dropped, user info dropped, dot segments resolved, an
+empty path as `/`, unsafe characters percent-encoded, the query kept as written and the
+fragment dropped. Only http and https URLs of at most 2,083 characters (the longest URL
+browsers ever accepted, and Scrapy's limit) are fetchable; everything else is None.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
+
+MAX_URL_LENGTH = 2083
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# WHATWG URL parsing drops these anywhere in a URL; pages put them in hrefs by accident.
+_STRIPPED = str.maketrans("", "", "\t\n\r")
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+_QUERY_SAFE = _PATH_SAFE + "?"
+
+
+class Scope(enum.StrEnum):
+    """Which hosts a target's crawl may enter."""
+
+    HOST = "host"  # the target's own host name only
+    DOMAIN = "domain"  # and its subdomains (www. is looked through: www.a.cn covers b.a.cn)
+
+
+def is_web_url(text: str) -> bool:
+    """Whether a command-line argument or targets-file entry names a web page."""
+    return text.strip().lower().startswith(("http://", "https://"))
+
+
+def canonical(url: str, base: str | None = None) -> str | None:
+    """The canonical absolute form of `url` (resolved against `base`), or None when it is not
+    a fetchable http(s) URL (javascript:, mailto:, tel:, data:, malformed, too long)."""
+    url = url.strip().translate(_STRIPPED)
+    if base is not None:
+        try:
+            url = urljoin(base, url)
+        except ValueError:
+            return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    host = _ascii_host(parts.hostname)
+    if host is None:
+        return None
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        netloc += f":{port}"
+    path = quote(_remove_dot_segments(parts.path or "/"), safe=_PATH_SAFE)
+    query = quote(parts.query, safe=_QUERY_SAFE)
+    result = urlunsplit((scheme, netloc, path, query, ""))
+    return result if len(result) <= MAX_URL_LENGTH else None
+
+
+def host_of(url: str) -> str:
+    """The host name of a canonical URL (lower case, no port, IPv6 without brackets)."""
+    return urlsplit(url).hostname or ""
+
+
+def origin_of(url: str) -> str:
+    """scheme://host[:port] of a canonical URL: the unit robots.txt applies to (RFC 9309)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def in_scope(url: str, target_host: str, scope: Scope) -> bool:
+    """Whether a canonical URL belongs to the crawl of a target on `target_host`."""
+    host = host_of(url)
+    if host == target_host:
+        return True
+    if scope is Scope.HOST or _is_ip(target_host):
+        return False
+    domain = target_host.removeprefix("www.")
+    return host == domain or host.endswith("." + domain)
+
+
+def _ascii_host(hostname: str) -> str | None:
+    host = hostname.lower().rstrip(".")
+    if not host:
+        return None
+    if host.isascii():
+        return host
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 section 5.2.4: `/a/./b/../c` -> `/a/c` (urljoin only does it for relative
+    references, and pages also link absolute paths with dot segments)."""
+    if "." not in path:
+        return path
+    output: list[str] = []
+    segments = path.split("/")
+    for segment in segments[1:]:
+        if segment == "..":
+            if output:
+                output.pop()
+        elif segment != ".":
+            output.append(segment)
+    trailing = segments[-1] in (".", "..")
+    return "/" + "/".join(output) + ("/" if trailing and output else "")
+
+
+def redact_url(url: str) -> str:
+    """A URL with its password hidden, for output (proxy URLs carry credentials)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<malformed URL>"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
