@@ -15,7 +15,12 @@ from typing import BinaryIO
 
 from leakwatch.detect.classify import PageClassifier, PageSignals
 from leakwatch.detect.engine import Detector, DocumentScan
-from leakwatch.detect.parallel import ParallelDocumentScan, ScanPool, scan_planned
+from leakwatch.detect.parallel import (
+    ParallelDocumentScan,
+    ScanPool,
+    scan_planned,
+    worker_detector,
+)
 from leakwatch.errors import InputError
 from leakwatch.extract import dates, sources
 from leakwatch.fetch.crawler import Crawler, CrawlSettings, Page
@@ -110,7 +115,8 @@ def crawl(
 
 
 class PageScanner:
-    """The crawl's sink: each fetched page is read, scanned and classified like a file."""
+    """The crawl's sink: each fetched page is read, scanned and classified like a file,
+    in the pool's worker processes when there is a pool (the crawl goes on meanwhile)."""
 
     def __init__(
         self,
@@ -124,37 +130,63 @@ class PageScanner:
         self.emit = emit
         self.pool = pool
 
-    def page(self, page: Page) -> Sequence[str] | None:
-        info = page.info
-        item = sources.Input(
-            info.final_url,
-            None,
-            walked=True,
-            content=page.body,
-            declared_type=page.media_type,
-            charset=page.charset,
-            url=info.final_url,
-        )
-        reader = sources.DocumentReader(item, None, self.detector.today)
-        scanned = False
-        for event in scan_document(reader, self.detector, self.classifier, self.pool):
-            if isinstance(event, DocumentFacts):
-                scanned = True
-                self.emit(replace(event, fetch=info))
-            else:
-                self.emit(event)
-        if not scanned:
-            return None
-        if page.truncated:
-            cut = f"body cut at {len(page.body):,} bytes (--max-bytes)"
-            self.emit(ScanIssue(info.final_url, "partial", cut))
-        return reader.document.links
+    @property
+    def parallel(self) -> int:
+        return 2 * self.pool.workers if self.pool is not None else 1
+
+    async def page(self, page: Page) -> Sequence[str] | None:
+        events: list[Event]
+        links: tuple[str, ...] | None
+        if self.pool is not None:
+            future = self.pool.submit(_scan_page_in_worker, page)
+            events, links = await asyncio.wrap_future(future)
+        else:
+            events, links = scan_page(page, self.detector, self.classifier)
+        for event in events:
+            self.emit(event)
+        return links
 
     def problem(self, issue: ScanIssue) -> None:
         self.emit(issue)
 
     def settled(self, url: str, outcome: str, queued: Sequence[QueuedUrl]) -> None:
         self.emit(PageSettled(url, outcome, tuple(queued)))
+
+
+def scan_page(
+    page: Page, detector: Detector, classifier: PageClassifier
+) -> tuple[list[Event], tuple[str, ...] | None]:
+    """A fetched page's events and the links it holds (None: not a document, e.g. binary)."""
+    info = page.info
+    item = sources.Input(
+        info.final_url,
+        None,
+        walked=True,
+        content=page.body,
+        declared_type=page.media_type,
+        charset=page.charset,
+        url=info.final_url,
+    )
+    reader = sources.DocumentReader(item, None, detector.today)
+    events: list[Event] = []
+    scanned = False
+    for event in scan_document(reader, detector, classifier):
+        if isinstance(event, DocumentFacts):
+            scanned = True
+            events.append(replace(event, fetch=info))
+        else:
+            events.append(event)
+    if not scanned:
+        return events, None
+    if page.truncated:
+        cut = f"body cut at {len(page.body):,} bytes (--max-bytes)"
+        events.append(ScanIssue(info.final_url, "partial", cut))
+    return events, reader.document.links
+
+
+def _scan_page_in_worker(page: Page) -> tuple[list[Event], tuple[str, ...] | None]:
+    detector, classifier = worker_detector()
+    return scan_page(page, detector, classifier)
 
 
 def scan_document(

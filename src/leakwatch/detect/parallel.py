@@ -102,15 +102,22 @@ def scan_range(
     return findings, after, signals.text_signals(), tail
 
 
-# The one scanner of a worker process, made by its initializer (the executor's idiom).
-_worker: tuple[ChunkScanner, PageClassifier] | None = None
+# The one detector of a worker process, made by its initializer (the executor's idiom).
+_worker: tuple[Detector, ChunkScanner, PageClassifier] | None = None
 
 
 def _start_worker(spec: DetectorSpec) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     global _worker  # noqa: PLW0603 - per-process state of a pool worker
     detector, classifier = spec.build()
-    _worker = (ChunkScanner(detector), classifier)
+    _worker = (detector, ChunkScanner(detector), classifier)
+
+
+def worker_detector() -> tuple[Detector, PageClassifier]:
+    """The detector and classifier of this worker process, for jobs that scan whole
+    documents (a crawled page): call only from a function the pool runs."""
+    assert _worker is not None, "worker started without its initializer"
+    return _worker[0], _worker[2]
 
 
 def _nothing() -> None:
@@ -119,12 +126,12 @@ def _nothing() -> None:
 
 def _scan_chunk_in_worker(job: ChunkJob, carry: TableCarry | None) -> ChunkResult:
     assert _worker is not None, "worker started without its initializer"
-    return _worker[0].scan(job, carry)
+    return _worker[1].scan(job, carry)
 
 
 def _scan_range_in_worker(job: RangeJob, carry: TableCarry | None) -> RangeResult:
     assert _worker is not None, "worker started without its initializer"
-    return scan_range(_worker[0], _worker[1], job, carry)
+    return scan_range(_worker[1], _worker[2], job, carry)
 
 
 class ScanPool:

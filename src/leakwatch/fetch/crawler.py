@@ -15,9 +15,9 @@ import asyncio
 import datetime as dt
 import random
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 
@@ -81,7 +81,12 @@ class Page:
 class Sink(Protocol):
     """Where the crawl's results go (the pipeline scans pages; a test collects them)."""
 
-    def page(self, page: Page) -> Sequence[str] | None:
+    @property
+    def parallel(self) -> int:
+        """Pages it can usefully be scanning at once (the crawl fetches ahead that far)."""
+        ...
+
+    async def page(self, page: Page) -> Sequence[str] | None:
         """Scan a page; return the links it holds, or None if it was not a document."""
         ...
 
@@ -130,6 +135,8 @@ class Crawler:
         self._sites: dict[str, _Site] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(settings.concurrency)
+        # Pages fetched and not yet scanned: bounded, so memory does not grow with the site.
+        self._scanning = asyncio.Semaphore(max(1, sink.parallel))
         self._fetcher: Fetcher | None = None
         self._robots = RobotsCache(self._get_robots)
 
@@ -188,9 +195,14 @@ class Crawler:
         site = self._site(host_of(item.url))
         site.queue.append(item)
         if site.task is None:
-            site.task = asyncio.get_running_loop().create_task(self._drive(site))
-            self._tasks.add(site.task)
-            site.task.add_done_callback(self._tasks.discard)
+            site.task = self._track(self._drive(site))
+
+    def _track(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run `work` as a task the crawl waits for (and cancels on Ctrl-C)."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     def _accept(self, links: Iterable[str], item: QueuedUrl) -> list[QueuedUrl]:
         """The links of a page that join the frontier: unseen, in scope, within limits."""
@@ -253,7 +265,14 @@ class Crawler:
             country=target.country,
         )
         page = Page(info, response.media_type, response.charset, response.body, response.truncated)
-        links = self.sink.page(page)
+        await self._scanning.acquire()  # the driver fetches on while the page is scanned
+        self._track(self._scan(page, item))
+
+    async def _scan(self, page: Page, item: QueuedUrl) -> None:
+        try:
+            links = await self.sink.page(page)
+        finally:
+            self._scanning.release()
         if links is None:
             self.sink.settled(item.url, "skipped", ())
             return
