@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/leakwatch scan examples/site
+	$(BIN)/python examples/demo.py
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from leakwatch import __version__
-from leakwatch.models import DocumentFacts, Finding, ScanIssue
+from leakwatch.models import DocumentFacts, FetchInfo, Finding, ScanIssue
 
 SCHEMA_VERSION = 1
 _CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -111,6 +111,21 @@ def document_dict(document: DocumentFacts) -> dict[str, Any]:
         "findings": document.findings,
         "findings_by_type": dict(document.findings_by_type),
         "sha256": document.content_sha256,
+        **({"fetch": fetch_dict(document.fetch)} if document.fetch else {}),
+    }
+
+
+def fetch_dict(fetch: FetchInfo) -> dict[str, Any]:
+    return {
+        "url": fetch.url,
+        "final_url": fetch.final_url,
+        "site": fetch.site,
+        "target": fetch.target,
+        "depth": fetch.depth,
+        "status": fetch.status,
+        "fetched_at": fetch.fetched_at,
+        "address": fetch.address,
+        "country": fetch.country,
     }
 
 
@@ -199,7 +214,9 @@ class JsonlWriter:
         self._line({"kind": "document", **document_dict(document)})
 
     def issue(self, issue: ScanIssue) -> None:
-        self._line({"kind": "error", **issue_dict(issue)})
+        # `kind` names the line; the issue's own kind travels as `error_kind`.
+        self._line({"kind": "error", "source": issue.source, "error_kind": issue.kind,
+                    "message": issue.message})  # fmt: skip
 
     def close(self, summary: Summary) -> None:
         self._line({"kind": "summary", **summary_dict(summary)})
@@ -292,8 +309,10 @@ class TableWriter:
         total = sum(summary.findings_by_type.values())
         by_type = ", ".join(f"{k} {v}" for k, v in sorted(summary.findings_by_type.items()))
         by_category = ", ".join(f"{k} {v}" for k, v in sorted(summary.cases_by_category.items()))
+        pages = ", ".join(f"{k} {v}" for k, v in sorted(summary.pages.items()))
         console.print(
-            f"{summary.documents} documents scanned, {total} findings"
+            (f"{sum(summary.pages.values())} URLs crawled ({pages}); " if pages else "")
+            + f"{summary.documents} documents scanned, {total} findings"
             + (f" ({by_type})" if by_type else "")
             + (f"; cases: {by_category}" if by_category else "; no cases")
             + (f"; {summary.errors} inputs failed" if summary.errors else "")
