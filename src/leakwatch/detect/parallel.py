@@ -21,7 +21,10 @@ from __future__ import annotations
 
 import datetime as dt
 import multiprocessing
+import os
 import signal
+import threading
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -111,6 +114,15 @@ def _start_worker(spec: DetectorSpec) -> None:
     global _worker  # noqa: PLW0603 - per-process state of a pool worker
     detector, classifier = spec.build()
     _worker = (detector, ChunkScanner(detector), classifier)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A parent killed outright (kill -9, power loss of a container) cannot shut its pool
+    down; a worker blocked on its queue would then live on as an orphan. Leave with it."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def worker_detector() -> tuple[Detector, PageClassifier]:
