@@ -1,0 +1,180 @@
+"""The SQL behind trend reports: cases, distinct records and findings per type for each period
+or group, in a few single-pass GROUP BY queries.
+
+What is counted (README "Store and reports"):
+- a case is a document that was ever `exposure` or `trading` (its strongest category);
+- its date is its declared published date (published basis) else when it was first seen as
+  a case; with the first-seen basis, always the latter;
+- findings per type are the occurrences the detector counted on the period's cases;
+- a record is a distinct (type, fingerprint) found on a case, counted once, at its earliest
+  date: the published date of a page it is on when the page declares one (published basis),
+  else when it was first seen there.
+Bounds (`since`, `before`) apply to those dates.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from leakwatch.store.migrations import PUBLISHED_OK
+from leakwatch.store.values import GroupCounts, Grouping, TrendCounts, TrendQuery, YearBasis
+
+_VALID_PUBLISHED = PUBLISHED_OK.format(column="d.published")
+
+
+def trend_counts(db: sqlite3.Connection, query: TrendQuery) -> TrendCounts:
+    """Counts for every non-empty period or group, and the totals."""
+    return _Counter(db, query).run()
+
+
+class _Counter:
+    def __init__(self, db: sqlite3.Connection, query: TrendQuery) -> None:
+        self.db = db
+        self.query = query
+        if query.basis is YearBasis.PUBLISHED:
+            self.case_date = f"(CASE WHEN {_VALID_PUBLISHED} THEN d.published ELSE d.case_seen END)"
+            # findings.published holds only valid dates (NULL otherwise)
+            self.record_date = "coalesce(f.published, f.first_seen)"
+        else:
+            self.case_date = "d.case_seen"
+            self.record_date = "f.first_seen"
+
+    def run(self) -> TrendCounts:
+        by = self.query.by
+        exposure: dict[str | None, int] = {}
+        trading: dict[str | None, int] = {}
+        findings: dict[str | None, dict[str, int]] = {}
+        where, params = self._cases_scope()
+        # A document's findings_by_type is a JSON object: json_each gives one row per type.
+        key = "j.key" if by is Grouping.TYPE else self._case_key()
+        cases_from = (
+            "documents d, json_each(d.findings_by_type) j" if by is Grouping.TYPE else "documents d"
+        )
+        for group, category, count in self.db.execute(
+            f"""SELECT {key}, d.case_category, count(*) FROM {cases_from}
+                WHERE {where} GROUP BY 1, 2""",
+            params,
+        ):
+            (trading if category == "trading" else exposure)[group] = count
+        for group, type_, count in self.db.execute(
+            f"""SELECT {key}, j.key, sum(j.value)
+                FROM documents d, json_each(d.findings_by_type) j
+                WHERE {where} GROUP BY 1, 2""",
+            params,
+        ):
+            findings.setdefault(group, {})[type_] = int(count)
+        records = self._records(grouped=True)
+        keys = set(exposure) | set(trading) | set(records) | set(findings)
+        groups = tuple(
+            GroupCounts(
+                key=k,
+                exposure=exposure.get(k, 0),
+                trading=trading.get(k, 0),
+                records=records.get(k, 0),
+                findings_by_type=dict(sorted(findings.get(k, {}).items())),
+            )
+            for k in sorted(keys, key=lambda k: (k is None, k or ""))
+        )
+        return TrendCounts(groups=groups, total=self._total(groups))
+
+    def _case_key(self) -> str:
+        match self.query.by:
+            case Grouping.YEAR:
+                return f"substr({self.case_date}, 1, 4)"
+            case Grouping.MONTH:
+                return f"substr({self.case_date}, 1, 7)"
+            case Grouping.SITE:
+                return "d.site"
+            case Grouping.COUNTRY:
+                return "d.country"
+            case Grouping.CATEGORY | Grouping.TYPE:
+                return "d.case_category"
+
+    def _cases_scope(self) -> tuple[str, list[Any]]:
+        where = ["d.case_category IS NOT NULL"]
+        params: list[Any] = []
+        if self.query.countries:
+            where.append(f"d.country IN ({_marks(self.query.countries)})")
+            params.extend(self.query.countries)
+        self._bounds(self.case_date, where, params)
+        return " AND ".join(where), params
+
+    def _bounds(self, date: str, where: list[str], params: list[Any]) -> None:
+        if self.query.since:
+            where.append(f"{date} >= ?")
+            params.append(self.query.since)
+        if self.query.before:
+            where.append(f"{date} < ?")
+            params.append(self.query.before)
+
+    def _records(self, *, grouped: bool) -> dict[str | None, int]:
+        """Distinct records, each at its earliest date (within its group, for groups)."""
+        by = self.query.by if grouped else None
+        where = ["f.case_category IS NOT NULL"]  # the partial index findings_records
+        params: list[Any] = []
+        if self.query.countries:
+            where.append(f"f.country IN ({_marks(self.query.countries)})")
+            params.extend(self.query.countries)
+        source, group = "findings f", None
+        match by:
+            case Grouping.SITE:  # the only grouping that needs the document itself
+                source, group = "findings f JOIN documents d ON d.id = f.document_id", "d.site"
+            case Grouping.COUNTRY:
+                group = "f.country"
+            case Grouping.CATEGORY:
+                group = "f.case_category"
+            case _:
+                pass
+        bounds: list[str] = []
+        self._bounds("first", bounds, params)
+        having = f"HAVING {' AND '.join(bounds)}" if bounds else ""
+        # Grouping by record first reads the index in its order: no sort for periods.
+        per_record = f"""SELECT {group or "NULL"} AS grp, f.record_id AS record,
+                                min({self.record_date}) AS first
+                         FROM {source} WHERE {" AND ".join(where)}
+                         GROUP BY f.record_id{", grp" if group else ""} {having}"""
+        if by is Grouping.TYPE:  # a record's type is in the records table
+            sql = f"""SELECT r.type, count(*) FROM ({per_record}) x
+                      JOIN records r ON r.id = x.record GROUP BY 1"""
+        else:
+            outer = {Grouping.YEAR: "substr(first, 1, 4)", Grouping.MONTH: "substr(first, 1, 7)"}
+            key = outer.get(by, "grp") if by is not None else "NULL"
+            sql = f"SELECT {key}, count(*) FROM ({per_record}) GROUP BY 1"
+        return dict(self.db.execute(sql, params))
+
+    def _total(self, groups: tuple[GroupCounts, ...]) -> GroupCounts:
+        by = self.query.by
+        findings: dict[str, int] = {}
+        exposure = trading = 0
+        if by is Grouping.TYPE:  # a case with two types is in two groups: count it once
+            where, params = self._cases_scope()
+            for category, count in self.db.execute(
+                f"SELECT d.case_category, count(*) FROM documents d WHERE {where} GROUP BY 1",
+                params,
+            ):
+                if category == "trading":
+                    trading = count
+                else:
+                    exposure = count
+        else:  # each case is in exactly one period or group
+            exposure = sum(g.exposure for g in groups)
+            trading = sum(g.trading for g in groups)
+        for g in groups:
+            for type_, count in g.findings_by_type.items():
+                findings[type_] = findings.get(type_, 0) + count
+        if by in (Grouping.YEAR, Grouping.MONTH, Grouping.TYPE):
+            records = sum(g.records for g in groups)  # each record is in one group
+        else:  # a record found on two sites (or countries, categories) counts once
+            records = sum(self._records(grouped=False).values())
+        return GroupCounts(
+            key=None,
+            exposure=exposure,
+            trading=trading,
+            records=records,
+            findings_by_type=dict(sorted(findings.items())),
+        )
+
+
+def _marks(values: tuple[str, ...]) -> str:
+    return ", ".join("?" * len(values))
