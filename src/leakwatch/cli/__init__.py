@@ -17,7 +17,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from leakwatch import __version__
-from leakwatch.cli import patterns, scan  # noqa: F401  (they register their commands)
+from leakwatch.cli import patterns, report, scan  # noqa: F401  (they register their commands)
 from leakwatch.cli.common import EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, app
 from leakwatch.errors import LeakwatchError, UsageError
 

@@ -1,0 +1,193 @@
+"""`leakwatch report|export|runs`: read the findings store; options in, output out.
+
+Read commands never create or write a store. Without --db (or LEAKWATCH_DB) a store that
+does not exist yet is an empty one (valid, empty output, exit 0); a --db that does not exist
+is a mistake (exit 2). A file that is not a usable store: exit 2, the file untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import typer
+from rich.console import Console
+
+from leakwatch.cli.common import EXIT_INCOMPLETE, EXIT_USAGE, DbOption, app, fail, now
+from leakwatch.errors import OutputError, StoreError
+from leakwatch.output_file import open_output
+from leakwatch.report import trends
+from leakwatch.report.store_output import ExportFormat, RunsFormat, write_export, write_runs
+from leakwatch.report.trend_output import ReportFormat, render
+from leakwatch.store import (
+    GroupCounts,
+    Grouping,
+    Store,
+    TrendCounts,
+    TrendQuery,
+    YearBasis,
+    default_path,
+)
+
+OutputOption = Annotated[
+    str, typer.Option("--output", "-o", metavar="FILE", help="Write here ('-' = stdout).")
+]
+NoColorOption = Annotated[bool, typer.Option("--no-color", help="No colour in output.")]
+SiteCountryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--site-country", metavar="CC,CC", help="Only sites of these countries, e.g. CN,TW,HK."
+    ),
+]
+SinceOption = Annotated[
+    str | None,
+    typer.Option(metavar="DATE", help="From this date on: YYYY, YYYY-MM or YYYY-MM-DD."),
+]
+UntilOption = Annotated[
+    str | None,
+    typer.Option(metavar="DATE", help="Up to and including this date (YYYY, YYYY-MM, ...)."),
+]
+
+_EMPTY = TrendCounts(groups=(), total=GroupCounts(key=None))
+
+
+@app.command()
+def report(
+    db: DbOption = None,
+    by: Annotated[Grouping, typer.Option("--by", help="One row per ...")] = Grouping.YEAR,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    baseline: Annotated[
+        int | None,
+        typer.Option(metavar="YEAR", help="Also give growth against this year (--by year)."),
+    ] = None,
+    year_basis: Annotated[
+        YearBasis,
+        typer.Option(
+            "--year-basis", help="A case's date: the page's published date, or first seen."
+        ),
+    ] = YearBasis.PUBLISHED,
+    site_country: SiteCountryOption = None,
+    fmt: Annotated[
+        ReportFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = ReportFormat.TABLE,
+    output: OutputOption = "-",
+    no_color: NoColorOption = False,
+) -> None:
+    """Cases (pages or posts that expose or trade Korean personal data), their trading share,
+    distinct records and growth, per year, month, site, country, type or category."""
+    try:
+        countries = trends.parse_countries(site_country) if site_country is not None else ()
+        lower = trends.since_bound(since) if since else None
+        upper = trends.until_bound(until) if until else None
+        if lower and upper and lower >= upper:
+            raise ValueError(f"--since {since} is after --until {until}")
+        if baseline is not None:
+            trends.check_baseline(baseline, by)
+    except ValueError as exc:
+        fail(str(exc), EXIT_USAGE, no_color)
+    query = TrendQuery(by=by, basis=year_basis, since=lower, before=upper, countries=countries)
+    counts, baseline_counts = _EMPTY, None
+    with _reading(db, no_color) as store:
+        if store is not None:
+            counts = store.trend_counts(query)
+            if baseline is not None:
+                baseline_counts = store.trend_counts(trends.baseline_query(query, baseline))
+    built = trends.build(
+        counts,
+        query,
+        generated=now(),
+        since=since,
+        until=until,
+        baseline_year=baseline,
+        baseline_counts=baseline_counts,
+    )
+    with _writing(output, no_color) as out:
+        render(built, fmt, out, _console(out, no_color) if fmt is ReportFormat.TABLE else None)
+
+
+@app.command()
+def export(
+    db: DbOption = None,
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = ExportFormat.JSONL,
+    output: OutputOption = "-",
+    site_country: SiteCountryOption = None,
+    since: Annotated[
+        str | None, typer.Option(metavar="DATE", help="Findings first seen from this date on.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(metavar="DATE", help="Findings first seen up to this date.")
+    ] = None,
+    no_color: NoColorOption = False,
+) -> None:
+    """Stream every stored finding (masked) with its document, for piping."""
+    try:
+        countries = trends.parse_countries(site_country) if site_country is not None else ()
+        lower = trends.since_bound(since) if since else None
+        upper = trends.until_bound(until) if until else None
+    except ValueError as exc:
+        fail(str(exc), EXIT_USAGE, no_color)
+    with _reading(db, no_color) as store, _writing(output, no_color) as out:
+        if store is None:
+            write_export((), fmt, out)
+            return
+        # closing(): the cursor is released before the store, even if the reader went away.
+        with closing(store.export(countries=countries, since=lower, before=upper)) as rows:
+            write_export(rows, fmt, out)
+
+
+@app.command()
+def runs(
+    db: DbOption = None,
+    fmt: Annotated[RunsFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        RunsFormat.TABLE
+    ),
+    limit: Annotated[int, typer.Option(min=0, help="The most recent N runs (0: all).")] = 20,
+    output: OutputOption = "-",
+    no_color: NoColorOption = False,
+) -> None:
+    """List past runs, most recent first, and how each ended."""
+    with _reading(db, no_color) as store:
+        listed = store.runs(limit or None) if store is not None else []
+    with _writing(output, no_color) as out:
+        write_runs(listed, fmt, out, _console(out, no_color))
+
+
+@contextmanager
+def _reading(db: Path | None, no_color: bool) -> Iterator[Store | None]:
+    """The store to read, or None when the default one does not exist yet."""
+    path = db if db is not None else default_path(os.environ)
+    if db is None and not path.exists():
+        yield None
+        return
+    try:
+        with Store.read(path) as store:
+            yield store
+    except StoreError as exc:
+        fail(str(exc), EXIT_USAGE if exc.unusable else EXIT_INCOMPLETE, no_color)
+
+
+@contextmanager
+def _writing(target: str, no_color: bool) -> Iterator[TextIO]:
+    try:
+        with open_output(target) as out:
+            yield out
+    except OutputError as exc:
+        fail(str(exc), EXIT_INCOMPLETE, no_color)
+
+
+def _console(out: TextIO, no_color: bool) -> Console:
+    to_file = out is not sys.stdout
+    return Console(
+        file=out,
+        no_color=no_color or None,
+        highlight=False,
+        force_terminal=False if to_file else None,
+        width=160 if to_file else None,
+    )

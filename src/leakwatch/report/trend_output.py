@@ -1,0 +1,477 @@
+"""Render a trend report as a terminal table with a bar chart, JSON, CSV, Markdown or one
+self-contained HTML file with an inline SVG chart.
+
+Site names and other keys come from crawled pages: HTML and Markdown escape them, CSV defuses
+cells a spreadsheet would run as formulas. JSON (`schema_version` 1) is described in README
+"Store and reports": fractions (shares, growth, CAGR) are rounded to 3 decimals there and in
+CSV; the other formats show percentages to one decimal.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import html
+import json
+from collections.abc import Sequence
+from typing import Any, TextIO, assert_never
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from leakwatch import __version__
+from leakwatch.report.scan_output import _defuse
+from leakwatch.report.trends import TrendReport, TrendRow
+from leakwatch.store.values import Grouping
+
+SCHEMA_VERSION = 1
+DECIMALS = 3
+BAR_WIDTH = 50
+CHART_GROUPS = 40  # groups (sites...) drawn in a chart: the largest ones
+_BLOCKS = " ▏▎▍▌▋▊▉█"
+_NONE_LABEL = {Grouping.SITE: "(no site: local files)", Grouping.COUNTRY: "(unknown)"}
+
+
+class ReportFormat(enum.StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+    MARKDOWN = "markdown"
+    HTML = "html"
+
+
+def render(
+    report: TrendReport, fmt: ReportFormat, out: TextIO, console: Console | None = None
+) -> None:
+    match fmt:
+        case ReportFormat.TABLE:
+            render_table(report, console or Console(file=out, highlight=False))
+        case ReportFormat.JSON:
+            json.dump(report_dict(report), out, ensure_ascii=False, indent=2)
+            out.write("\n")
+        case ReportFormat.CSV:
+            render_csv(report, out)
+        case ReportFormat.MARKDOWN:
+            out.write(render_markdown(report))
+        case ReportFormat.HTML:
+            out.write(render_html(report))
+        case _:
+            assert_never(fmt)
+
+
+# -- shared wording ------------------------------------------------------------------------------
+
+
+def list_name(by: Grouping) -> str:
+    """The JSON list a report's rows are in: `years`, `months`, else `groups`."""
+    return {Grouping.YEAR: "years", Grouping.MONTH: "months"}.get(by, "groups")
+
+
+def percent(value: float | None, *, signed: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value * 100:+.1f}%" if signed else f"{value * 100:.1f}%"
+
+
+def label(report: TrendReport, row: TrendRow) -> str:
+    if row.key is None:
+        return _NONE_LABEL.get(report.by, "(none)")
+    return row.key
+
+
+def summary(report: TrendReport) -> str:
+    """One sentence in KISA's manner: "5,414 cases in 2023, 71.9% of them trading, +26.0% on
+    2020 (+3.1% on 2022)"."""
+    where = f" on {', '.join(report.countries)} sites" if report.countries else ""
+    headline = report.headline
+    if report.by.is_period and headline is not None:
+        text = f"{headline.cases:,} cases{where} in {headline.key}"
+        text += f", {percent(headline.trading_share)} of them trading"
+        if report.baseline is not None and headline.growth_vs_baseline is not None:
+            text += (
+                f", {percent(headline.growth_vs_baseline, signed=True)} on {report.baseline.year}"
+            )
+        previous = report.previous
+        if previous is not None and headline.growth_vs_previous is not None:
+            text += f" ({percent(headline.growth_vs_previous, signed=True)} on {previous.key})"
+        return text + f"; {report.total.records:,} distinct records in all."
+    total = report.total
+    if total.cases == 0 and total.records == 0:
+        return f"No cases{where} in the store" + (" for this period." if _bounded(report) else ".")
+    return (
+        f"{total.cases:,} cases{where} ({total.exposure:,} exposure, {total.trading:,} trading, "
+        f"{percent(total.trading_share)} trading), {total.records:,} distinct records."
+    )
+
+
+def filters_line(report: TrendReport) -> str:
+    parts = [f"by {report.by}", f"year basis: {report.basis}"]
+    if report.since or report.until:
+        parts.append(f"from {report.since or 'the start'} to {report.until or 'now'}")
+    if report.countries:
+        parts.append(f"site countries: {', '.join(report.countries)}")
+    if report.baseline is not None:
+        parts.append(f"baseline {report.baseline.year}: {report.baseline.cases:,} cases")
+    if report.cagr is not None:
+        parts.append(f"CAGR {percent(report.cagr, signed=True)}")
+    return "; ".join(parts)
+
+
+def _bounded(report: TrendReport) -> bool:
+    return bool(report.since or report.until)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, DECIMALS)
+
+
+# -- json ------------------------------------------------------------------------------------------
+
+
+def row_dict(report: TrendReport, row: TrendRow) -> dict[str, Any]:
+    key: Any = row.key
+    if report.by is Grouping.YEAR and row.key is not None:
+        key = int(row.key)
+    data: dict[str, Any] = {
+        str(report.by): key,
+        "cases": row.cases,
+        "exposure": row.exposure,
+        "trading": row.trading,
+        "trading_share": _round(row.trading_share),
+        "records": row.records,
+        "findings_by_type": dict(row.findings_by_type),
+    }
+    if report.by.is_period:
+        data["growth_vs_previous"] = _round(row.growth_vs_previous)
+    if report.baseline is not None:
+        data["growth_vs_baseline"] = _round(row.growth_vs_baseline)
+    return data
+
+
+def report_dict(report: TrendReport) -> dict[str, Any]:
+    total = report.total
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "trend_report",
+        "tool": {"name": "leakwatch", "version": __version__},
+        "generated": report.generated,
+        "by": str(report.by),
+        "year_basis": str(report.basis),
+        "filters": {
+            "since": report.since,
+            "until": report.until,
+            "site_country": list(report.countries),
+        },
+        "baseline": (
+            {"year": report.baseline.year, "cases": report.baseline.cases}
+            if report.baseline is not None
+            else None
+        ),
+        "cagr": _round(report.cagr),
+        "totals": {
+            "cases": total.cases,
+            "exposure": total.exposure,
+            "trading": total.trading,
+            "trading_share": _round(total.trading_share),
+            "records": total.records,
+            "findings_by_type": dict(total.findings_by_type),
+        },
+        list_name(report.by): [row_dict(report, row) for row in report.rows],
+    }
+
+
+# -- csv -------------------------------------------------------------------------------------------
+
+
+def csv_header(report: TrendReport) -> list[str]:
+    header = [str(report.by), "cases", "exposure", "trading", "trading_share", "records"]
+    if report.by.is_period:
+        header.append("growth_vs_previous")
+    if report.baseline is not None:
+        header.append("growth_vs_baseline")
+    return header + [f"findings:{t}" for t in report.types]
+
+
+def render_csv(report: TrendReport, out: TextIO) -> None:
+    """One row per period or group (no totals row: a pipeline sums what it needs)."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([_defuse(cell) for cell in csv_header(report)])
+    for row in report.rows:
+        data = row_dict(report, row)
+        cells: list[Any] = [data[str(report.by)], row.cases, row.exposure, row.trading]
+        cells += [_blank(data["trading_share"]), row.records]
+        if report.by.is_period:
+            cells.append(_blank(data["growth_vs_previous"]))
+        if report.baseline is not None:
+            cells.append(_blank(data["growth_vs_baseline"]))
+        cells += [row.findings_by_type.get(t, 0) for t in report.types]
+        writer.writerow([_defuse(cell) for cell in cells])
+
+
+def _blank(value: Any) -> Any:
+    return "" if value is None else value
+
+
+# -- shared table rows -----------------------------------------------------------------------------
+
+
+def _columns(report: TrendReport, *, short: bool = False) -> list[str]:
+    share = "share" if short else "trading share"
+    names = [str(report.by), "cases", "exposure", "trading", share, "records"]
+    if report.by.is_period:
+        names.append("vs prev." if short else "vs previous")
+    if report.baseline is not None:
+        names.append(f"vs {report.baseline.year}")
+    return names
+
+
+def _cells(report: TrendReport, row: TrendRow) -> list[str]:
+    cells = [
+        label(report, row), f"{row.cases:,}", f"{row.exposure:,}", f"{row.trading:,}",
+        percent(row.trading_share), f"{row.records:,}",
+    ]  # fmt: skip
+    if report.by.is_period:
+        cells.append(percent(row.growth_vs_previous, signed=True))
+    if report.baseline is not None:
+        cells.append(percent(row.growth_vs_baseline, signed=True))
+    return cells
+
+
+def bar(value: int, largest: int, width: int = BAR_WIDTH) -> str:
+    """A horizontal bar in eighths of a character cell."""
+    if largest <= 0 or value <= 0:
+        return ""
+    eighths = max(1, round(value / largest * width * 8))
+    return "█" * (eighths // 8) + (_BLOCKS[eighths % 8] if eighths % 8 else "")
+
+
+def _title(report: TrendReport) -> str:
+    return f"leakwatch: cases by {report.by}"
+
+
+# -- table -----------------------------------------------------------------------------------------
+
+
+def render_table(report: TrendReport, console: Console) -> None:
+    """The numbers, a bar chart of cases per period (or group), findings by type, a summary."""
+    table = Table(title=_title(report), title_justify="left", caption=filters_line(report),
+                  caption_justify="left", box=box.SIMPLE_HEAD)  # fmt: skip
+    for i, name in enumerate(_columns(report, short=True)):
+        if i == 0:  # site names may be long: they fold, the numbers never do
+            table.add_column(name, overflow="fold", min_width=7)
+        else:
+            table.add_column(name, justify="right", no_wrap=True)
+    for row in report.rows:
+        # Text, not markup: a site name like "[red]x" must print as it is.
+        table.add_row(*[Text(cell) for cell in _cells(report, row)])
+    if report.rows:
+        total = report.total
+        totals = ["total", f"{total.cases:,}", f"{total.exposure:,}", f"{total.trading:,}",
+                  percent(total.trading_share), f"{total.records:,}"]  # fmt: skip
+        totals += [""] * (len(_columns(report)) - len(totals))
+        table.add_section()
+        table.add_row(*[Text(cell, style="bold") for cell in totals])
+    console.print(table)
+    if report.rows:
+        console.print(_chart(report, console.width))
+    if report.types and report.rows:
+        types = Table(title="Findings by type", title_justify="left", box=box.SIMPLE_HEAD)
+        types.add_column(str(report.by), overflow="fold")
+        for type_ in report.types:
+            types.add_column(type_, justify="right")
+        for row in report.rows:
+            counts = [f"{row.findings_by_type.get(t, 0):,}" for t in report.types]
+            types.add_row(Text(label(report, row)), *counts)
+        console.print(types)
+    console.print(Text(summary(report)))
+
+
+def _chart(report: TrendReport, width: int) -> Table:
+    """Cases per period as bars, sized to the terminal (labels and counts always fit)."""
+    rows = report.rows if report.by.is_period else report.rows[:CHART_GROUPS]
+    names = [label(report, row)[:40] for row in rows]
+    counts = [f"{row.cases:,}" for row in rows]
+    room = width - max(map(len, names)) - max(map(len, counts)) - 8
+    bar_width = max(4, min(BAR_WIDTH, room))
+    largest = max(row.cases for row in rows)
+    chart = Table(title=f"Cases per {report.by}", title_justify="left", box=None,
+                  show_header=False, padding=(0, 1))  # fmt: skip
+    chart.add_column(no_wrap=True)
+    chart.add_column(no_wrap=True, overflow="crop")
+    chart.add_column(justify="right", no_wrap=True)
+    for name, count, row in zip(names, counts, rows, strict=True):
+        chart.add_row(Text(name), Text(bar(row.cases, largest, bar_width), style="cyan"), count)
+    return chart
+
+
+# -- markdown --------------------------------------------------------------------------------------
+
+# Backslash-escaped: what could start emphasis, code, a link or strike-through, or end a
+# table cell; as entities: what could start HTML.
+_MD_SPECIAL = str.maketrans(
+    {c: "\\" + c for c in "\\`*_[]|~"} | {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+)
+
+
+def md(text: str) -> str:
+    """Text from pages made inert in Markdown (no emphasis, links, HTML or table breaks)."""
+    return " ".join(text.split()).translate(_MD_SPECIAL)
+
+
+def render_markdown(report: TrendReport) -> str:
+    columns = [*_columns(report), "cases (chart)"]
+    lines = [f"# {md(_title(report))}", "", md(summary(report)), "", md(filters_line(report)), ""]
+    if report.rows:
+        lines.append("| " + " | ".join(md(c) for c in columns) + " |")
+        lines.append("|" + "|".join(["---"] + ["---:"] * (len(columns) - 2) + ["---"]) + "|")
+        largest = max(row.cases for row in report.rows)
+        for row in report.rows:
+            cells = [*[md(c) for c in _cells(report, row)], bar(row.cases, largest, 20)]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+        if report.types:
+            lines.append("## Findings by type")
+            lines.append("")
+            lines.append("| " + " | ".join(md(c) for c in [str(report.by), *report.types]) + " |")
+            lines.append("|" + "|".join(["---"] + ["---:"] * len(report.types)) + "|")
+            for row in report.rows:
+                counts = [f"{row.findings_by_type.get(t, 0):,}" for t in report.types]
+                lines.append("| " + " | ".join([md(label(report, row)), *counts]) + " |")
+            lines.append("")
+    else:
+        lines += ["_Nothing to report._", ""]
+    lines.append(f"Generated {md(report.generated)} by leakwatch {md(__version__)}.")
+    return "\n".join(lines) + "\n"
+
+
+# -- html ------------------------------------------------------------------------------------------
+
+_CSS = """
+body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 62rem;
+       padding: 0 1rem; color: #1d2330; }
+h1 { font-size: 1.5rem; margin-bottom: .25rem; }
+p.summary { font-size: 1.1rem; }
+p.filters, footer { color: #5b6272; font-size: .9rem; }
+table { border-collapse: collapse; margin: 1rem 0; }
+th, td { padding: .3rem .7rem; border-bottom: 1px solid #dde1e8; }
+th { text-align: left; background: #f3f5f8; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; }
+tr.total td { font-weight: 600; border-top: 2px solid #9aa3b2; }
+svg text { font: 11px system-ui, sans-serif; fill: #1d2330; }
+.exposure { fill: #6c8ebf; } .trading { fill: #c0504d; }
+"""
+
+
+def _e(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def render_html(report: TrendReport) -> str:
+    """One file: inline CSS and SVG, no script, nothing fetched (a CSP forbids it)."""
+    head = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "style-src 'unsafe-inline'; img-src data:\">\n"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{_e(_title(report))}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+    )
+    parts = [head, f"<h1>{_e(_title(report))}</h1>\n"]
+    parts.append(f'<p class="summary">{_e(summary(report))}</p>\n')
+    parts.append(f'<p class="filters">{_e(filters_line(report))}</p>\n')
+    if report.rows:
+        parts.append(svg_chart(report))
+        parts.append(_html_table(report))
+        if report.types:
+            parts.append(_html_types(report))
+    else:
+        parts.append("<p><em>Nothing to report.</em></p>\n")
+    parts.append(
+        f"<footer>Generated {_e(report.generated)} by leakwatch {_e(__version__)}. "
+        "Values are counts of cases (pages or posts) and of distinct records "
+        "(keyed fingerprints); no identifier appears in this report.</footer>\n"
+        "</body>\n</html>\n"
+    )
+    return "".join(parts)
+
+
+def _html_table(report: TrendReport) -> str:
+    rows = ["<table>\n<thead><tr>"]
+    rows += [f"<th>{_e(name)}</th>" for name in _columns(report)]
+    rows.append("</tr></thead>\n<tbody>\n")
+    for row in report.rows:
+        cells = _cells(report, row)
+        rows.append("<tr><td>" + _e(cells[0]) + "</td>")
+        rows += [f'<td class="n">{_e(c)}</td>' for c in cells[1:]]
+        rows.append("</tr>\n")
+    total = report.total
+    cells = [f"{total.cases:,}", f"{total.exposure:,}", f"{total.trading:,}",
+             percent(total.trading_share), f"{total.records:,}"]  # fmt: skip
+    cells += [""] * (len(_columns(report)) - 1 - len(cells))
+    rows.append('<tr class="total"><td>total</td>')
+    rows += [f'<td class="n">{_e(c)}</td>' for c in cells]
+    rows.append("</tr>\n</tbody>\n</table>\n")
+    return "".join(rows)
+
+
+def _html_types(report: TrendReport) -> str:
+    parts = ["<h2>Findings by type</h2>\n<table>\n<thead><tr>"]
+    parts += [f"<th>{_e(name)}</th>" for name in [str(report.by), *report.types]]
+    parts.append("</tr></thead>\n<tbody>\n")
+    for row in report.rows:
+        parts.append(f"<tr><td>{_e(label(report, row))}</td>")
+        parts += [f'<td class="n">{row.findings_by_type.get(t, 0):,}</td>' for t in report.types]
+        parts.append("</tr>\n")
+    parts.append("</tbody>\n</table>\n")
+    return "".join(parts)
+
+
+def svg_chart(report: TrendReport, *, width: int = 880, height: int = 300) -> str:
+    """Stacked bars of cases (exposure below, trading above) per period or group."""
+    rows: Sequence[TrendRow] = report.rows if report.by.is_period else report.rows[:CHART_GROUPS]
+    left, right, top, bottom = 56, 12, 28, 54
+    plot_w, plot_h = width - left - right, height - top - bottom
+    largest = max((row.cases for row in rows), default=0) or 1
+    step = plot_w / max(len(rows), 1)
+    bar_w = max(1.0, step * 0.7)
+    every = max(1, round(len(rows) / 24))  # at most ~24 labels under the axis
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{_e(_title(report))}">\n',
+        f"<title>{_e(_title(report))}</title>\n",
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" '
+        'stroke="#9aa3b2"/>\n',
+        f'<text x="{left - 6}" y="{top + 4}" text-anchor="end">{largest:,}</text>\n',
+        f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end">0</text>\n',
+        f'<rect class="exposure" x="{left}" y="6" width="10" height="10"/>'
+        f'<text x="{left + 14}" y="15">exposure</text>\n',
+        f'<rect class="trading" x="{left + 90}" y="6" width="10" height="10"/>'
+        f'<text x="{left + 104}" y="15">trading</text>\n',
+    ]
+    for i, row in enumerate(rows):
+        x = left + i * step + (step - bar_w) / 2
+        exposure_h = plot_h * row.exposure / largest
+        trading_h = plot_h * row.trading / largest
+        base = top + plot_h
+        name = label(report, row)
+        tip = (
+            f"{_e(name)}: {row.cases:,} cases ({row.exposure:,} exposure, {row.trading:,} trading)"
+        )
+        out.append(f"<g><title>{tip}</title>")
+        out.append(
+            f'<rect class="exposure" x="{x:.1f}" y="{base - exposure_h:.1f}" '
+            f'width="{bar_w:.1f}" height="{exposure_h:.1f}"/>'
+        )
+        out.append(
+            f'<rect class="trading" x="{x:.1f}" y="{base - exposure_h - trading_h:.1f}" '
+            f'width="{bar_w:.1f}" height="{trading_h:.1f}"/></g>\n'
+        )
+        if i % every == 0:
+            text_x = x + bar_w / 2
+            out.append(
+                f'<text x="{text_x:.1f}" y="{base + 16}" text-anchor="end" '
+                f'transform="rotate(-35 {text_x:.1f} {base + 16})">{_e(name[:28])}</text>\n'
+            )
+    out.append("</svg>\n")
+    return "".join(out)
