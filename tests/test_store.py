@@ -17,7 +17,7 @@ import pytest
 
 from leakwatch.errors import StoreError
 from leakwatch.models import Category, QueuedUrl, ScanIssue
-from leakwatch.store import Store, TrendQuery, default_path, document_key, migrations
+from leakwatch.store import FindingsStore, Store, TrendQuery, default_path, document_key, migrations
 from leakwatch.store.country import registry_country, site_country, tld_country
 from tests import store_data, synthetic
 from tests.conftest import REPO
@@ -222,6 +222,24 @@ def test_a_store_made_by_schema_1_is_upgraded_without_losing_rows(store_path: Pa
     assert rows(store_path, "SELECT case_category, case_seen FROM documents") == [
         ("trading", "2021-03-01T00:10:00+00:00")
     ]
+
+
+def test_reading_an_older_store_upgrades_it_once(store_path: Path) -> None:
+    store_path.parent.mkdir(parents=True)
+    old = sqlite3.connect(store_path, isolation_level=None)
+    migrations.apply(old, migrations.MIGRATIONS[:1])
+    old.close()
+    with Store.read(store_path) as reader:
+        assert reader.schema_version == migrations.LATEST
+        assert reader.runs() == []
+        with pytest.raises(StoreError):  # a reader never writes
+            reader.start_run(started="x", version="x", arguments=[], targets=[], settings={})
+
+
+def test_a_store_satisfies_the_recorder_protocol(store: Store) -> None:
+    recorder: FindingsStore = store
+    run = recorder.start_run(started="x", version="x", arguments=[], targets=[], settings={})
+    assert store.runs()[0].id == run
 
 
 def test_migrations_are_numbered_in_order() -> None:

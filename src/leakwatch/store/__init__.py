@@ -6,10 +6,12 @@ site's country is decided, `values` the frozen values it hands out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any, Protocol
 
 from leakwatch.detect.redact import data_dir
+from leakwatch.models import DocumentFacts, Finding, QueuedUrl, ScanIssue
 from leakwatch.store.sqlite import Store, document_key
 from leakwatch.store.values import (
     ExportRow,
@@ -29,6 +31,7 @@ __all__ = [
     "DB_ENV",
     "DB_FILENAME",
     "ExportRow",
+    "FindingsStore",
     "GroupCounts",
     "Grouping",
     "Resume",
@@ -40,6 +43,42 @@ __all__ = [
     "default_path",
     "document_key",
 ]
+
+
+class FindingsStore(Protocol):
+    """What a scan records into: `Store` is the implementation; a scan run with --no-store
+    (or a test) can pass anything else with these methods."""
+
+    def start_run(
+        self,
+        *,
+        started: str,
+        version: str,
+        arguments: Sequence[str],
+        targets: Sequence[str],
+        settings: Mapping[str, Any],
+        resumes: int | None = None,
+    ) -> int: ...
+
+    def record(
+        self,
+        run_id: int,
+        *,
+        findings: Sequence[Finding] = (),
+        document: DocumentFacts | None = None,
+        issues: Sequence[ScanIssue] = (),
+        done: Sequence[str] = (),
+        queued: Sequence[QueuedUrl] = (),
+        seen: str | None = None,
+    ) -> None: ...
+
+    def finish_run(
+        self, run_id: int, *, finished: str, outcome: str, summary: Mapping[str, Any]
+    ) -> None: ...
+
+    def resumable(self, targets: Sequence[str] | None) -> Resume | None: ...
+
+    def close(self) -> None: ...
 
 
 def default_path(environ: Mapping[str, str]) -> Path:

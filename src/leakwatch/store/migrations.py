@@ -156,19 +156,20 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX document_history_document ON document_history (document_id, id)",
             """CREATE INDEX documents_case ON documents (case_category)
                 WHERE case_category IS NOT NULL""",
-            # Copies of their document's case category, country and (valid) published date
-            # on each finding, so that counting distinct records is one pass over one index
-            # instead of a million joins. Kept equal to the document's by Store.record.
+            # Copies of their document's case category, country, site and (valid) published
+            # date on each finding, so that counting distinct records is one pass over one
+            # index instead of a million joins. Kept equal to the document's by Store.record.
             "ALTER TABLE findings ADD COLUMN case_category TEXT",
             "ALTER TABLE findings ADD COLUMN country TEXT",
+            "ALTER TABLE findings ADD COLUMN site TEXT",
             "ALTER TABLE findings ADD COLUMN published TEXT",
-            f"""UPDATE findings SET (case_category, country, published) = (
-                    SELECT d.case_category, d.country,
+            f"""UPDATE findings SET (case_category, country, site, published) = (
+                    SELECT d.case_category, d.country, d.site,
                            CASE WHEN {PUBLISHED_OK.format(column="d.published")}
                                 THEN d.published END
                     FROM documents d WHERE d.id = findings.document_id)""",
             """CREATE INDEX findings_records
-                ON findings (record_id, first_seen, published, country, case_category)
+                ON findings (record_id, first_seen, published, country, case_category, site)
                 WHERE case_category IS NOT NULL""",
         ),
     ),

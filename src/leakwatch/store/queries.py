@@ -116,10 +116,10 @@ class _Counter:
         if self.query.countries:
             where.append(f"f.country IN ({_marks(self.query.countries)})")
             params.extend(self.query.countries)
-        source, group = "findings f", None
+        group = None
         match by:
-            case Grouping.SITE:  # the only grouping that needs the document itself
-                source, group = "findings f JOIN documents d ON d.id = f.document_id", "d.site"
+            case Grouping.SITE:
+                group = "f.site"
             case Grouping.COUNTRY:
                 group = "f.country"
             case Grouping.CATEGORY:
@@ -132,7 +132,7 @@ class _Counter:
         # Grouping by record first reads the index in its order: no sort for periods.
         per_record = f"""SELECT {group or "NULL"} AS grp, f.record_id AS record,
                                 min({self.record_date}) AS first
-                         FROM {source} WHERE {" AND ".join(where)}
+                         FROM findings f WHERE {" AND ".join(where)}
                          GROUP BY f.record_id{", grp" if group else ""} {having}"""
         if by is Grouping.TYPE:  # a record's type is in the records table
             sql = f"""SELECT r.type, count(*) FROM ({per_record}) x

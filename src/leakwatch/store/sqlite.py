@@ -224,7 +224,7 @@ class Store:
         when = self._when(seen, document)
         staged: dict[str, int] = {}
         with self._write("recording"):
-            # The document first: its findings then carry its case category and country.
+            # The document first: its findings then carry its case category, country, site.
             if document is not None:
                 self._record_document(run_id, document, when, staged)
             if findings:
@@ -566,10 +566,10 @@ _ADD_RECORD = "INSERT INTO records (fingerprint, type) VALUES (?, ?) ON CONFLICT
 # itself, so they are right even if another process changed it a moment ago.
 _UPSERT_FINDING = f"""
 INSERT INTO findings (document_id, record_id, masked, severity, confidence, evidence, line, col,
-                      first_seen, last_seen, first_run, last_run, case_category, country,
+                      first_seen, last_seen, first_run, last_run, case_category, country, site,
                       published)
 SELECT ?1, (SELECT r.id FROM records r WHERE r.fingerprint = ?2 AND r.type = ?3),
-       ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, d.case_category, d.country,
+       ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, d.case_category, d.country, d.site,
        CASE WHEN {_VALID_PUBLISHED} THEN d.published END
 FROM documents d WHERE d.id = ?14
 ON CONFLICT (document_id, record_id) DO UPDATE SET
@@ -585,15 +585,18 @@ ON CONFLICT (document_id, record_id) DO UPDATE SET
     last_run = excluded.last_run,
     case_category = excluded.case_category,
     country = excluded.country,
+    site = excluded.site,
     published = excluded.published
 """
 
 _SYNC_FINDINGS = f"""
-UPDATE findings SET (case_category, country, published) = (
-    SELECT d.case_category, d.country, CASE WHEN {_VALID_PUBLISHED} THEN d.published END
+UPDATE findings SET (case_category, country, site, published) = (
+    SELECT d.case_category, d.country, d.site,
+           CASE WHEN {_VALID_PUBLISHED} THEN d.published END
     FROM documents d WHERE d.id = findings.document_id)
-WHERE document_id = ? AND (case_category, country, published) IS NOT (
-    SELECT d.case_category, d.country, CASE WHEN {_VALID_PUBLISHED} THEN d.published END
+WHERE document_id = ? AND (case_category, country, site, published) IS NOT (
+    SELECT d.case_category, d.country, d.site,
+           CASE WHEN {_VALID_PUBLISHED} THEN d.published END
     FROM documents d WHERE d.id = ?)
 """
 
