@@ -1,0 +1,433 @@
+"""Trend report speed over a large store, next to a naive baseline in the same invocation; and
+how fast the store records.
+
+    python benchmarks/bench_report.py               # 1,000,000 findings on 100,000 documents
+    python benchmarks/bench_report.py --repeat 5    # best of 5 runs of each
+    python benchmarks/bench_report.py --documents 10000 --findings 100000   # a quick look
+
+The store is seeded once (through Store.record, in batches, into the real schema), kept in
+benchmarks/.data/ and reused while its parameters and generator version match. Then
+`leakwatch report -f json` runs as users run it (a subprocess, interpreter start-up
+included), and so does the baseline (`--run-baseline DB`): SELECT every finding joined with
+its document and aggregate in Python, what a first version would do. Both must give the same
+cases and records per year; the run says whether they do. No identifier is generated: the
+store holds fingerprints (random hex) and masked forms only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / ".data"
+GENERATOR_VERSION = 1
+TARGET_SECONDS = 2.0
+TYPES = (
+    ("kr.rrn", 40),
+    ("kr.phone", 30),
+    ("kr.passport", 8),
+    ("kr.card", 8),
+    ("kr.bank_account", 6),
+    ("kr.driver_license", 4),
+    ("kr.rrn.masked", 4),
+)
+TLDS = (("cn", 50), ("tw", 15), ("hk", 10), ("com", 25))
+
+
+# -- the store ------------------------------------------------------------------------------------
+
+
+def seed_store(path: Path, documents: int, findings: int, seed: int) -> float:
+    """Write the store; returns findings recorded per second (batched, one commit per 1,000
+    documents)."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from leakwatch.models import Category, DocumentFacts, FetchInfo, Finding, Severity
+    from leakwatch.store import Store
+
+    rng = random.Random(seed)
+    types = [t for t, w in TYPES for _ in range(w)]
+    tlds = [t for t, w in TLDS for _ in range(w)]
+    hosts = [f"site{i}.example.{rng.choice(tlds)}" for i in range(2_000)]
+    pool = max(1, findings * 6 // 10)  # 60% distinct records: identifiers recur across pages
+    per_document = findings / documents
+    recorded = 0
+    started = time.perf_counter()
+    with Store.open(path, ip_country=lambda address: None) as store:
+        run = store.start_run(
+            started="2026-11-28T00:00:00+00:00",
+            version="bench",
+            arguments=["bench"],
+            targets=[],
+            settings={},
+        )
+        for first in range(0, documents, 1_000):
+            with store.batch():
+                for n in range(first, min(first + 1_000, documents)):
+                    host = rng.choice(hosts)
+                    url = f"https://{host}/thread/{n}"
+                    year = rng.randint(2019, 2025)
+                    published = (
+                        f"{year}-{rng.randint(1, 12):02d}-15" if rng.random() < 0.6 else None
+                    )
+                    seen = f"{min(2026, year + rng.randint(0, 1))}-{rng.randint(1, 12):02d}-01"
+                    want = findings - recorded if n == documents - 1 else int(per_document)
+                    want += 1 if rng.random() < per_document % 1 else 0
+                    batch = []
+                    for _ in range(max(0, min(want, findings - recorded))):
+                        k = rng.randrange(pool)
+                        type_ = types[k % len(types)]
+                        batch.append(
+                            Finding(
+                                source=url,
+                                type=type_,
+                                pattern=type_,
+                                label=type_,
+                                severity=Severity.HIGH,
+                                masked=f"{k % 999_999:06d}-*******",
+                                fingerprint=hashlib.sha256(f"{seed}:{k}".encode()).hexdigest(),
+                                confidence=0.9,
+                                evidence=("checksum", "context:身份证号"),
+                                line=1,
+                                column=1,
+                                context="",
+                            )
+                        )
+                    recorded += len(batch)
+                    by_type = Counter(f.type for f in batch)
+                    roll = rng.random()
+                    category = (
+                        Category.TRADING
+                        if roll < 0.4
+                        else Category.EXPOSURE
+                        if roll < 0.8
+                        else None
+                    )
+                    facts = DocumentFacts(
+                        source=url,
+                        media_type="text/html",
+                        size=20_000,
+                        encoding="utf-8",
+                        encoding_source="meta",
+                        category=category,
+                        category_evidence=(),
+                        published=published,
+                        published_source="meta" if published else None,
+                        findings=len(batch),
+                        findings_by_type=dict(by_type),
+                        content_sha256=hashlib.sha256(url.encode()).hexdigest(),
+                        fetch=FetchInfo(
+                            url=url,
+                            final_url=url,
+                            site=host,
+                            target=f"https://{host}/",
+                            depth=1,
+                            status=200,
+                            fetched_at=f"{seen}T00:00:00+00:00",
+                            address=None,
+                            country="US" if host.endswith(".com") else None,
+                        ),
+                    )
+                    store.record(run, findings=batch, document=facts)
+        store.finish_run(
+            run,
+            finished="2026-11-28T01:00:00+00:00",
+            outcome="completed",
+            summary={"documents": documents, "findings": recorded},
+        )
+    return recorded / (time.perf_counter() - started)
+
+
+def record_rates(seed: int) -> dict[str, float]:
+    """Findings per second through Store.record without batching: crawl-style (each page,
+    10 findings, its own transaction) and dump-style (one file's findings in calls of 5,000)."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from leakwatch.models import Category, DocumentFacts, Finding, QueuedUrl, Severity
+    from leakwatch.store import Store
+
+    def found(source: str, start: int, count: int) -> list[Finding]:
+        return [
+            Finding(
+                source=source,
+                type="kr.rrn",
+                pattern="kr.rrn",
+                label="rrn",
+                severity=Severity.CRITICAL,
+                masked="******-*******",
+                fingerprint=hashlib.sha256(f"{seed}:{k}".encode()).hexdigest(),
+                confidence=0.9,
+                evidence=("checksum",),
+                line=k,
+                column=1,
+                context="",
+            )
+            for k in range(start, start + count)
+        ]
+
+    def facts(source: str, count: int) -> DocumentFacts:
+        return DocumentFacts(
+            source,
+            "text/plain",
+            1,
+            "utf-8",
+            "utf-8",
+            Category.EXPOSURE,
+            (),
+            None,
+            None,
+            count,
+            {"kr.rrn": count},
+            "0" * 64,
+        )
+
+    rates = {}
+    with tempfile.TemporaryDirectory() as folder:
+        with Store.open(Path(folder) / "pages.db", ip_country=lambda a: None) as store:
+            run = store.start_run(
+                started="x", version="bench", arguments=[], targets=[], settings={}
+            )
+            urls = [f"https://bbs.example.cn/t/{i}" for i in range(3_000)]
+            pages = [(url, found(url, i * 10, 10)) for i, url in enumerate(urls)]
+            started = time.perf_counter()
+            for url, batch in pages:
+                store.record(
+                    run,
+                    findings=batch,
+                    document=facts(url, 10),
+                    done=[url],
+                    queued=[QueuedUrl(url + "/next", 2, "https://bbs.example.cn/")],
+                )
+            rates["crawl pages (10 findings, 1 transaction each)"] = 30_000 / (
+                time.perf_counter() - started
+            )
+        with Store.open(Path(folder) / "dump.db", ip_country=lambda a: None) as store:
+            run = store.start_run(
+                started="x", version="bench", arguments=[], targets=[], settings={}
+            )
+            batches = [found("dump.csv", i * 5_000, 5_000) for i in range(60)]
+            started = time.perf_counter()
+            for batch in batches:
+                store.record(run, findings=batch)
+            store.record(run, document=facts("dump.csv", 300_000))
+            rates["a dump (300,000 findings in calls of 5,000)"] = 300_000 / (
+                time.perf_counter() - started
+            )
+    return rates
+
+
+# -- the baseline ---------------------------------------------------------------------------------
+
+
+def run_baseline(path: str) -> int:
+    """Every document and every finding (with its document and record) fetched with SELECT *
+    and aggregated in Python; prints {year: [exposure, trading, records]} as JSON."""
+    import sqlite3
+
+    def valid(date: object) -> bool:
+        return (
+            isinstance(date, str)
+            and len(date) >= 7
+            and date[:4].isdigit()
+            and date[4] == "-"
+            and "01" <= date[5:7] <= "12"
+        )
+
+    years: dict[str, list[int]] = {}
+    first: dict[tuple[str, str], str] = {}
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        cursor = connection.execute("SELECT * FROM documents")
+        columns = [c[0] for c in cursor.description]
+        for values in cursor.fetchall():
+            document = dict(zip(columns, values, strict=True))
+            if document["case_category"] is None:
+                continue
+            published = document["published"]
+            date = published if valid(published) else document["case_seen"]
+            entry = years.setdefault(date[:4], [0, 0, 0])
+            entry[0 if document["case_category"] == "exposure" else 1] += 1
+        cursor = connection.execute(
+            """SELECT * FROM findings f JOIN documents d ON d.id = f.document_id
+               JOIN records r ON r.id = f.record_id"""
+        )
+        columns = [c[0] for c in cursor.description]
+        for values in cursor.fetchall():
+            # Duplicate column names: the document's come after the finding's and win,
+            # except first_seen, read by position from the finding.
+            row = dict(zip(columns, values, strict=True))
+            if row["case_category"] is None:
+                continue
+            seen = values[columns.index("first_seen")]
+            date = row["published"] if valid(row["published"]) else seen
+            key = (row["fingerprint"], row["type"])
+            if key not in first or date < first[key]:
+                first[key] = date
+    finally:
+        connection.close()
+    for date in first.values():
+        years.setdefault(date[:4], [0, 0, 0])[2] += 1
+    print(json.dumps({year: years[year] for year in sorted(years)}))
+    return 0
+
+
+# -- running ------------------------------------------------------------------------------------
+
+
+def leakwatch_command() -> list[str]:
+    beside = Path(sys.executable).with_name("leakwatch")
+    return [str(beside)] if beside.exists() else [sys.executable, "-m", "leakwatch"]
+
+
+def timed(command: list[str]) -> tuple[float, str]:
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, check=False)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed: {done.stderr.decode()[-2000:]}")
+    return seconds, done.stdout.decode()
+
+
+def best(command: list[str], repeat: int) -> tuple[float, str]:
+    runs = [timed(command) for _ in range(repeat)]
+    return min(r[0] for r in runs), runs[-1][1]
+
+
+def machine() -> str:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import sqlite3
+
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (
+        f"machine: {os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}, {platform.system()} {platform.release()}, "
+        f"load average {load}"
+    )
+
+
+def source_state() -> str:
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, check=False)
+        return done.stdout.decode("utf-8", "replace").strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD")
+    changed = git("status", "--porcelain", "--", "src")
+    if not commit:
+        return "source: not a git checkout"
+    return f"source: git {commit}" + (", src/ has uncommitted changes" if changed else "")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--documents", type=int, default=100_000)
+    parser.add_argument("--findings", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each; best is kept")
+    parser.add_argument("--no-record", action="store_true", help="skip the recording rates")
+    parser.add_argument("--run-baseline", metavar="DB", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.run_baseline:
+        return run_baseline(args.run_baseline)
+
+    print(machine())
+    print(source_state())
+    DATA.mkdir(exist_ok=True)
+    name = f"report-store-seed{args.seed}-{args.documents}d-{args.findings}f"
+    path, sidecar = DATA / f"{name}.db", DATA / f"{name}.json"
+    wanted = {
+        "generator": GENERATOR_VERSION,
+        "documents": args.documents,
+        "findings": args.findings,
+        "seed": args.seed,
+    }
+    schema = _schema_version()
+    if (
+        not path.exists()
+        or not sidecar.exists()
+        or json.loads(sidecar.read_text()) != {**wanted, "schema": schema}
+    ):
+        for stale in DATA.glob(f"{name}.db*"):
+            stale.unlink()
+        print(f"seeding {args.findings:,} findings on {args.documents:,} documents ...", flush=True)
+        rate = seed_store(path, args.documents, args.findings, args.seed)
+        sidecar.write_text(json.dumps({**wanted, "schema": schema}))
+        print(
+            "seeded through Store.record in batches of 1,000 documents, generation included: "
+            f"{rate:,.0f} findings/s"
+        )
+    size = sum(p.stat().st_size for p in DATA.glob(f"{name}.db*"))
+    print(f"store: {path} ({size / 1e6:,.0f} MB)")
+
+    leakwatch = leakwatch_command()
+    startup, _ = best([*leakwatch, "--version"], args.repeat)
+    print(f"start-up (leakwatch --version): {startup:.2f} s")
+    rows = []
+    report_time, report_json = best(
+        [*leakwatch, "report", "--db", str(path), "-f", "json"], args.repeat
+    )
+    rows.append(("leakwatch report -f json", report_time))
+    for extra in (
+        ["--site-country", "CN,TW,HK", "--baseline", "2020"],
+        ["--by", "month"],
+        ["--by", "site"],
+        ["--by", "type"],
+    ):
+        seconds, _ = best(
+            [*leakwatch, "report", "--db", str(path), "-f", "json", *extra], args.repeat
+        )
+        rows.append((f"leakwatch report -f json {' '.join(extra)}", seconds))
+    base_time, base_json = best(
+        [sys.executable, __file__, "--run-baseline", str(path)], max(1, min(args.repeat, 2))
+    )
+    rows.append(("baseline: SELECT * and aggregate in Python", base_time))
+    width = max(len(r[0]) for r in rows)
+    print()
+    print(f"{'command'.ljust(width)}  seconds  vs baseline")
+    for label, seconds in rows:
+        print(f"{label.ljust(width)}  {seconds:7.2f}  {base_time / seconds:10.1f}x")
+    verdict = "met" if report_time < TARGET_SECONDS else "NOT met"
+    print(f"\ntarget: report under {TARGET_SECONDS:.0f} s on this store: {verdict}")
+    ours = {
+        str(y["year"]): [y["exposure"], y["trading"], y["records"]]
+        for y in json.loads(report_json)["years"]
+        if y["cases"] or y["records"]
+    }
+    theirs = json.loads(base_json)
+    print(
+        "leakwatch and the baseline agree on cases and records per year:",
+        "yes" if ours == theirs else f"NO\n  leakwatch {ours}\n  baseline  {theirs}",
+    )
+    if not args.no_record:
+        print("\nrecording (Store.record, no batch):")
+        for label, rate in record_rates(args.seed).items():
+            print(f"  {label}: {rate:,.0f} findings/s")
+    return 0
+
+
+def _schema_version() -> str:
+    """The schema's version and a digest of its SQL: a store made by other SQL is remade."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from leakwatch.store import migrations
+
+    digest = hashlib.sha256(repr(migrations.MIGRATIONS).encode()).hexdigest()[:12]
+    return f"{migrations.LATEST}-{digest}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
