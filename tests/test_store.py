@@ -597,6 +597,7 @@ from tests import synthetic
 from tests.store_data import finding, page, start
 worker = {worker}
 go = Path({go!r})
+print("ready", flush=True)
 while not go.exists():  # both writers start together
     time.sleep(0.005)
 with Store.open(Path({path!r}), ip_country=lambda a: None) as store:
@@ -631,6 +632,9 @@ def test_two_processes_recording_at_once_lose_nothing(store_path: Path) -> None:
         for w in (0, 1)
     ]
     store_path.parent.mkdir(parents=True, exist_ok=True)
+    for writer in writers:
+        assert writer.stdout is not None
+        assert writer.stdout.readline() == b"ready\n"
     go.touch()  # neither has created the store: both race to make it, too
     for writer in writers:
         out, err = writer.communicate(timeout=120)
@@ -653,6 +657,45 @@ def test_two_processes_recording_at_once_lose_nothing(store_path: Path) -> None:
     assert rows(store_path, "SELECT count(*) FROM findings") == [(expected,)]
     assert rows(store_path, "SELECT count(*), min(outcome) FROM runs") == [(2, "completed")]
     assert rows(store_path, "PRAGMA integrity_check") == [("ok",)]
+
+
+OPENER = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, {repo!r})
+from tests.store_data import start
+from leakwatch.store import Store
+go = Path({go!r})
+print("ready", flush=True)
+while not go.exists():
+    time.sleep(0.001)
+for n in range({stores}):  # the openers move through the stores side by side
+    with Store.open(go.parent / f"store{{n}}.db") as store:
+        start(store)
+print("ok")
+"""
+
+
+def test_processes_creating_the_same_store_at_once_all_succeed(tmp_path: Path) -> None:
+    # SQLite answers BUSY at once (no busy handler) to a switch to WAL that races another.
+    go, stores = tmp_path / "go", 8
+    script = OPENER.format(repo=str(REPO), go=str(go), stores=stores)
+    openers = [
+        subprocess.Popen(
+            [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(4)
+    ]
+    for opener in openers:  # all started and waiting: then they go together
+        assert opener.stdout is not None
+        assert opener.stdout.readline() == b"ready\n"
+    go.touch()
+    for opener in openers:
+        out, err = opener.communicate(timeout=60)
+        assert opener.returncode == 0, err.decode()
+        assert out.decode().strip() == "ok"
+    for n in range(stores):
+        assert rows(tmp_path / f"store{n}.db", "SELECT count(*) FROM runs") == [(4,)]
 
 
 def test_kisa_store_counts(tmp_path: Path) -> None:

@@ -15,10 +15,11 @@ import os
 import socket
 import sqlite3
 import stat
+import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from leakwatch.errors import StoreError
 from leakwatch.models import DocumentFacts, Finding, QueuedUrl, ScanIssue
@@ -35,6 +36,7 @@ _ID_CACHE_LIMIT = 200_000  # document ids remembered per store (about 20 MB at m
 _VALID_PUBLISHED = migrations.PUBLISHED_OK.format(column="d.published")
 
 Clock = Callable[[], str]
+_T = TypeVar("_T")
 
 
 def utc_now() -> str:
@@ -91,25 +93,27 @@ class Store:
         if missing and bringing an older schema up to date."""
         path = Path(path).expanduser()
         _check_header(path)
-        created = _create(path)
+        # Never removed again on failure: another process may have opened it meanwhile, and
+        # an empty file is an empty store, made whole by the next open.
+        _create(path)
         connection = _connect(path, "rw")
         try:
-            _check_schema(connection, path)
-            # busy_timeout is already set (by _connect): switching to WAL may have to wait.
-            mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            deadline = time.monotonic() + BUSY_TIMEOUT_S
+            _while_busy(lambda: _check_schema(connection, path), deadline)
+            # SQLite answers BUSY at once, without its busy handler, when another process is
+            # creating or switching the same new store: try again until the busy timeout.
+            mode = _while_busy(
+                lambda: connection.execute("PRAGMA journal_mode = WAL").fetchone()[0], deadline
+            )
             if str(mode).lower() != "wal":
                 raise StoreError(path, f"cannot switch to WAL journaling (got {mode})")
             connection.execute("PRAGMA synchronous = NORMAL")
             migrations.apply(connection)
         except sqlite3.Error as exc:
             connection.close()
-            if created:
-                path.unlink(missing_ok=True)
             raise _store_error(path, exc, "opening") from None
         except BaseException:
             connection.close()
-            if created:
-                path.unlink(missing_ok=True)
             raise
         return cls(path, connection, ip_country=ip_country, clock=clock)
 
@@ -124,7 +128,8 @@ class Store:
             raise StoreError(path, "does not exist (no scan has recorded into it)", unusable=True)
         connection = _connect(path, "rw")  # rw, not ro: a ro connection leaves -wal/-shm behind
         try:
-            version = _check_schema(connection, path)
+            deadline = time.monotonic() + BUSY_TIMEOUT_S
+            version = _while_busy(lambda: _check_schema(connection, path), deadline)
             connection.execute("PRAGMA query_only = ON")
         except sqlite3.Error as exc:
             connection.close()
@@ -544,7 +549,16 @@ class Store:
         """Cases (by category), distinct records and findings per type for each period or
         group, and the totals (what each means: `leakwatch.store.queries`)."""
         try:
-            return queries.trend_counts(self._db, query)
+            # One read transaction: every count from the same snapshot, even while another
+            # process records.
+            opened = not self._db.in_transaction
+            if opened:
+                self._db.execute("BEGIN")
+            try:
+                return queries.trend_counts(self._db, query)
+            finally:
+                if opened:
+                    self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             raise _store_error(self.path, exc, "counting") from None
 
@@ -667,19 +681,18 @@ def _alive(host: str | None, pid: int | None) -> bool:
     return True
 
 
-def _create(path: Path) -> bool:
-    """Create an empty store file with mode 0600 (and its folders); True if we made it."""
+def _create(path: Path) -> None:
+    """Create an empty store file with mode 0600 (and its folders) if there is none."""
     if path.exists():
-        return False
+        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another leakwatch made it a moment ago
-        return False
+        return
     except OSError as exc:
         raise StoreError(path, f"cannot create the store: {exc.strerror or exc}") from None
     os.close(fd)
-    return True
 
 
 def _check_header(path: Path) -> None:
@@ -726,16 +739,22 @@ def _check_version(path: Path, version: int) -> None:
 
 
 def _check_schema(connection: sqlite3.Connection, path: Path) -> int:
-    """Read the schema without writing: a damaged file fails here, before any write."""
-    version = migrations.schema_version(connection)
+    """Read the schema without writing: a damaged file fails here, before any write. One
+    read transaction, so that a migration committed by another process meanwhile is seen
+    whole or not at all."""
+    connection.execute("BEGIN")
+    try:
+        version = migrations.schema_version(connection)
+        application = connection.execute("PRAGMA application_id").fetchone()[0]
+        tables = {
+            name
+            for (name,) in connection.execute(
+                "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        }
+    finally:
+        connection.execute("COMMIT")
     _check_version(path, version)
-    application = connection.execute("PRAGMA application_id").fetchone()[0]
-    tables = {
-        name
-        for (name,) in connection.execute(
-            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-        )
-    }
     if version == 0 and tables:
         raise StoreError(
             path, "not a leakwatch store (an SQLite database with other tables)", unusable=True
@@ -743,6 +762,18 @@ def _check_schema(connection: sqlite3.Connection, path: Path) -> int:
     if version > 0 and (application != migrations.APPLICATION_ID or "findings" not in tables):
         raise StoreError(path, "not a leakwatch store (unknown schema)", unusable=True)
     return version
+
+
+def _while_busy(action: Callable[[], _T], deadline: float) -> _T:
+    """`action()`, tried again while SQLite answers BUSY, until `deadline` (monotonic)."""
+    while True:
+        try:
+            return action()
+        except sqlite3.OperationalError as exc:
+            busy = str(getattr(exc, "sqlite_errorname", "")).startswith("SQLITE_BUSY")
+            if not busy or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _connect(path: Path, mode: str) -> sqlite3.Connection:
