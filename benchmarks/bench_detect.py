@@ -37,6 +37,7 @@ MB = corpus.MB
 TARGET_MBS = 100.0
 TARGET_RATIO = 5.0
 TARGET_RSS_MB = 300.0
+TARGET_STORE_COST = 0.20  # recording into the store, over --no-store
 BIG_MB = 1000
 
 # -- the naive baseline -----------------------------------------------------------------------
@@ -160,9 +161,16 @@ def leakwatch_command(option: str | None) -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "leakwatch"]
 
 
-def run_leakwatch(base: list[str], path: Path, env: dict[str, str], *extra: str) -> Run:
+def run_leakwatch(
+    base: list[str], path: Path, env: dict[str, str], *extra: str, store: bool = True
+) -> Run:
+    """leakwatch as users run it; recording into a fresh store unless `store` is False."""
     out = corpus.DATA / "leakwatch-out.jsonl"
-    command = [*base, "scan", str(path), "-f", "jsonl", "-o", str(out), "-q", *extra]
+    db = corpus.DATA / "bench-store.db"
+    for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        stale.unlink(missing_ok=True)
+    recording = ["--db", str(db)] if store else ["--no-store"]
+    command = [*base, "scan", str(path), "-f", "jsonl", "-o", str(out), "-q", *recording, *extra]
     seconds, rss = measure(command, corpus.DATA / "leakwatch-stdout.txt", env)
     by_type: Counter[str] = Counter()
     with out.open(encoding="utf-8") as results:  # counted after the clock stopped
@@ -301,19 +309,27 @@ def main(argv: list[str] | None = None) -> int:
 
     warm(path)
     leak_runs: list[Run] = []
+    bare_runs: list[Run] = []
     single_runs: list[Run] = []
     naive_runs: list[Run] = []
     for i in range(args.repeat):  # interleaved, so all tools see the same machine load
         print(f"  run {i + 1}/{args.repeat}: leakwatch ...", file=sys.stderr, flush=True)
         leak_runs.append(run_leakwatch(base, path, env))
+        print(f"  run {i + 1}/{args.repeat}: leakwatch --no-store ...", file=sys.stderr, flush=True)
+        bare_runs.append(run_leakwatch(base, path, env, store=False))
         print(f"  run {i + 1}/{args.repeat}: leakwatch --jobs 1 ...", file=sys.stderr, flush=True)
         single_runs.append(run_leakwatch(base, path, env, "--jobs", "1"))
         if not args.no_baseline:
             print(f"  run {i + 1}/{args.repeat}: baseline ...", file=sys.stderr, flush=True)
             naive_runs.append(run_naive(path, env))
     leak = best(leak_runs)
+    bare = best(bare_runs)
     single = best(single_runs)
-    rows = [(f"leakwatch (--jobs {os.cpu_count()}, default)", leak), ("leakwatch --jobs 1", single)]
+    rows = [
+        (f"leakwatch (--jobs {os.cpu_count()}, default)", leak),
+        ("leakwatch --no-store", bare),
+        ("leakwatch --jobs 1", single),
+    ]
     naive = best(naive_runs) if naive_runs else None
     if naive:
         rows.append(("baseline (re + stdnum + phonenumbers)", naive))
@@ -364,6 +380,11 @@ def main(argv: list[str] | None = None) -> int:
         ratio = naive.seconds / leak.seconds
         checks.append((f">= {TARGET_RATIO:.0f}x baseline", f"{ratio:.2f}x", ratio >= TARGET_RATIO))
     checks.append((f"peak RSS < {TARGET_RSS_MB:.0f} MB", f"{rss:.1f} MB", rss < TARGET_RSS_MB))
+    cost = leak.seconds / bare.seconds - 1
+    results["store_cost"] = cost
+    checks.append(
+        (f"store cost < {TARGET_STORE_COST:.0%}", f"{cost:+.1%}", cost < TARGET_STORE_COST)
+    )
     for name, value, ok in checks:
         print(f"  {name:<24} {value:>12}  {'ok' if ok else 'BELOW TARGET'}")
     if size_mb < BIG_MB:

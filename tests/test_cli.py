@@ -163,9 +163,12 @@ def test_nothing_readable_is_exit_3(cli: Cli, tmp_path: Path) -> None:
 def test_binary_and_corrupt_files_are_skipped_with_a_message(
     cli: Cli, dump: Path, tmp_path: Path
 ) -> None:
-    (tmp_path / "image.html").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00" + bytes(300))
-    (tmp_path / "broken.csv.gz").write_bytes(gzip.compress(DUMP.encode())[:30])
-    result = cli("scan", str(tmp_path), "-f", "json")
+    folder = tmp_path / "in"  # not tmp_path itself: leakwatch's home (key, store) is there
+    folder.mkdir()
+    (folder / dump.name).write_bytes(dump.read_bytes())
+    (folder / "image.html").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00" + bytes(300))
+    (folder / "broken.csv.gz").write_bytes(gzip.compress(DUMP.encode())[:30])
+    result = cli("scan", str(folder), "-f", "json")
     assert result.code == 0, result.stderr
     report = json.loads(result.stdout)
     kinds = {Path(e["source"]).name: e["kind"] for e in report["errors"]}
@@ -176,7 +179,7 @@ def test_binary_and_corrupt_files_are_skipped_with_a_message(
     assert "skipped" in result.stderr
     assert "image.html: binary file" in result.stderr
     assert any("dump.csv" in f["source"] for f in report["findings"])
-    named = cli("scan", str(tmp_path / "image.html"), str(dump), "-f", "json", "--strict")
+    named = cli("scan", str(folder / "image.html"), str(dump), "-f", "json", "--strict")
     assert named.code == 3  # named on the command line, a binary file is a failed input
     assert json.loads(named.stdout)["errors"][0]["kind"] == "binary"
 

@@ -208,3 +208,75 @@ def test_the_readme_demo_crawls_the_example_site(tmp_path: Path) -> None:
     assert categories == ["exposure", "exposure", "exposure", "trading", "trading"]
     assert [e["kind"] for e in data["errors"]] == ["robots"]
     assert b"disallowed by robots.txt" in done.stderr
+
+
+def _slow_site(server: Site, pages: int) -> None:
+    server.page("/", html("home", " ".join(f'<a href="/p{n}">p{n}</a>' for n in range(pages))))
+
+    def slow(_h: Handler) -> Reply:
+        time.sleep(0.05)
+        return Reply(body=LEAK.encode())
+
+    for n in range(pages):
+        server.routes[f"/p{n}"] = slow
+
+
+def _crawl_until(
+    server: Site, args: list[str], env: dict[str, str], hits: int, stop: signal.Signals
+) -> int:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "leakwatch", "scan", *args],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while sum(server.hits.values()) < hits and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(stop)
+    _, stderr = proc.communicate(timeout=60)
+    assert b"Traceback" not in stderr
+    return proc.returncode
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGKILL])
+def test_an_interrupted_crawl_resumes_without_refetching(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    env = {**os.environ, "LEAKWATCH_HOME": str(tmp_path / "home")}
+    db = tmp_path / "store.db"
+    out = tmp_path / "first.jsonl"
+    with serve() as server:
+        _slow_site(server, 60)
+        start = server.url("/")
+        common = ["--delay", "0", "--db", str(db), "-q", "--concurrency", "4"]
+        code = _crawl_until(server, [start, *common, "-f", "jsonl", "-o", str(out)], env, 20, stop)
+        assert code == (130 if stop == signal.SIGINT else -signal.SIGKILL)
+        first = dict(server.hits)
+        server.hits.clear()
+        resumed = subprocess.run(
+            [sys.executable, "-m", "leakwatch", "scan", "--resume", *common, "-f", "json"],
+            capture_output=True, env=env, timeout=120, check=False,
+        )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    second = {path: n for path, n in server.hits.items() if path != "/robots.txt"}
+    assert "/" not in second  # the start page was done: its links came from the store
+    pages = {f"/p{n}" for n in range(60)}
+    assert pages <= set(first) | set(second)  # nothing was lost
+    # At most the pages in flight when it stopped are fetched again (they were not done).
+    assert len(set(first) & set(second) & pages) <= 8
+    report = json.loads(resumed.stdout)
+    assert {d["source"] for d in report["documents"]} == {server.url(p) for p in second}
+    assert report["documents"]
+    assert all(d["fetch"]["target"] == start for d in report["documents"])
+    if stop == signal.SIGINT:  # its report was written: what it showed was recorded done
+        shown = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+        done_first = {d["fetch"]["url"] for d in shown if d["kind"] == "document"}
+        assert done_first
+        assert not done_first & {server.url(p) for p in second}
+
+
+def test_resume_with_nothing_to_resume_is_a_usage_error(cli: Cli, tmp_path: Path) -> None:
+    result = cli("scan", "--resume", "--db", str(tmp_path / "empty.db"))
+    assert result.code == 2
+    assert "no interrupted crawl" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert cli("scan", "--resume", "--no-store", "x").code == 2

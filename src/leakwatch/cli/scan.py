@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,11 +22,14 @@ from rich.console import Console, Group
 from rich.status import Status
 from rich.table import Table
 
+from leakwatch import __version__
 from leakwatch.cli.common import (
     EXIT_FINDINGS,
     EXIT_INCOMPLETE,
     EXIT_INTERRUPTED,
+    EXIT_OK,
     EXIT_USAGE,
+    DbOption,
     PatternsOption,
     app,
     fail,
@@ -38,14 +42,23 @@ from leakwatch.detect.classify import PageClassifier
 from leakwatch.detect.engine import DEFAULT_MIN_CONFIDENCE, Detector
 from leakwatch.detect.parallel import DetectorSpec, ScanPool, default_workers
 from leakwatch.detect.redact import Fingerprinter, load_key
-from leakwatch.errors import KeyfileError, OutputError
+from leakwatch.errors import KeyfileError, OutputError, StoreError
 from leakwatch.fetch import targets
 from leakwatch.fetch.crawler import PROXY_SCHEMES, CrawlSettings
 from leakwatch.fetch.urls import Scope, redact_url
 from leakwatch.models import DocumentFacts, Finding, PageSettled, ScanIssue, Severity
 from leakwatch.output_file import open_output
 from leakwatch.pipeline import NOT_FAILURES, Event, Tally, crawl, scan_local
-from leakwatch.report.scan_output import Format, RunInfo, Summary, Writer, make_writer
+from leakwatch.report.scan_output import (
+    Format,
+    RunInfo,
+    Summary,
+    Writer,
+    make_writer,
+    summary_dict,
+)
+from leakwatch.store import Resume, Store, default_path
+from leakwatch.store.recorder import Recorder
 
 _DEFAULTS = CrawlSettings()
 
@@ -147,6 +160,18 @@ def scan(
     max_bytes: Annotated[
         str, typer.Option(metavar="SIZE", help="Bytes kept per response after decompression.")
     ] = "10MB",
+    db: DbOption = None,
+    no_store: Annotated[
+        bool, typer.Option("--no-store", help="Do not record this scan in the store.")
+    ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue the interrupted crawl of these targets (of the last one, if none "
+            "are given) without refetching what it finished.",
+        ),
+    ] = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr, errors only.")
     ] = False,
@@ -154,7 +179,7 @@ def scan(
 ) -> None:
     """Scan web sites (crawled politely), local files, folders or stdin for Korean
     identifiers and classify each page or document."""
-    if not paths and not targets_file:
+    if not paths and not targets_file and not resume:
         fail(
             "nothing to scan: give URLs, files, folders or '-' (see leakwatch scan --help)",
             EXIT_USAGE,
@@ -197,41 +222,136 @@ def scan(
     tally = Tally()
     try:
         with (
+            _recording(db, no_store, resume, plan, run, no_color) as (plan, record),
             _output(output, fmt, run, no_color) as writer,
             _Progress(messages, enabled=not quiet) as progress,
             ScanPool(spec, workers) if workers > 1 else nullcontext() as pool,
         ):
-            render = _Renderer(writer, progress, tally, quiet=quiet)
-            interrupted = _execute(plan, settings, detector, PageClassifier(packs), render, pool)
-            writer.close(_summary(tally, interrupted))
+            render = _Renderer(writer, progress, tally, quiet=quiet, also=record.sink)
+            work = Work(plan, settings, detector, PageClassifier(packs), pool, record.resume)
+            interrupted = _execute(work, render)
+            summary = _summary(tally, interrupted)
+            writer.close(summary)
+            code, problem = _verdict(tally, plan, interrupted, strict, threshold)
+            record.finish(summary, code)
     except OutputError as exc:
         fail(str(exc), EXIT_INCOMPLETE, no_color)
+    except StoreError as exc:
+        fail(str(exc), EXIT_USAGE if exc.unusable else EXIT_INCOMPLETE, no_color)
     if interrupted:
         messages.print("leakwatch: interrupted; results so far were written", markup=False)
-        raise typer.Exit(EXIT_INTERRUPTED)
-    if not quiet and messages.is_terminal and plan.targets:
+    elif not quiet and messages.is_terminal and plan.targets:
         messages.print(crawl_summary(tally))
+    if problem:
+        fail(problem, code, no_color)
+    raise typer.Exit(code)
+
+
+def _verdict(
+    tally: Tally,
+    plan: targets.Plan,
+    interrupted: bool,
+    strict: bool,
+    threshold: Severity | None,
+) -> tuple[int, str | None]:
+    """The exit code, and the one-line error that explains it (errors outrank findings)."""
+    if interrupted:
+        return EXIT_INTERRUPTED, None
     if plan.targets and not tally.fetched:
-        fail(f"no target could be fetched ({len(plan.targets)} tried)", EXIT_INCOMPLETE, no_color)
+        return EXIT_INCOMPLETE, f"no target could be fetched ({len(plan.targets)} tried)"
     if tally.documents == 0 and tally.failed:
-        fail("no input could be scanned", EXIT_INCOMPLETE, no_color)
+        return EXIT_INCOMPLETE, "no input could be scanned"
     if strict and tally.failed:
         what = "inputs or pages" if plan.targets else "inputs"
-        fail(f"{tally.failed} {what} could not be scanned (--strict)", EXIT_INCOMPLETE, no_color)
+        return EXIT_INCOMPLETE, f"{tally.failed} {what} could not be scanned (--strict)"
     if threshold is not None and tally.worst is not None and tally.worst >= threshold:
-        raise typer.Exit(EXIT_FINDINGS)
+        return EXIT_FINDINGS, None
+    return EXIT_OK, None
 
 
-def _execute(
+@dataclass(frozen=True, slots=True)
+class Work:
+    """What one scan runs with."""
+
+    plan: targets.Plan
+    settings: CrawlSettings
+    detector: Detector
+    classifier: PageClassifier
+    pool: ScanPool | None
+    resume: Resume | None = None
+
+
+@dataclass(slots=True)
+class _Record:
+    """The store side of a run: where its events go, how it ends, what it resumes."""
+
+    store: Store | None = None
+    run_id: int | None = None
+    recorder: Recorder | None = None
+    resume: Resume | None = None
+
+    @property
+    def sink(self) -> Recorder | None:
+        return self.recorder
+
+    def finish(self, summary: Summary, code: int) -> None:
+        if self.store is None or self.run_id is None or self.recorder is None:
+            return
+        self.recorder.close()
+        outcome = {EXIT_INTERRUPTED: "interrupted", EXIT_INCOMPLETE: "failed"}.get(
+            code, "completed"
+        )
+        self.store.finish_run(
+            self.run_id, finished=summary.finished, outcome=outcome, summary=summary_dict(summary)
+        )
+
+
+@contextmanager
+def _recording(
+    db: Path | None,
+    no_store: bool,
+    resume: bool,
     plan: targets.Plan,
-    settings: CrawlSettings,
-    detector: Detector,
-    classifier: PageClassifier,
-    render: _Renderer,
-    pool: ScanPool | None,
-) -> bool:
+    run: RunInfo,
+    no_color: bool,
+) -> Iterator[tuple[targets.Plan, _Record]]:
+    """Open the store (unless --no-store), find the crawl to resume, start the run record."""
+    if no_store:
+        if resume:
+            fail("--resume needs the store: drop --no-store", EXIT_USAGE, no_color)
+        yield plan, _Record()
+        return
+    with Store.open(db or default_path(os.environ)) as store:
+        previous = None
+        if resume:
+            lines = [t.line() for t in plan.targets]
+            previous = store.resumable(lines or None)
+            if previous is None:
+                which = "these targets" if lines else "any targets"
+                fail(
+                    f"--resume: no interrupted crawl of {which} in {store.path}",
+                    EXIT_USAGE,
+                    no_color,
+                )
+            if not lines:
+                again = targets.plan([*plan.paths], [("resumed run", "\n".join(previous.targets))])
+                plan = targets.Plan(plan.paths, again.targets, plan.problems + again.problems)
+        run_id = store.start_run(
+            started=run.started,
+            version=__version__,
+            arguments=sys.argv[1:],
+            targets=[t.line() for t in plan.targets],
+            settings={**run.settings, "inputs": list(plan.paths)},
+            resumes=previous.run_id if previous else None,
+        )
+        record = _Record(store, run_id, Recorder(store, run_id), previous)
+        yield plan, record
+
+
+def _execute(work: Work, render: _Renderer) -> bool:
     """Scan what the plan holds: bad targets reported, local inputs, then the crawl.
-    True if Ctrl-C stopped it (what was found so far has been rendered)."""
+    True if Ctrl-C stopped it (what was found so far has been rendered and recorded)."""
+    plan, detector, classifier, pool = work.plan, work.detector, work.classifier, work.pool
     try:
         for problem in plan.problems:
             render(ScanIssue(problem.source, problem.kind, problem.problem))
@@ -240,7 +360,11 @@ def _execute(
             for event in events:
                 render(event)
         if plan.targets:
-            crawl(plan.targets, settings, detector, classifier, render, pool=pool)
+            resumed = work.resume
+            crawl(
+                plan.targets, work.settings, detector, classifier, render, pool=pool,
+                done=resumed.done if resumed else (), pending=resumed.pending if resumed else (),
+            )  # fmt: skip
     except KeyboardInterrupt:
         return True
     return False
@@ -293,15 +417,27 @@ def _settings_record(settings: CrawlSettings) -> dict[str, Any]:
 
 
 class _Renderer:
-    """Hands each event to the writer and the progress line as it comes."""
+    """Hands each event to the store (first: a page is recorded before it is shown), the
+    writer and the progress line as it comes."""
 
-    def __init__(self, writer: Writer, progress: _Progress, tally: Tally, *, quiet: bool) -> None:
+    def __init__(
+        self,
+        writer: Writer,
+        progress: _Progress,
+        tally: Tally,
+        *,
+        quiet: bool,
+        also: Callable[[Event], None] | None = None,
+    ) -> None:
         self.writer = writer
         self.progress = progress
         self.tally = tally
         self.quiet = quiet
+        self.also = also
 
     def __call__(self, event: Event) -> None:
+        if self.also is not None:
+            self.also(event)
         self.tally.add(event)
         self.progress.update(event, self.tally)
         if isinstance(event, Finding):

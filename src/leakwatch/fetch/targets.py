@@ -34,6 +34,12 @@ class Target:
     max_pages: int | None = None
     scope: Scope | None = None
 
+    def line(self) -> str:
+        """The target as a targets-file line: how a run records it (and `--resume` reads it)."""
+        settings = {"country": self.country, "depth": self.depth, "max-pages": self.max_pages,
+                    "scope": self.scope}  # fmt: skip
+        return " ".join([self.url, *(f"{k}={v}" for k, v in settings.items() if v is not None)])
+
 
 @dataclass(frozen=True, slots=True)
 class Plan:
