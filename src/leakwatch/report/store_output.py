@@ -1,5 +1,4 @@
-"""Render what the store holds: exported findings (jsonl, csv; streamed) and past runs
-(table, json)."""
+"""Render what the store holds: exported findings (jsonl, csv; streamed), runs (table, json)."""
 
 from __future__ import annotations
 

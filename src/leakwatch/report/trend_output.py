@@ -1,5 +1,6 @@
-"""Render a trend report as a terminal table with a bar chart, JSON, CSV, Markdown or one
-self-contained HTML file with an inline SVG chart.
+"""Render a trend report: terminal table with bars, JSON, CSV, Markdown, or one HTML file.
+
+The HTML file is self-contained, with an inline SVG chart.
 
 Site names and other keys come from crawled pages: HTML and Markdown escape them, CSV defuses
 cells a spreadsheet would run as formulas. JSON (`schema_version` 1) is described in README
@@ -239,6 +240,11 @@ def _cells(report: TrendReport, row: TrendRow) -> list[str]:
     return cells
 
 
+def _types_table(report: TrendReport) -> bool:
+    """Findings by type get their own table, except in a report by type (it is the report)."""
+    return bool(report.types and report.rows) and report.by is not Grouping.TYPE
+
+
 def bar(value: int, largest: int, width: int = BAR_WIDTH) -> str:
     """A horizontal bar in eighths of a character cell."""
     if largest <= 0 or value <= 0:
@@ -276,7 +282,7 @@ def render_table(report: TrendReport, console: Console) -> None:
     console.print(table)
     if report.rows:
         console.print(_chart(report, console.width))
-    if report.types and report.rows:
+    if _types_table(report):
         types = Table(title="Findings by type", title_justify="left", box=box.SIMPLE_HEAD)
         types.add_column(str(report.by), overflow="fold")
         for type_ in report.types:
@@ -331,7 +337,7 @@ def render_markdown(report: TrendReport) -> str:
             cells = [*[md(c) for c in _cells(report, row)], bar(row.cases, largest, 20)]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
-        if report.types:
+        if _types_table(report):
             lines.append("## Findings by type")
             lines.append("")
             lines.append("| " + " | ".join(md(c) for c in [str(report.by), *report.types]) + " |")
@@ -383,7 +389,7 @@ def render_html(report: TrendReport) -> str:
     if report.rows:
         parts.append(svg_chart(report))
         parts.append(_html_table(report))
-        if report.types:
+        if _types_table(report):
             parts.append(_html_types(report))
     else:
         parts.append("<p><em>Nothing to report.</em></p>\n")

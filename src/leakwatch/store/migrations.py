@@ -1,5 +1,6 @@
-"""The store's schema as numbered migrations, applied in one transaction; PRAGMA user_version
-holds the number of the last one applied.
+"""The store's schema as numbered migrations, applied in one transaction.
+
+PRAGMA user_version holds the number of the last one applied.
 
 Never edit a migration that has shipped: add the next one. A store whose user_version is
 higher than the last migration here was written by a newer leakwatch and is refused.

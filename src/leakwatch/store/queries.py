@@ -1,5 +1,6 @@
-"""The SQL behind trend reports: cases, distinct records and findings per type for each period
-or group, in a few single-pass GROUP BY queries.
+"""The SQL behind trend reports: cases, records and findings per type, per period or group.
+
+A few single-pass GROUP BY queries.
 
 What is counted (README "Store and reports"):
 - a case is a document that was ever `exposure` or `trading` (its strongest category);

@@ -1,5 +1,7 @@
-"""The findings store on SQLite: one file that several cron jobs may write at once, holding
-masked values and keyed fingerprints only, never a raw identifier.
+"""The findings store on SQLite: open or refuse the file, record, resume crawls, read.
+
+One file that several cron jobs may write at once, holding masked values and keyed
+fingerprints only, never a raw identifier.
 
 Every write is one `BEGIN IMMEDIATE` transaction, so a killed scan leaves each page either
 wholly recorded (document, findings, frontier) or not at all. The file is checked before

@@ -1,5 +1,4 @@
-"""Frozen values the store hands out: a crawl to resume, past runs, exported findings, and the
-grouped counts a trend report is built from."""
+"""Frozen values the store hands out: crawls to resume, runs, exported findings, counts."""
 
 from __future__ import annotations
 
