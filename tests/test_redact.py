@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import random
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -105,3 +109,37 @@ def test_unusable_home_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(KeyfileError, match=r"fingerprint key: Not a directory$") as caught:
         load_key({"LEAKWATCH_HOME": str(blocker / "home")})
     assert "Errno" not in str(caught.value)
+
+
+# Each process imports leakwatch, then spins until the start file appears, so all of them
+# ask for the key within microseconds of each other (the race two cron jobs run).
+_AT_ONCE = """
+import os, sys, time
+from leakwatch.detect.redact import load_key
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.0005)
+print(load_key(os.environ).hex())
+"""
+
+
+def test_processes_creating_the_key_at_once_all_get_the_same_whole_key(tmp_path: Path) -> None:
+    for attempt in range(4):
+        home = tmp_path / f"home{attempt}"
+        start = tmp_path / f"start{attempt}"
+        env = {**os.environ, "LEAKWATCH_HOME": str(home)}
+        env.pop("LEAKWATCH_KEY", None)
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", _AT_ONCE, str(start)],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for _ in range(6)
+        ]
+        time.sleep(0.7)  # let them all import and spin
+        start.touch()
+        results = [proc.communicate(timeout=60) for proc in procs]
+        assert all(proc.returncode == 0 for proc in procs), results
+        assert len({out for out, _ in results}) == 1
+        assert list(home.iterdir()) == [home / "fingerprint.key"]  # no temporary file left

@@ -13,6 +13,7 @@ import hmac
 import os
 import re
 import secrets
+import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -47,14 +48,27 @@ def load_key(environ: Mapping[str, str]) -> bytes:
         pass
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another leakwatch made it a moment ago
-        return _read_key(path)
+        _create_key(path)
+    except FileExistsError:  # another leakwatch made it a moment ago: use theirs
+        pass
     except OSError as exc:
         raise KeyfileError(f"{path}: cannot create the fingerprint key: {exc.strerror}") from None
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(secrets.token_hex(_KEY_BYTES) + "\n")
     return _read_key(path)
+
+
+def _create_key(path: Path) -> None:
+    """Write a new key beside `path`, then link it into place: the key appears whole or not
+    at all, so two scans starting at once (two cron jobs) never read a half-written key,
+    and the one that loses the race uses the winner's."""
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:  # mkstemp makes it mode 0600
+            handle.write(secrets.token_hex(_KEY_BYTES) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(temp, path)  # fails with FileExistsError if another process was first
+    finally:
+        os.unlink(temp)
 
 
 def _read_key(path: Path) -> bytes:
