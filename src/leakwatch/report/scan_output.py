@@ -239,7 +239,7 @@ class CsvWriter:
     def finding(self, finding: Finding) -> None:
         data = finding_dict(finding)
         data["evidence"] = ";".join(finding.evidence)
-        self.writer.writerow([_defuse(data.get(name, "")) for name in self.fields])
+        self.writer.writerow([defuse_formula(data.get(name, "")) for name in self.fields])
 
     def document(self, document: DocumentFacts) -> None:
         return None
@@ -251,7 +251,7 @@ class CsvWriter:
         return None
 
 
-def _defuse(value: Any) -> Any:
+def defuse_formula(value: Any) -> Any:
     """Prefix `'` to text a spreadsheet would run as a formula: snippets come from hostile pages."""
     if isinstance(value, str) and value.startswith(_CSV_FORMULA_START):
         return "'" + value

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from leakwatch import __version__
-from leakwatch.report.scan_output import _defuse
+from leakwatch.report.scan_output import defuse_formula
 from leakwatch.store.values import ExportRow, RunRecord
 
 SCHEMA_VERSION = 1
@@ -55,7 +55,7 @@ def write_export(rows: Iterable[ExportRow], fmt: ExportFormat, out: TextIO) -> i
             for row in rows:
                 data = export_dict(row)
                 data["evidence"] = ";".join(row.evidence)
-                writer.writerow([_defuse(data[name]) for name in EXPORT_FIELDS])
+                writer.writerow([defuse_formula(data[name]) for name in EXPORT_FIELDS])
                 count += 1
         case _:
             assert_never(fmt)
