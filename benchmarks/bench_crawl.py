@@ -9,10 +9,11 @@ pages of about 30 KB of Chinese prose in HTML, look-alike numbers on a quarter o
 and Korean identifiers on about 1% (the lines of corpus.py), each page linking to ten
 children (a 10-ary tree, so 10,000 pages lie within depth 4), its parent and a random page.
 leakwatch crawls it as users would, `leakwatch scan URL --delay 0 --concurrency 32 -f jsonl
--o OUT -q`, detection on; the baseline (`--run-baseline`) fetches the same URLs with one
-`httpx.Client` in a loop and does nothing with them. Both run as subprocesses, one after
-the other, timed from start to exit (interpreter start-up included); peak memory is the
-whole process tree's, sampled from /proc (see bench_detect.measure).
+-o OUT -q`, detection on, recording into a fresh store; the baseline (`--run-baseline`)
+fetches the same URLs with one `httpx.Client` in a loop and does nothing with them. Both
+run as subprocesses, one after the other, timed from start to exit (interpreter start-up
+included); peak memory is the whole process tree's, sampled from /proc (see
+bench_detect.measure).
 """
 
 from __future__ import annotations
@@ -146,8 +147,11 @@ def run_leakwatch(
     command: list[str], base: str, pages: int, env: dict[str, str]
 ) -> dict[str, float]:
     out = corpus.DATA / "crawl-out.jsonl"
+    db = corpus.DATA / "crawl-store.db"  # a fresh store each run: recording is measured too
+    for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        stale.unlink(missing_ok=True)
     args = [*command, "scan", f"{base}/p/0", *CRAWL_OPTIONS, "--max-pages", str(pages),
-            "-f", "jsonl", "-o", str(out), "-q"]  # fmt: skip
+            "-f", "jsonl", "-o", str(out), "-q", "--db", str(db)]  # fmt: skip
     seconds, rss = measure(args, corpus.DATA / "crawl-stdout.txt", env)
     documents = findings = 0
     with out.open(encoding="utf-8") as lines:
