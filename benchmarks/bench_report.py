@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
-import platform
 import random
 import subprocess
 import sys
@@ -28,6 +26,10 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_detect
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / ".data"
@@ -303,34 +305,9 @@ def best(command: list[str], repeat: int) -> tuple[float, str]:
 
 
 def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     import sqlite3
 
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return (
-        f"machine: {os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, "
-        f"SQLite {sqlite3.sqlite_version}, {platform.system()} {platform.release()}, "
-        f"load average {load}"
-    )
-
-
-def source_state() -> str:
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, check=False)
-        return done.stdout.decode("utf-8", "replace").strip() if done.returncode == 0 else ""
-
-    commit = git("rev-parse", "--short", "HEAD")
-    changed = git("status", "--porcelain", "--", "src")
-    if not commit:
-        return "source: not a git checkout"
-    return f"source: git {commit}" + (", src/ has uncommitted changes" if changed else "")
+    return f"{bench_detect.machine()}, SQLite {sqlite3.sqlite_version}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -346,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_baseline(args.run_baseline)
 
     print(machine())
-    print(source_state())
+    print(bench_detect.source_state())
     DATA.mkdir(exist_ok=True)
     name = f"report-store-seed{args.seed}-{args.documents}d-{args.findings}f"
     path, sidecar = DATA / f"{name}.db", DATA / f"{name}.json"

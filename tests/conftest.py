@@ -84,3 +84,14 @@ def cli(tmp_path: Path) -> Callable[..., Result]:
 
 def types_of(findings: Sequence[Finding]) -> list[str]:
     return [f.type for f in findings]
+
+
+def assert_one_line_error(result: Result, code: int, *fragments: str) -> None:
+    """The command failed with `code` and said why in one `leakwatch: error:` line."""
+    assert result.code == code, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("leakwatch: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+    assert "Traceback" not in result.stderr

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, Result
+from tests.conftest import REPO, Result, assert_one_line_error
 
 Cli = Callable[..., Result]
 EXAMPLES = REPO / "examples" / "site"
@@ -30,16 +30,6 @@ def dump(tmp_path: Path) -> Path:
     path = tmp_path / "dump.csv"
     path.write_text(DUMP, encoding="utf-8")
     return path
-
-
-def assert_one_line_error(result: Result, code: int, *fragments: str) -> None:
-    assert result.code == code, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("leakwatch: error: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
-    assert "Traceback" not in result.stderr
 
 
 def test_version(cli: Cli) -> None:

@@ -20,7 +20,7 @@ import pytest
 from leakwatch.models import Category
 from leakwatch.store import Store
 from tests import store_data
-from tests.conftest import Result
+from tests.conftest import Result, assert_one_line_error
 from tests.store_data import finding, page, rrns, start
 
 Cli = Callable[..., Result]
@@ -30,16 +30,6 @@ FORMATS = ("table", "json", "csv", "markdown", "html")
 @pytest.fixture(scope="module")
 def kisa(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return store_data.kisa_store(tmp_path_factory.mktemp("kisa") / "leakwatch.db")
-
-
-def assert_one_line_error(result: Result, code: int, *fragments: str) -> None:
-    assert result.code == code, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("leakwatch: error: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
-    assert "Traceback" not in result.stderr
 
 
 def dead_pid() -> int:

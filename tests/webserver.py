@@ -15,9 +15,10 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 
@@ -113,19 +114,26 @@ class Site(ThreadingHTTPServer):
         return register
 
 
+Server = TypeVar("Server", bound=socketserver.BaseServer)
+
+
 @contextmanager
-def serve() -> Iterator[Site]:
-    site = Site()
+def running(server: Server) -> Iterator[Server]:
+    """Serve in a thread for the block, then shut down and close."""
     thread = threading.Thread(
-        target=site.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )
     thread.start()
     try:
-        yield site
+        yield server
     finally:
-        site.shutdown()
-        site.server_close()
+        server.shutdown()
+        server.server_close()
         thread.join(5)
+
+
+def serve() -> AbstractContextManager[Site]:
+    return running(Site())
 
 
 def html(title: str, body: str) -> str:
@@ -187,16 +195,5 @@ class SocksProxy(socketserver.ThreadingTCPServer):
         self.requests: list[tuple[str, int, bool]] = []
 
 
-@contextmanager
-def socks_proxy(names: dict[str, str]) -> Iterator[SocksProxy]:
-    proxy = SocksProxy(names)
-    thread = threading.Thread(
-        target=proxy.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield proxy
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
-        thread.join(5)
+def socks_proxy(names: dict[str, str]) -> AbstractContextManager[SocksProxy]:
+    return running(SocksProxy(names))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from leakwatch.models import DocumentFacts, Finding, PageSettled, QueuedUrl, ScanIssue
 from leakwatch.pipeline import Event
-from leakwatch.store.sqlite import Store
+from leakwatch.store import FindingsStore
 
 FLUSH_FINDINGS = 5000
 
@@ -21,7 +21,7 @@ FLUSH_FINDINGS = 5000
 class Recorder:
     """An event sink that writes to a store; `close` writes what is still held."""
 
-    def __init__(self, store: Store, run_id: int) -> None:
+    def __init__(self, store: FindingsStore, run_id: int) -> None:
         self.store = store
         self.run_id = run_id
         self._findings: list[Finding] = []
