@@ -24,7 +24,9 @@ from leakwatch.pipeline import Event, crawl
 from tests import synthetic
 from tests.webserver import Handler, Reply, Site, html, serve, socks_proxy
 
-FAST = CrawlSettings(delay=0, backoff=0.02, deadline=5, retries=2)
+# Bugs must fail the tests, not become a page's `internal` problem: containment is off here
+# (and tested on its own).
+FAST = CrawlSettings(delay=0, backoff=0.02, deadline=5, retries=2, contain_errors=False)
 RRN = synthetic.rrn(random.Random(7))  # synthetic, with a valid check digit
 LEAK = html(
     "유출",
@@ -578,3 +580,127 @@ def test_user_agent_names_leakwatch(run: Run, site: Site) -> None:
     site.agents.clear()
     run(site.url("/"), user_agent="Custom/2.0")
     assert set(site.agents) == {"Custom/2.0"}
+
+
+# -- answers nobody should send -----------------------------------------------------------
+
+
+def test_broken_compressed_bodies_fail_that_page_only(run: Run, site: Site) -> None:
+    site.page(
+        "/", html("home", '<a href="/bad">bad</a> <a href="/tail">tail</a> <a href="/ok">ok</a>')
+    )
+    site.page("/bad", b"\x1f\x8b\x08\x00garbage" * 10, "text/html", **{"Content-Encoding": "gzip"})
+    site.page("/tail", gzip.compress(LEAK.encode()) + b"\x00" * 64, "text/html",
+              **{"Content-Encoding": "gzip"})  # fmt: skip
+    site.page("/ok", LEAK)
+    result = run(site.url("/"))
+    assert result.kinds() == {site.url("/bad"): "protocol"}
+    assert {f.source for f in result.findings} == {site.url("/tail"), site.url("/ok")}
+
+
+@pytest.mark.parametrize("value", ["²", "Mon, 01 Jan 99999999999999999999 00:00:00 GMT", "-1"])
+def test_unusable_retry_after_values_are_ignored(run: Run, site: Site, value: str) -> None:
+    flaky(site, "/", 1, Reply(body=LEAK.encode()), Reply(503, headers={"Retry-After": value}))
+    assert len(run(site.url("/")).findings) == 1
+
+
+def test_links_with_unusable_host_names_are_not_followed(run: Run, site: Site) -> None:
+    names = {"forum.test": "127.0.0.1"}
+    bad = [
+        "http://" + "a" * 64 + ".forum.test/",
+        "http://x\x01y.forum.test/",
+        "http://forum..test/",
+    ]
+    site.page("/", html("home", " ".join(f'<a href="{u}">x</a>' for u in bad)))
+    result = run(site.url("/", "forum.test"), names=names, scope="domain")
+    assert result.sources() == [site.url("/", "forum.test")]
+    assert not result.issues
+
+
+@pytest.mark.parametrize("label", ["rot13", "base64", "undefined", "utf-7", "no-such-thing"])
+def test_charset_labels_that_are_not_web_encodings_are_ignored(
+    run: Run, site: Site, label: str
+) -> None:
+    site.page("/", LEAK, f"text/html; charset={label}")
+    result = run(site.url("/"))
+    assert len(result.findings) == 1
+    assert result.documents[0].encoding_source != "http"
+
+
+def test_robots_txt_of_any_content_type_is_obeyed(run: Run, site: Site) -> None:
+    site.page("/robots.txt", "User-agent: *\nDisallow: /\n", "application/octet-stream")
+    site.page("/", LEAK)
+    assert run(site.url("/")).kinds() == {site.url("/"): "robots"}
+
+
+def test_transient_failures_are_not_final(run: Run, site: Site) -> None:
+    site.routes["/robots.txt"] = lambda _h: Reply(503, b"down")
+    unreachable = run(site.url("/"))
+    assert [(s.outcome, s.final) for s in unreachable.settled] == [("disallowed", False)]
+    site.page("/robots.txt", "User-agent: *\nDisallow: /private\n", "text/plain")
+    site.routes["/"] = lambda _h: Reply(503, b"busy")
+    busy = run(site.url("/"), retries=0)
+    assert [(s.outcome, s.final) for s in busy.settled] == [("failed", False)]
+    gone = run(site.url("/private"))
+    assert [(s.outcome, s.final) for s in gone.settled] == [("disallowed", True)]
+    missing = run(site.url("/missing"))
+    assert [(s.outcome, s.final) for s in missing.settled] == [("failed", True)]
+
+
+def test_a_site_redirecting_to_its_www_host_is_in_scope(run: Run, site: Site) -> None:
+    names = {"forum.test": "127.0.0.1", "www.forum.test": "127.0.0.1"}
+    site.routes["/"] = lambda h: (
+        Reply(body=LEAK.encode()) if h.headers["Host"].startswith("www.")
+        else Reply(301, headers={"Location": site.url("/", "www.forum.test")})
+    )  # fmt: skip
+    result = run(site.url("/", "forum.test"), names=names, allow_private=True)
+    assert result.sources() == [site.url("/", "www.forum.test")]
+    assert len(result.findings) == 1
+
+
+def test_identifiers_in_urls_are_masked_everywhere(run: Run, site: Site) -> None:
+    lookup = f"/view.php?jumin={RRN}"
+    site.page("/", html("home", f'<a href="{lookup}">look up</a>'))
+    site.routes["/view.php"] = lambda _h: Reply(body=LEAK.encode())
+    result = run(site.url("/"))
+    assert site.hits[lookup] == 1  # crawled...
+    written = repr([replace(e, value=None) if isinstance(e, Finding) else e for e in result.events])
+    assert RRN not in written  # ...but never written as it is (`value` is --reveal's)
+    assert f"jumin={RRN[:8]}******" in written
+    assert all(not s.queued for s in result.settled)  # and not kept for a resume
+
+
+def test_an_unforeseen_error_fails_one_page_not_the_crawl(
+    detector: Detector, classifier: PageClassifier, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leakwatch import pipeline
+
+    site.page("/", html("home", '<a href="/boom">boom</a> <a href="/ok">ok</a>'))
+    site.page("/boom", html("b", "boom 1234567"))
+    site.page("/ok", LEAK)
+    real = pipeline.scan_page
+
+    def scan_page(page, detector, classifier):  # type: ignore[no-untyped-def]
+        if page.info.url.endswith("/boom"):
+            raise ValueError("cannot handle 1234567")
+        return real(page, detector, classifier)
+
+    monkeypatch.setattr(pipeline, "scan_page", scan_page)
+    events: list[Event] = []
+    settings = replace(FAST, contain_errors=True)
+    crawl(plan([site.url("/")]).targets, settings, detector, classifier, events.append)
+    issues = [e for e in events if isinstance(e, ScanIssue)]
+    assert [(i.source, i.kind) for i in issues] == [(site.url("/boom"), "internal")]
+    assert "ValueError: cannot handle *******" in issues[0].message
+    assert [e.source for e in events if isinstance(e, Finding)] == [site.url("/ok")]
+    with pytest.raises(ValueError, match="cannot handle"):
+        crawl(plan([site.url("/")]).targets, FAST, detector, classifier, events.append)
+
+
+@pytest.mark.timeout(60)
+def test_a_page_built_to_make_link_extraction_quadratic_is_fast(run: Run, site: Site) -> None:
+    # Too deep for the parser, so links come from the tag scan; "<a " 2 million times.
+    site.page("/", "<div>" * 2100 + "<a " * 2_000_000 + '<a href="/end">end</a>')
+    site.page("/end", LEAK)
+    result = run(site.url("/"), max_bytes=20_000_000)
+    assert site.url("/end") in result.sources()

@@ -127,6 +127,9 @@ def test_missing_targets_file_is_a_usage_error(cli: Cli, tmp_path: Path) -> None
         (["--proxy", "ftp://user:secret@proxy:21"], "--proxy"),
         (["--scope", "planet"], "--scope"),
         (["--concurrency", "0"], "--concurrency"),
+        (["--user-agent", "Bot\u00fc/1.0"], "--user-agent"),
+        (["--delay", "inf"], "--delay"),
+        (["--timeout", "nan"], "--timeout"),
     ],
 )
 def test_bad_crawl_options_are_one_line_errors(
@@ -280,3 +283,14 @@ def test_resume_with_nothing_to_resume_is_a_usage_error(cli: Cli, tmp_path: Path
     assert "no interrupted crawl" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert cli("scan", "--resume", "--no-store", "x").code == 2
+
+
+def test_proxy_credentials_are_not_recorded(cli: Cli, site: Site, tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    proxy = f"http://agent:hunter2@127.0.0.1:{site.port}"
+    result = cli("scan", "http://forum.test/leak", "--proxy", proxy, "--delay", "0",
+                 "--db", str(db), "-f", "json")  # fmt: skip
+    assert report(result)["run"]["proxy"] == f"http://agent:***@127.0.0.1:{site.port}"
+    runs = cli("runs", "--db", str(db), "-f", "json")
+    assert "hunter2" not in runs.stdout
+    assert b"hunter2" not in b"".join(p.read_bytes() for p in tmp_path.glob("s.db*"))

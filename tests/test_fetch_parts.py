@@ -58,6 +58,9 @@ def test_scope() -> None:
     assert in_scope("https://m.a.cn/x", "www.a.cn", Scope.DOMAIN)
     assert not in_scope("https://evila.cn/x", "a.cn", Scope.DOMAIN)
     assert not in_scope("http://1.2.3.40/", "1.2.3.4", Scope.DOMAIN)
+    assert in_scope("https://www.a.cn/", "a.cn", Scope.HOST)  # one site, with or without www.
+    assert in_scope("https://a.cn/", "www.a.cn", Scope.HOST)
+    assert not in_scope("https://m.a.cn/", "www.a.cn", Scope.HOST)
 
 
 def test_targets_plan_splits_urls_paths_and_problems() -> None:
@@ -67,6 +70,7 @@ def test_targets_plan_splits_urls_paths_and_problems() -> None:
         "https://b.tw/ country=TWN\n"
         "https://c.hk/ depth=x\n"
         "https://d.cn/ scope=domain max-pages=50 depth=3  # comment\n"
+        "https://f.cn/ max-pages=0\n"
         "dumps/ country=cn\n"
         "dumps/\n"
         "https://bbs.a.cn/forum\n"
@@ -83,8 +87,10 @@ def test_targets_plan_splits_urls_paths_and_problems() -> None:
     assert (limited.scope, limited.max_pages, limited.depth) == (Scope.DOMAIN, 50, 3)
     assert [(p.source, p.kind) for p in result.problems] == [
         ("t.txt:3", "target"), ("t.txt:4", "target"), ("t.txt:6", "target"),
+        ("t.txt:7", "target"),
     ]  # fmt: skip
     assert "two-letter" in result.problems[0].problem
+    assert "at least 1" in result.problems[2].problem
     assert "whole number" in result.problems[1].problem
 
 
@@ -101,6 +107,21 @@ def test_throttle_adapts_but_errors_never_shorten_it() -> None:
         throttle.record(30.0 + n, 0.01, ok=False)
     assert throttle.delay == MAX_DELAY
     assert 0.5 * MAX_DELAY <= throttle.wait(50.0 - 1) + 1 <= 1.5 * MAX_DELAY + 1
+
+
+def test_throttle_answers_that_say_nothing_of_health_leave_the_delay() -> None:
+    throttle = Throttle(1.0, random.Random(1))
+    throttle.record(0.0, 4.0, ok=True)
+    slow = throttle.delay
+    throttle.record(1.0, 0.01, ok=None)  # a quick 404: no reason to speed up
+    assert throttle.delay == slow
+
+
+def test_crawl_delay_learnt_late_still_spaces_the_next_request() -> None:
+    throttle = Throttle(0.1, random.Random(1))
+    throttle.record(100.0, 0.0, ok=True)  # robots.txt fetched: next request scheduled soon
+    throttle.raise_base(10.0)  # ...then robots.txt said Crawl-delay: 10
+    assert throttle.wait(100.0) >= 5.0
 
 
 def test_throttle_zero_delay_waits_only_when_held() -> None:

@@ -68,9 +68,8 @@ class StoreError(LeakwatchError):
 class FetchError(LeakwatchError):
     """One URL could not be fetched; `kind` names why (timeout, connection, http, ...)."""
 
-    def __init__(self, url: str, problem: str, kind: str, status: int | None = None) -> None:
+    def __init__(self, url: str, problem: str, kind: str) -> None:
         self.url = url
         self.problem = problem
         self.kind = kind
-        self.status = status
         super().__init__(f"{url}: {problem}")

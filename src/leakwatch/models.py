@@ -113,6 +113,7 @@ class PageSettled:
     url: str
     outcome: str  # scanned, skipped, failed, disallowed, offsite, duplicate
     queued: tuple[QueuedUrl, ...] = ()
+    final: bool = True  # False: failed for a reason that may pass; a resumed crawl retries it
 
 
 @dataclass(frozen=True, slots=True)

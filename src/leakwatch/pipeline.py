@@ -8,10 +8,13 @@ events, a store records them, a test inspects them.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO
+from urllib.parse import unquote
 
 from leakwatch.detect.classify import PageClassifier, PageSignals
 from leakwatch.detect.engine import Detector, DocumentScan
@@ -31,6 +34,8 @@ from leakwatch.models import DocumentFacts, Finding, PageSettled, QueuedUrl, Sca
 Event = Finding | DocumentFacts | ScanIssue | PageSettled
 # Issue kinds that are not failures: a policy or a content type kept the page out.
 NOT_FAILURES = frozenset({"skipped", "partial", "robots", "offsite"})
+_DIGIT = re.compile(r"[0-9０-９]")
+_FEWEST_DIGITS = 8  # a passport number's; the other identifiers have more
 
 
 @dataclass(slots=True)
@@ -115,8 +120,9 @@ def crawl(
 
 
 class PageScanner:
-    """The crawl's sink: each fetched page is read, scanned and classified like a file,
-    in the pool's worker processes when there is a pool (the crawl goes on meanwhile)."""
+    """The crawl's sink: each fetched page is read, scanned and classified like a file, in
+    the pool's worker processes when there is a pool, else in a thread (either way the
+    crawl's event loop goes on fetching). URLs are masked before anything is emitted."""
 
     def __init__(
         self,
@@ -129,6 +135,7 @@ class PageScanner:
         self.classifier = classifier
         self.emit = emit
         self.pool = pool
+        self.mask_url = UrlMasker(detector)
 
     @property
     def parallel(self) -> int:
@@ -137,20 +144,77 @@ class PageScanner:
     async def page(self, page: Page) -> Sequence[str] | None:
         events: list[Event]
         links: tuple[str, ...] | None
-        if self.pool is not None:
+        try:
+            if self.pool is None:
+                raise BrokenProcessPool  # (no pool) scan in a thread, below
             future = self.pool.submit(_scan_page_in_worker, page)
             events, links = await asyncio.wrap_future(future)
-        else:
-            events, links = scan_page(page, self.detector, self.classifier)
+        except BrokenProcessPool:  # no pool, or a worker died (out of memory): go on here
+            self.pool = None
+            events, links = await asyncio.to_thread(scan_page, page, self.detector, self.classifier)
         for event in events:
-            self.emit(event)
+            self.emit(self._masked(event))
         return links
 
     def problem(self, issue: ScanIssue) -> None:
-        self.emit(issue)
+        self.emit(self._masked(issue))
 
-    def settled(self, url: str, outcome: str, queued: Sequence[QueuedUrl]) -> None:
-        self.emit(PageSettled(url, outcome, tuple(queued)))
+    def settled(self, url: str, outcome: str, queued: Sequence[QueuedUrl], final: bool) -> None:
+        # A URL that holds an identifier is crawled but never written as it is: it is not
+        # persisted in the frontier (a resumed crawl finds it again from its page).
+        kept = tuple(q for q in queued if self.mask_url(q.url) == q.url)
+        self.emit(PageSettled(self.mask_url(url), outcome, kept, final))
+
+    def _masked(self, event: Event) -> Event:
+        mask = self.mask_url
+        if isinstance(event, Finding | ScanIssue):
+            return replace(event, source=mask(event.source))
+        if isinstance(event, DocumentFacts) and event.fetch is not None:
+            fetch = replace(
+                event.fetch,
+                url=mask(event.fetch.url),
+                final_url=mask(event.fetch.final_url),
+                target=mask(event.fetch.target),
+            )
+            return replace(event, source=mask(event.source), fetch=fetch)
+        return event
+
+
+class UrlMasker:
+    """A URL with every identifier in it masked, as findings are (`?jumin=800101-1******`):
+    a lookup page's address can hold the very number it looks up, and sources, errors and
+    the store must not. Candidates are taken at any confidence: a URL has no context."""
+
+    _CACHE = 10_000
+
+    def __init__(self, detector: Detector) -> None:
+        self._detector = Detector(
+            [compiled.pack for compiled in detector.packs],
+            detector.fingerprinter,
+            min_confidence=0.0,
+            today=detector.today,
+        )
+        self._cache: dict[str, str] = {}
+
+    def __call__(self, url: str) -> str:
+        if len(_DIGIT.findall(url)) < _FEWEST_DIGITS:  # every identifier has as many
+            return url
+        masked = self._cache.get(url)
+        if masked is None:
+            text = unquote(url)
+            findings = self._detector.scan_text(url, text)
+            if findings:
+                chars = list(text)
+                for finding in findings:  # a mask is as long as what it hides
+                    start = finding.column - 1
+                    chars[start : start + len(finding.masked)] = finding.masked
+                masked = "".join(chars)
+            else:
+                masked = url
+            if len(self._cache) >= self._CACHE:
+                self._cache.clear()
+            self._cache[url] = masked
+        return masked
 
 
 def scan_page(

@@ -8,6 +8,7 @@ input could be read, output could not be written, or --strict with any input fai
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -61,6 +62,7 @@ from leakwatch.store import Resume, Store, default_path
 from leakwatch.store.recorder import Recorder
 
 _DEFAULTS = CrawlSettings()
+MAX_SECONDS = 86_400
 
 
 @app.command()
@@ -216,7 +218,10 @@ def scan(
         min_confidence=min_confidence,
         revealed=reveal,
         packs=tuple(p.id for p in packs),
-        settings={"jobs": workers, **(_settings_record(settings) if plan.targets else {})},
+        settings={
+            "jobs": workers,
+            **(_settings_record(settings) if plan.targets or resume else {}),
+        },
     )
     messages = stderr_console(no_color)
     tally = Tally()
@@ -232,7 +237,8 @@ def scan(
             interrupted = _execute(work, render)
             summary = _summary(tally, interrupted)
             writer.close(summary)
-            code, problem = _verdict(tally, plan, interrupted, strict, threshold)
+            resumed = record.resume is not None
+            code, problem = _verdict(tally, plan, interrupted, strict, threshold, resumed)
             record.finish(summary, code)
     except OutputError as exc:
         fail(str(exc), EXIT_INCOMPLETE, no_color)
@@ -253,11 +259,13 @@ def _verdict(
     interrupted: bool,
     strict: bool,
     threshold: Severity | None,
+    resumed: bool,
 ) -> tuple[int, str | None]:
-    """The exit code, and the one-line error that explains it (errors outrank findings)."""
+    """The exit code, and the one-line error that explains it (errors outrank findings).
+    A resumed crawl may have nothing left to fetch: that is the end of it, not a failure."""
     if interrupted:
         return EXIT_INTERRUPTED, None
-    if plan.targets and not tally.fetched:
+    if plan.targets and not tally.fetched and not resumed:
         return EXIT_INCOMPLETE, f"no target could be fetched ({len(plan.targets)} tried)"
     if tally.documents == 0 and tally.failed:
         return EXIT_INCOMPLETE, "no input could be scanned"
@@ -339,7 +347,7 @@ def _recording(
         run_id = store.start_run(
             started=run.started,
             version=__version__,
-            arguments=sys.argv[1:],
+            arguments=[redact_url(a) if "://" in a else a for a in sys.argv[1:]],
             targets=[t.line() for t in plan.targets],
             settings={**run.settings, "inputs": list(plan.paths)},
             resumes=previous.run_id if previous else None,
@@ -361,6 +369,7 @@ def _execute(work: Work, render: _Renderer) -> bool:
                 render(event)
         if plan.targets:
             resumed = work.resume
+            render.tally.queued += len(plan.targets) + len(resumed.pending if resumed else ())
             crawl(
                 plan.targets, work.settings, detector, classifier, render, pool=pool,
                 done=resumed.done if resumed else (), pending=resumed.pending if resumed else (),
@@ -396,7 +405,17 @@ def _crawl_settings(
     if proxy is not None and not proxy.lower().startswith(PROXY_SCHEMES):
         schemes = ", ".join(s.removesuffix("://") for s in PROXY_SCHEMES)
         fail(f"--proxy {redact_url(proxy)!r}: use a {schemes} URL", EXIT_USAGE, no_color)
-    return CrawlSettings(max_bytes=size, proxy=proxy, **options)
+    agent = options["user_agent"]
+    if not agent.isascii() or not agent.isprintable() or not agent.strip():
+        fail(
+            "--user-agent: printable ASCII only (it goes into an HTTP header)", EXIT_USAGE, no_color
+        )
+    for name, option in (("delay", "--delay"), ("deadline", "--timeout")):
+        if not math.isfinite(options[name]) or options[name] > MAX_SECONDS:
+            fail(f"{option}: at most {MAX_SECONDS:,} seconds", EXIT_USAGE, no_color)
+    # LEAKWATCH_DEBUG: a page that breaks leakwatch shows its traceback, not one line.
+    contain = not os.environ.get("LEAKWATCH_DEBUG")
+    return CrawlSettings(max_bytes=size, proxy=proxy, contain_errors=contain, **options)
 
 
 def _settings_record(settings: CrawlSettings) -> dict[str, Any]:
@@ -417,8 +436,8 @@ def _settings_record(settings: CrawlSettings) -> dict[str, Any]:
 
 
 class _Renderer:
-    """Hands each event to the store (first: a page is recorded before it is shown), the
-    writer and the progress line as it comes."""
+    """Hands each event to the store's recorder, the writer and the progress line as it
+    comes (the recorder holds a page's events until its transaction is complete)."""
 
     def __init__(
         self,
@@ -464,11 +483,13 @@ def _summary(tally: Tally, interrupted: bool) -> Summary:
     )
 
 
-_VERBS = {"partial": "scanned in part", "robots": "not fetched", "offsite": "not followed"}
+_VERBS = {"partial": "scanned in part", "robots": "not fetched", "offsite": "not followed",
+          "skipped": "skipped", "missing": "skipped", "unreadable": "skipped",
+          "binary": "skipped", "target": "skipped"}  # fmt: skip
 
 
 def _issue_line(issue: ScanIssue) -> str:
-    verb = _VERBS.get(issue.kind, "skipped")
+    verb = _VERBS.get(issue.kind, "could not fetch")
     return f"leakwatch: {verb} {issue.source}: {issue.message}"
 
 

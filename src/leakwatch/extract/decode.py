@@ -40,6 +40,15 @@ _ALIASES = {
     "l1": "cp1252", "iso8859-1": "cp1252",
     "utf8": "utf-8", "unicode-1-1-utf-8": "utf-8",
 }  # fmt: skip
+# The encodings of the WHATWG Encoding Standard, as Python names them (after the widening
+# above): what browsers decode pages with, and so all a page can really be in.
+_WEB_CODECS = frozenset(
+    {"utf-8", "utf-16-le", "utf-16-be", "utf-16", "cp866", "koi8-r", "koi8-u", "mac-roman",
+     "mac-cyrillic", "cp874", "cp1250", "cp1251", "cp1252", "cp1253", "cp1254", "cp1255",
+     "cp1256", "cp1257", "cp1258", "gb18030", "hz", "big5hkscs", "euc_jp", "iso2022_jp",
+     "cp932", "cp949"}
+    | {f"iso8859-{n}" for n in (2, 3, 4, 5, 6, 7, 8, 10, 13, 14, 15, 16)}
+)  # fmt: skip
 _META = re.compile(rb"""<meta[^>]{0,512}?charset\s*=\s*["']?\s*([A-Za-z0-9_\-.:]{1,40})""", re.I)
 
 
@@ -52,13 +61,16 @@ class Encoding:
 
 
 def codec_for_label(label: str) -> str | None:
-    """The Python codec for a charset label, widened as browsers do; None if unknown."""
+    """The Python codec for a charset label, widened as browsers do; None if unknown or not
+    an encoding a web page can be in (labels come from hostile servers: `rot13`, `base64`
+    or `undefined` are Python codecs too, and would break decoding)."""
     name = label.strip().strip("\"'").lower()
     name = _ALIASES.get(name, name)
     try:
-        return codecs.lookup(name).name
+        codec = codecs.lookup(name).name
     except LookupError:
         return None
+    return codec if codec in _WEB_CODECS else None
 
 
 def sniff(head: bytes, *, declared: str | None = None, html: bool = False) -> Encoding:

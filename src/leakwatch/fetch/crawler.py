@@ -14,15 +14,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
+import re
 from collections import deque
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Awaitable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
 from leakwatch import __version__
-from leakwatch.errors import FetchError
+from leakwatch.errors import FetchError, LeakwatchError
 from leakwatch.fetch.guard import AddressPolicy, Resolver, make_transport
 from leakwatch.fetch.http import Fetcher, Response
 from leakwatch.fetch.robots import IGNORED, RobotsCache, Rules
@@ -36,6 +37,8 @@ DEFAULT_USER_AGENT = f"leakwatch/{__version__} (+{PROJECT_URL})"
 # Scrapy's retry list: overload, gateway trouble and timeouts are worth a second try.
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 522, 524})
 RETRY_KINDS = frozenset({"timeout", "connection"})
+_DIGITS = re.compile(r"[0-9]{4,}")
+Result = TypeVar("Result")
 PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://")
 _ACCEPT = "text/html,application/xhtml+xml,text/plain;q=0.9,text/csv;q=0.9,*/*;q=0.5"
 
@@ -59,6 +62,9 @@ class CrawlSettings:
     backoff: float = 1.0  # seconds before the first retry, doubled for each next, 0.5-1.5x
     max_retry_after: float = 120.0
     max_redirects: int = 10
+    # An exception a page causes that nothing foresaw becomes that page's `internal` problem
+    # and the crawl goes on; False lets it propagate (tests, LEAKWATCH_DEBUG=1).
+    contain_errors: bool = True
 
     @property
     def robots_agent(self) -> str:
@@ -92,10 +98,23 @@ class Sink(Protocol):
 
     def problem(self, issue: ScanIssue) -> None: ...
 
-    def settled(self, url: str, outcome: str, queued: Sequence[QueuedUrl]) -> None:
+    def settled(self, url: str, outcome: str, queued: Sequence[QueuedUrl], final: bool) -> None:
         """A frontier URL is finished (`outcome`: scanned, skipped, failed, disallowed,
-        offsite, duplicate) and these URLs were accepted from it."""
+        offsite, duplicate) and these URLs were accepted from it; not `final` when it failed
+        for a reason that may pass (a timeout, a 503): a resumed crawl tries it again.
+
+        A page's events (its scan, its problem) and its `settled` call come together, never
+        interleaved with another page's: a store can write them as one transaction."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Stop:
+    """Why a frontier URL ends without a page to scan."""
+
+    outcome: str
+    issue: ScanIssue | None = None
+    final: bool = True
 
 
 @dataclass(slots=True)
@@ -135,9 +154,12 @@ class Crawler:
         self._sites: dict[str, _Site] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(settings.concurrency)
-        # Pages fetched and not yet scanned: bounded, so memory does not grow with the site.
+        # Pages being scanned, and bodies in memory (being fetched, waiting for a scan, being
+        # scanned) over all sites: bounded, so memory does not grow with the crawl.
         self._scanning = asyncio.Semaphore(max(1, sink.parallel))
+        self._bodies = asyncio.Semaphore(settings.concurrency + max(1, sink.parallel))
         self._fetcher: Fetcher | None = None
+        self._failure: BaseException | None = None
         self._robots = RobotsCache(self._get_robots)
 
     async def run(self) -> None:
@@ -164,10 +186,10 @@ class Crawler:
             )
             self._seed()
             try:
-                while self._tasks:
-                    finished, _ = await asyncio.wait(set(self._tasks))
-                    for task in finished:
-                        task.result()  # a bug in a driver (or the sink) stops the crawl
+                while self._tasks and self._failure is None:
+                    await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
+                if self._failure is not None:  # a bug, or the sink's own error: stop
+                    raise self._failure
             finally:
                 for task in self._tasks:
                     task.cancel()
@@ -198,11 +220,17 @@ class Crawler:
             site.task = self._track(self._drive(site))
 
     def _track(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """Run `work` as a task the crawl waits for (and cancels on Ctrl-C)."""
+        """Run `work` as a task the crawl waits for (and cancels on Ctrl-C); the first
+        exception one raises stops the crawl."""
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._finished)
         return task
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None and self._failure is None:
+            self._failure = task.exception()
 
     def _accept(self, links: Iterable[str], item: QueuedUrl) -> list[QueuedUrl]:
         """The links of a page that join the frontier: unseen, in scope, within limits."""
@@ -233,88 +261,115 @@ class Crawler:
     async def _drive(self, site: _Site) -> None:
         try:
             while site.queue:
-                await self._visit(site, site.queue.popleft())
+                await self._visit(site.queue.popleft())
         finally:
             site.task = None
 
-    async def _visit(self, site: _Site, item: QueuedUrl) -> None:
-        result = await self._follow(site, item)
-        if isinstance(result, ScanIssue):
-            self.sink.problem(result)
-            self.sink.settled(item.url, _OUTCOMES.get(result.kind, "failed"), ())
-            return
-        if isinstance(result, str):
-            self.sink.settled(item.url, result, ())
-            return
-        response = result
-        if not response.scannable:
-            message = f"content type {response.media_type} is not scanned"
-            self.sink.problem(ScanIssue(response.url, "skipped", message))
-            self.sink.settled(item.url, "skipped", ())
+    async def _visit(self, item: QueuedUrl) -> None:
+        await self._bodies.acquire()
+        try:
+            result = await self._contained(self._follow(item), item.url)
+        except BaseException:
+            self._bodies.release()
+            raise
+        if isinstance(result, _Stop):
+            self._bodies.release()
+            if result.issue is not None:
+                self.sink.problem(result.issue)
+            self.sink.settled(item.url, result.outcome, (), result.final)
             return
         target = self.targets[item.target]
         info = FetchInfo(
             url=item.url,
-            final_url=response.url,
-            site=host_of(response.url),
+            final_url=result.url,
+            site=host_of(result.url),
             target=item.target,
             depth=item.depth,
-            status=response.status,
+            status=result.status,
             fetched_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            address=response.address,
+            address=result.address,
             country=target.country,
         )
-        page = Page(info, response.media_type, response.charset, response.body, response.truncated)
-        await self._scanning.acquire()  # the driver fetches on while the page is scanned
-        self._track(self._scan(page, item))
+        page = Page(info, result.media_type, result.charset, result.body, result.truncated)
+        self._track(self._scan(page, item))  # the driver fetches on while the page is scanned
 
     async def _scan(self, page: Page, item: QueuedUrl) -> None:
         try:
-            links = await self.sink.page(page)
+            async with self._scanning:
+                outcome = await self._contained(self.sink.page(page), item.url)
         finally:
-            self._scanning.release()
-        if links is None:
-            self.sink.settled(item.url, "skipped", ())
-            return
-        self.sink.settled(item.url, "scanned", self._accept(links, item))
+            self._bodies.release()
+        if isinstance(outcome, _Stop):
+            assert outcome.issue is not None
+            self.sink.problem(outcome.issue)
+            self.sink.settled(item.url, outcome.outcome, (), outcome.final)
+        elif outcome is None:
+            self.sink.settled(item.url, "skipped", (), True)
+        else:
+            self.sink.settled(item.url, "scanned", self._accept(outcome, item), True)
 
-    async def _follow(self, site: _Site, item: QueuedUrl) -> Response | ScanIssue | str:
+    async def _contained(self, work: Awaitable[Result], url: str) -> Result | _Stop:
+        """`work`, with an exception nobody foresaw turned into the page's problem (see
+        CrawlSettings.contain_errors). leakwatch's own errors (a store or an output that
+        cannot be written) are not the page's fault and still end the crawl."""
+        if not self.settings.contain_errors:
+            return await work
+        try:
+            return await work
+        except LeakwatchError:
+            raise
+        except Exception as exc:  # one hostile page must not end the crawl
+            first = (str(exc).splitlines() or [""])[0]
+            detail = _DIGITS.sub(lambda m: "*" * len(m.group()), first)  # it may quote a page
+            message = f"{type(exc).__name__}: {detail} (a bug in leakwatch; please report it)"
+            return _Stop("failed", ScanIssue(url, "internal", message))
+
+    async def _follow(self, item: QueuedUrl) -> Response | _Stop:
         """Fetch a frontier URL through its redirects, checking scope and robots.txt at
-        every hop; a response to scan, a problem, or "duplicate" (it redirects to a URL the
-        crawl already has)."""
+        every hop (each hop paced by its own host's throttle); a response to scan, or why
+        there is none."""
         target = self.targets[item.target]
         scope = target.scope or self.settings.scope
         url, chain = item.url, [item.url]
         while True:
+            site = self._site(host_of(url))
             try:
                 rules = await self._rules(site, url)
             except FetchError as exc:
-                return ScanIssue(url, exc.kind, exc.problem)
+                return _Stop("failed", ScanIssue(url, exc.kind, exc.problem))
             if not rules.allows(url, self.settings.robots_agent):
                 reason = "" if rules.status == "rules" else f": robots.txt {rules.status}"
-                return ScanIssue(url, "robots", f"disallowed by robots.txt{reason}")
+                issue = ScanIssue(url, "robots", f"disallowed by robots.txt{reason}")
+                return _Stop("disallowed", issue, final=rules.status == "rules")
             try:
                 response = await self._request(site, url)
             except FetchError as exc:
-                return ScanIssue(url, exc.kind, exc.problem)
+                issue = ScanIssue(url, exc.kind, exc.problem)
+                return _Stop("failed", issue, final=exc.kind not in RETRY_KINDS)
             if not response.is_redirect:
-                if response.status >= 300 or response.status < 200:
-                    return ScanIssue(url, "http", f"HTTP {response.status}")
+                if not 200 <= response.status < 300:
+                    issue = ScanIssue(url, "http", f"HTTP {response.status}")
+                    return _Stop("failed", issue, final=response.status not in RETRY_STATUSES)
+                if not response.scannable:
+                    message = f"content type {response.media_type} is not scanned"
+                    return _Stop("skipped", ScanIssue(url, "skipped", message))
                 return response
             assert response.location is not None
             following = canonical(response.location, url)
             if following is None:
-                return ScanIssue(url, "redirect", "redirects to a URL that cannot be fetched")
+                message = "redirects to a URL that cannot be fetched"
+                return _Stop("failed", ScanIssue(url, "redirect", message))
             if following in chain:
-                return ScanIssue(item.url, "redirect", f"redirect loop after {len(chain)} hops")
+                message = f"redirect loop after {len(chain)} hops"
+                return _Stop("failed", ScanIssue(item.url, "redirect", message))
             if len(chain) > self.settings.max_redirects:
-                limit = self.settings.max_redirects
-                return ScanIssue(item.url, "redirect", f"more than {limit} redirects")
+                message = f"more than {self.settings.max_redirects} redirects"
+                return _Stop("failed", ScanIssue(item.url, "redirect", message))
             if not in_scope(following, target.host, scope):
                 message = f"redirects out of scope, to {host_of(following)}"
-                return ScanIssue(item.url, "offsite", message)
+                return _Stop("offsite", ScanIssue(item.url, "offsite", message))
             if following in self._seen:
-                return "duplicate"
+                return _Stop("duplicate")  # fetched, or to be, as its own frontier URL
             self._seen.add(following)
             chain.append(following)
             url = following
@@ -353,7 +408,7 @@ class Crawler:
                 if failure is not None
                 else response is not None and response.status in RETRY_STATUSES
             )
-            site.throttle.record(now, now - started, ok=not retryable)
+            site.throttle.record(now, now - started, ok=_health(response, retryable))
             if response is not None and response.retry_after is not None:
                 site.throttle.hold(now, min(response.retry_after, settings.max_retry_after))
             if retryable and attempt < retries:
@@ -373,11 +428,22 @@ class Crawler:
         async with self._slots:
             started = loop.time()
             assert self._fetcher is not None
+            response: Response | None = None
             try:
-                return await self._fetcher.get(url, max_bytes=max_bytes)
+                response = await self._fetcher.get(url, max_bytes=max_bytes, any_type=True)
+                return response
             finally:
                 now = loop.time()
-                site.throttle.record(now, now - started, ok=True)
+                retryable = response is None or response.status in RETRY_STATUSES
+                site.throttle.record(now, now - started, ok=_health(response, retryable))
 
 
-_OUTCOMES = {"robots": "disallowed", "offsite": "offsite", "skipped": "skipped"}
+def _health(response: Response | None, retryable: bool) -> bool | None:
+    """What an answer says of the server, for its throttle: True for a 2xx (the delay may
+    adapt to its latency), False for overload or a broken connection (it doubles), None
+    for anything else (a 404, a redirect: the delay stays as it is)."""
+    if retryable:
+        return False
+    if response is not None and 200 <= response.status < 300:
+        return True
+    return None

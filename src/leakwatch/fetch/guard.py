@@ -26,6 +26,7 @@ import httpcore
 import httpx
 
 from leakwatch.errors import FetchError
+from leakwatch.fetch.urls import is_ip
 
 _LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
 
@@ -70,7 +71,7 @@ class AddressPolicy:
         """Refuse a literal private address or a local name (all a proxy setup can check)."""
         if self.exempt(host):
             return
-        if host.lower() in _LOCAL_NAMES or (_is_ip(host) and not is_public(host)):
+        if host.lower() in _LOCAL_NAMES or (is_ip(host) and not is_public(host)):
             raise refused(url, host)
 
 
@@ -116,13 +117,13 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        if _is_ip(host):
+        if is_ip(host):
             addresses = [host]
         else:
             try:
                 async with asyncio.timeout(timeout):
                     addresses = await self.resolver.resolve(host, port)
-            except (OSError, TimeoutError) as exc:
+            except (OSError, TimeoutError, UnicodeError) as exc:
                 raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
         usable = addresses if self.policy.exempt(host) else [a for a in addresses if is_public(a)]
         if not usable:
@@ -163,7 +164,10 @@ def make_transport(
         return httpx.AsyncHTTPTransport(proxy=proxy, limits=limits, trust_env=False)
     transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
     # httpx has no option for the pool's network backend, and the check must sit there;
-    # the pool is rebuilt as httpx builds it, with the guarded backend.
+    # the pool is rebuilt as httpx builds it, with the guarded backend. Should a future httpx
+    # keep its pool elsewhere, refuse to crawl rather than crawl unguarded.
+    if not isinstance(getattr(transport, "_pool", None), httpcore.AsyncConnectionPool):
+        raise RuntimeError("this httpx keeps its connection pool elsewhere: cannot guard it")
     transport._pool = httpcore.AsyncConnectionPool(
         ssl_context=ssl.create_default_context(cafile=certifi.where()),
         max_connections=limits.max_connections,
@@ -172,11 +176,3 @@ def make_transport(
         network_backend=GuardedBackend(policy, resolver or SystemResolver()),
     )
     return transport
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return False
-    return True

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import re
 import time
 import zlib
 from dataclasses import dataclass, replace
@@ -28,9 +29,9 @@ SCANNED_TYPES = frozenset(
      "application/json", "text/json", "application/ld+json", "application/x-ndjson",
      "application/jsonl", "text/markdown"}
 )  # fmt: skip
-HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _READ_CHUNK = 64 * 1024
+_DIGITS = re.compile(r"[0-9]{4,}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +47,6 @@ class Response:
     body: bytes
     truncated: bool  # the body went on past the cap
     address: str | None  # the IP address connected to
-    elapsed: float  # seconds, the whole exchange
 
     @property
     def scannable(self) -> bool:
@@ -75,15 +75,18 @@ class Fetcher:
         self.max_bytes = max_bytes
         self.proxied = proxied
 
-    async def get(self, url: str, *, max_bytes: int | None = None) -> Response:
-        """GET `url`; raises FetchError (timeout, connection, refused, protocol, encoding)."""
+    async def get(
+        self, url: str, *, max_bytes: int | None = None, any_type: bool = False
+    ) -> Response:
+        """GET `url`; raises FetchError (timeout, connection, refused, protocol). The body of
+        a 2xx answer is read when its type is scanned, or whatever it is with `any_type`
+        (robots.txt comes as text/plain, but also as octet-stream and the like)."""
         cap = self.max_bytes if max_bytes is None else max_bytes
         if self.proxied:
             self.policy.check_literal(url, host_of(url))
-        started = time.monotonic()
         try:
             async with asyncio.timeout(self.deadline):
-                return await self._exchange(url, cap, started)
+                return await self._exchange(url, cap, any_type)
         except TimeoutError:
             message = f"no complete response within {self.deadline:g} s"
             raise FetchError(url, message, "timeout") from None
@@ -95,10 +98,14 @@ class Fetcher:
             raise FetchError(url, f"cannot connect: {_reason(exc)}", "connection") from None
         except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
             raise FetchError(url, f"connection broken: {_reason(exc)}", "connection") from None
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise FetchError(url, f"{type(exc).__name__}: {_reason(exc)}", "protocol") from None
+        except zlib.error as exc:  # a body that says gzip and is not
+            raise FetchError(url, f"broken compressed body: {_reason(exc)}", "protocol") from None
+        except UnicodeError as exc:  # a host name no resolver accepts (an empty label, ...)
+            raise FetchError(url, f"unusable host name: {_reason(exc)}", "protocol") from None
 
-    async def _exchange(self, url: str, cap: int, started: float) -> Response:
+    async def _exchange(self, url: str, cap: int, any_type: bool) -> Response:
         request = self.client.build_request("GET", url)
         response = await self.client.send(request, stream=True)
         try:
@@ -113,13 +120,11 @@ class Fetcher:
                 body=b"",
                 truncated=False,
                 address=None if self.proxied else _peer(response),
-                elapsed=0.0,
             )
-            body, truncated = b"", False
-            if 200 <= response.status_code < 300 and result.scannable:
+            if 200 <= response.status_code < 300 and (any_type or result.scannable):
                 body, truncated = await _read_body(response, cap, url)
-            elapsed = time.monotonic() - started
-            return replace(result, body=body, truncated=truncated, elapsed=elapsed)
+                result = replace(result, body=body, truncated=truncated)
+            return result
         finally:
             await response.aclose()
 
@@ -149,16 +154,19 @@ class _Identity:
 
 
 class _Inflate:
-    """gzip or deflate, decompressed with a bounded output: a bomb stops at the cap."""
+    """gzip or deflate, decompressed with a bounded output: a bomb stops at the cap.
+    Concatenated gzip members are read on; bytes after the last one are ignored, as
+    browsers ignore them."""
 
     def __init__(self, wbits: int) -> None:
         self.wbits = wbits
         self.engine = zlib.decompressobj(wbits)
         self.tried_raw = wbits != zlib.MAX_WBITS
+        self.ended = False
 
     def feed(self, data: bytes, limit: int) -> list[bytes]:
         out: list[bytes] = []
-        while data and limit > 0:
+        while data and limit > 0 and not self.ended:
             try:
                 piece = self.engine.decompress(data, limit)
             except zlib.error:
@@ -170,13 +178,16 @@ class _Inflate:
             out.append(piece)
             limit -= len(piece)
             data = self.engine.unconsumed_tail
-            if self.engine.eof and self.engine.unused_data:  # concatenated gzip members
+            if self.engine.eof:
                 data = self.engine.unused_data
-                self.engine = zlib.decompressobj(self.wbits)
+                if data.startswith(b"\x1f\x8b") and self.wbits & 16:  # another gzip member
+                    self.engine = zlib.decompressobj(self.wbits)
+                else:
+                    self.ended = True
         return out
 
     def flush(self, limit: int) -> bytes:
-        return self.engine.flush()[:limit]
+        return b"" if self.ended else self.engine.flush()[:limit]
 
 
 def _decoder(encoding: str, url: str) -> _Identity | _Inflate:
@@ -210,11 +221,11 @@ def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # str.isdigit also takes "²" and the like
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         return None
@@ -230,5 +241,8 @@ def _peer(response: httpx.Response) -> str | None:
 
 
 def _reason(exc: BaseException) -> str:
+    """The first line of an error, its digit runs hidden: protocol errors quote the server's
+    bytes, which may hold an identifier."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return _DIGITS.sub(lambda m: "*" * len(m.group()), first)

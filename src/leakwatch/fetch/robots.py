@@ -1,11 +1,14 @@
 """robots.txt per RFC 9309, parsed by Protego, fetched once per origin and run.
 
-- 2xx: the rules apply (the first 500 KiB are parsed, as the RFC asks at least).
-- 4xx (including 404): no rules, everything allowed.
-- 5xx, or the server unreachable: everything disallowed, remembered only for a minute so
-  a site that recovers is crawled later in the same run. (Feeding a 500 error page to the
-  parser would read as "allow all": a bug Scrapy and others have had.)
-- Redirects: up to five are followed, even to another host.
+- 2xx: the rules apply (the first 500 KiB are parsed, as the RFC asks at least), whatever
+  the content type.
+- 4xx (including 404): "unavailable" in the RFC's words: no rules, everything allowed.
+- 5xx, or the server not answering: "unreachable": everything disallowed, believed only
+  for a minute. (Feeding a 500 error page to the parser would read as "allow all": a bug
+  Scrapy and others have had.) URLs refused this way are not marked done: a resumed crawl
+  asks again.
+- Redirects: up to five are followed, even to another host; a longer chain, or one that
+  leads nowhere, counts as unreachable (the cautious reading).
 `Crawl-delay` (and `Request-rate`) raise the site's delay, up to MAX_CRAWL_DELAY.
 """
 
@@ -24,7 +27,7 @@ from leakwatch.fetch.urls import canonical
 
 ROBOTS_MAX_BYTES = 500 * 1024
 MAX_REDIRECTS = 5
-UNAVAILABLE_TTL = 60.0  # seconds a 5xx or unreachable robots.txt is believed
+UNREACHABLE_TTL = 60.0  # seconds an unreachable robots.txt (5xx, no answer) is believed
 MAX_CRAWL_DELAY = 60.0  # a robots.txt cannot stall the run for longer per request
 
 Get = Callable[[str, int], Awaitable[Response]]
@@ -34,7 +37,7 @@ Get = Callable[[str, int], Awaitable[Response]]
 class Rules:
     """What one origin's robots.txt says for our user agent."""
 
-    status: str  # "rules", "none (404)", "unavailable (503)", "unreachable: ...", "ignored"
+    status: str  # "rules", "unavailable (404)", "unreachable (503)", "unreachable: ...", "ignored"
     parser: Protego | None = None
     allow_all: bool = True
     expires: float = float("inf")
@@ -91,21 +94,21 @@ class RobotsCache:
                 assert response.location is not None
                 following = canonical(response.location, url)
                 if following is None:
-                    return self._unavailable(f"unavailable (redirect to {response.location!r})")
+                    return self._unreachable(f"unreachable (redirect to {response.location!r})")
                 url = following
             else:
-                return self._unavailable("unavailable (too many redirects)")
+                return self._unreachable("unreachable (too many redirects)")
         except FetchError as exc:
             if exc.kind == "refused":  # the address guard, not the site: the page is refused
                 raise
-            return self._unavailable(f"unreachable: {exc.problem}")
+            return self._unreachable(f"unreachable: {exc.problem}")
         status = response.status
         if 200 <= status < 300:
             text = response.body.decode("utf-8", errors="replace")  # RFC 9309: UTF-8
             return Rules("rules", Protego.parse(text), allow_all=False)
         if 400 <= status < 500:
-            return Rules(f"none ({status})")
-        return self._unavailable(f"unavailable ({status})")
+            return Rules(f"unavailable ({status})")
+        return self._unreachable(f"unreachable ({status})")
 
-    def _unavailable(self, status: str) -> Rules:
-        return Rules(status, allow_all=False, expires=self._clock() + UNAVAILABLE_TTL)
+    def _unreachable(self, status: str) -> Rules:
+        return Rules(status, allow_all=False, expires=self._clock() + UNREACHABLE_TTL)

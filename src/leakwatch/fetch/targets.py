@@ -28,7 +28,6 @@ class Target:
 
     url: str  # canonical start URL
     host: str
-    named_as: str  # as the user wrote it (the host the user named may be private)
     country: str | None = None
     depth: int | None = None  # None: the run's --depth
     max_pages: int | None = None
@@ -106,7 +105,6 @@ def _target(entry: str, settings: str) -> Target:
     return Target(
         url=url,
         host=host_of(url),
-        named_as=entry,
         country=country.upper() if country else None,
         depth=_count(values, "depth"),
         max_pages=_count(values, "max-pages"),
@@ -118,6 +116,8 @@ def _count(values: dict[str, str], key: str) -> int | None:
     text = values.get(key)
     if text is None:
         return None
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise ValueError(f"{key}={text!r} is not a whole number")
+    if key == "max-pages" and int(text) < 1:
+        raise ValueError("max-pages must be at least 1")
     return int(text)

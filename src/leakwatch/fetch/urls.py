@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import re
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 MAX_URL_LENGTH = 2083
@@ -19,12 +20,13 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _STRIPPED = str.maketrans("", "", "\t\n\r")
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 _QUERY_SAFE = _PATH_SAFE + "?"
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 
 
 class Scope(enum.StrEnum):
     """Which hosts a target's crawl may enter."""
 
-    HOST = "host"  # the target's own host name only
+    HOST = "host"  # the target's own host name (with or without www.: a.cn is www.a.cn)
     DOMAIN = "domain"  # and its subdomains (www. is looked through: www.a.cn covers b.a.cn)
 
 
@@ -76,29 +78,36 @@ def origin_of(url: str) -> str:
 def in_scope(url: str, target_host: str, scope: Scope) -> bool:
     """Whether a canonical URL belongs to the crawl of a target on `target_host`."""
     host = host_of(url)
-    if host == target_host:
-        return True
-    if scope is Scope.HOST or _is_ip(target_host):
-        return False
     domain = target_host.removeprefix("www.")
-    return host == domain or host.endswith("." + domain)
+    # a.cn and www.a.cn are one site: `http://a.cn/` redirecting to `https://www.a.cn/` is
+    # the most common first answer there is.
+    if host == target_host or host.removeprefix("www.") == domain:
+        return True
+    if scope is Scope.HOST or is_ip(target_host):
+        return False
+    return host.endswith("." + domain)
 
 
 def _ascii_host(hostname: str) -> str | None:
+    """The host in lower-case ASCII (IDNA for international names), or None when no
+    resolver would take it (empty or over-long labels, control characters, ...)."""
     host = hostname.lower().rstrip(".")
-    if not host:
+    if ":" in host:  # an IPv6 literal
+        return host if is_ip(host) else None
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
+    if len(host) > 253 or not all(_LABEL.fullmatch(label) for label in host.split(".")):
         return None
-    if host.isascii():
-        return host
-    try:
-        return host.encode("idna").decode("ascii")
-    except UnicodeError:
-        return None
+    return host
 
 
-def _is_ip(host: str) -> bool:
+def is_ip(host: str) -> bool:
+    """Whether a host is an IP address literal (an IPv6 zone like `%eth0` allowed)."""
     try:
-        ipaddress.ip_address(host)
+        ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
         return False
     return True

@@ -45,7 +45,8 @@ class Recorder:
             self._settled(event)
 
     def _settled(self, event: PageSettled) -> None:
-        self._write(document=self._document, done=(event.url,), queued=event.queued)
+        done = (event.url,) if event.final else ()  # not final: stays queued for --resume
+        self._write(document=self._document, done=done, queued=event.queued)
 
     def _write(
         self,
