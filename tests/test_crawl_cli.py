@@ -294,3 +294,17 @@ def test_proxy_credentials_are_not_recorded(cli: Cli, site: Site, tmp_path: Path
     runs = cli("runs", "--db", str(db), "-f", "json")
     assert "hunter2" not in runs.stdout
     assert b"hunter2" not in b"".join(p.read_bytes() for p in tmp_path.glob("s.db*"))
+
+
+def test_the_demo_reports_from_its_own_store(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {**os.environ, "LEAKWATCH_HOME": str(home), "NO_COLOR": "1", "COLUMNS": "120"}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "demo.py")],
+        capture_output=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.decode("utf-8")
+    assert "cases: exposure 3, trading 2" in " ".join(out.split())
+    assert "cases by year" in out
+    assert not (home / "leakwatch.db").exists()  # the user's store is left alone
