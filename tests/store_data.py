@@ -4,6 +4,7 @@ identifiers come from tests/synthetic.py, fingerprints from a test key."""
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -54,9 +55,7 @@ def page(
 ) -> DocumentFacts:
     """The facts of a crawled page."""
     host = site or url.split("/")[2]
-    by_type: dict[str, int] = {}
-    for f in findings:
-        by_type[f.type] = by_type.get(f.type, 0) + 1
+    by_type = dict(Counter(f.type for f in findings))
     return DocumentFacts(
         source=url,
         media_type="text/html",
@@ -87,9 +86,7 @@ def page(
 def local(
     path: str, *, category: Category | None, findings: Sequence[Finding] = ()
 ) -> DocumentFacts:
-    by_type: dict[str, int] = {}
-    for f in findings:
-        by_type[f.type] = by_type.get(f.type, 0) + 1
+    by_type = dict(Counter(f.type for f in findings))
     return DocumentFacts(
         source=path,
         media_type="text/plain",

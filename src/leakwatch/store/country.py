@@ -9,6 +9,7 @@ from typing import Literal
 
 from iptocc import country_code
 
+from leakwatch.fetch.urls import is_ip
 from leakwatch.models import FetchInfo
 
 CountrySource = Literal["annotation", "tld", "ip"]
@@ -94,17 +95,9 @@ def site_country(fetch: FetchInfo, ip_country: IpCountry = registry_country) -> 
     if by_tld is not None:
         return SiteCountry(by_tld, "tld")
     # No address through a proxy; a site given as an IP literal is its own address.
-    address = fetch.address or (fetch.site if _is_ip(fetch.site) else None)
+    address = fetch.address or (fetch.site if is_ip(fetch.site.strip("[]")) else None)
     if address:
         by_ip = ip_country(address)
         if by_ip:
             return SiteCountry(by_ip.upper(), "ip")
     return None
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
