@@ -203,6 +203,8 @@ def test_damaged_key_file_is_exit_2(cli: Cli, dump: Path, tmp_path: Path) -> Non
     home.mkdir()
     (home / "fingerprint.key").write_text("garbage")
     assert_one_line_error(cli("scan", str(dump)), 2, "not a leakwatch key")
+    bad_variable = cli("scan", str(dump), env={"LEAKWATCH_KEY": "team"})
+    assert_one_line_error(bad_variable, 2, "$LEAKWATCH_KEY: not a leakwatch key (not hex")
 
 
 def test_fingerprints_are_shared_through_the_key(cli: Cli, dump: Path, tmp_path: Path) -> None:
@@ -213,7 +215,8 @@ def test_fingerprints_are_shared_through_the_key(cli: Cli, dump: Path, tmp_path:
         out = cli("scan", str(dump), "-f", "jsonl", env=env).stdout
         return {json.loads(x)["fingerprint"] for x in out.splitlines() if '"finding"' in x}
 
-    assert fingerprints("a", "team") == fingerprints("b", "team")
+    team = "0123456789abcdef" * 4
+    assert fingerprints("a", team) == fingerprints("b", team)
     assert fingerprints("a", None) != fingerprints("b", None)  # two machines, two random keys
     assert fingerprints("a", None) == fingerprints("a", None)  # one machine, one key
 

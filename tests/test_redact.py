@@ -92,8 +92,45 @@ def test_key_file_is_created_once_with_mode_0600(tmp_path: Path) -> None:
 
 
 def test_key_from_environment_wins(tmp_path: Path) -> None:
-    env = {"LEAKWATCH_HOME": str(tmp_path), "LEAKWATCH_KEY": "shared team secret"}
-    assert load_key(env) == b"shared team secret"
+    env = {"LEAKWATCH_HOME": str(tmp_path), "LEAKWATCH_KEY": f"  {'ab' * 32}\n"}
+    assert load_key(env) == bytes.fromhex("ab" * 32)
+    assert not (tmp_path / KEY_FILENAME).exists()
+
+
+def test_the_variable_and_the_file_give_the_same_fingerprints(tmp_path: Path) -> None:
+    file_home = tmp_path / "file"
+    from_file = load_key({"LEAKWATCH_HOME": str(file_home)})  # made on first use
+    shared = (file_home / KEY_FILENAME).read_text(encoding="ascii")
+    from_env = load_key({"LEAKWATCH_HOME": str(tmp_path / "env"), "LEAKWATCH_KEY": shared})
+    assert from_env == from_file
+    assert Fingerprinter(from_env).fingerprint("kr.rrn", "8001011234560") == Fingerprinter(
+        from_file
+    ).fingerprint("kr.rrn", "8001011234560")
+    upper = load_key({"LEAKWATCH_HOME": str(tmp_path), "LEAKWATCH_KEY": shared.upper()})
+    assert upper == from_file
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("shared team secret", "not hex"),
+        ("ab" * 16, "32 hex digits"),
+        ("ab" * 33, "66 hex digits"),
+        ("", "empty"),
+        ("   ", "empty"),
+    ],
+)
+def test_a_key_in_the_variable_that_is_not_64_hex_digits_is_refused(
+    tmp_path: Path, value: str, problem: str
+) -> None:
+    env = {"LEAKWATCH_HOME": str(tmp_path), "LEAKWATCH_KEY": value}
+    with pytest.raises(KeyfileError, match=problem) as caught:
+        load_key(env)
+    message = str(caught.value)
+    assert message.startswith("$LEAKWATCH_KEY: not a leakwatch key")
+    assert "\n" not in message
+    if value.strip():
+        assert value.strip() not in message  # a secret is never echoed
     assert not (tmp_path / KEY_FILENAME).exists()
 
 

@@ -26,6 +26,7 @@ HOME_ENV = "LEAKWATCH_HOME"
 KEY_FILENAME = "fingerprint.key"
 MASK = "*"
 _KEY_BYTES = 32
+_HEX = re.compile(r"[0-9a-fA-F]+")
 
 
 def data_dir(environ: Mapping[str, str]) -> Path:
@@ -37,10 +38,14 @@ def data_dir(environ: Mapping[str, str]) -> Path:
 
 
 def load_key(environ: Mapping[str, str]) -> bytes:
-    """The fingerprint key: $LEAKWATCH_KEY, else the key file, created (mode 0600) on first use."""
+    """The fingerprint key: $LEAKWATCH_KEY, else the key file, created (mode 0600) on first use.
+
+    Both hold the key the same way, as 64 hex digits (32 bytes), so a team that shares it
+    through the variable and through the file gets the same fingerprints.
+    """
     supplied = environ.get(KEY_ENV)
-    if supplied:
-        return supplied.encode("utf-8")
+    if supplied is not None:
+        return parse_key(supplied, f"${KEY_ENV}")
     path = data_dir(environ) / KEY_FILENAME
     try:
         return _read_key(path)
@@ -73,16 +78,30 @@ def _create_key(path: Path) -> None:
 
 def _read_key(path: Path) -> bytes:
     try:
-        text = path.read_text(encoding="ascii").strip()
+        text = path.read_text(encoding="ascii")
     except FileNotFoundError:
         raise
     except OSError as exc:
         raise KeyfileError(f"{path}: cannot read the fingerprint key: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise KeyfileError(f"{path}: not a leakwatch key (not text)") from None
-    if len(text) < 2 * _KEY_BYTES or not re.fullmatch(r"[0-9a-f]+", text):
-        raise KeyfileError(f"{path}: not a leakwatch key (expected {2 * _KEY_BYTES} hex digits)")
-    return bytes.fromhex(text)
+    return parse_key(text, str(path))
+
+
+def parse_key(text: str, where: str) -> bytes:
+    """A key as written in the key file or $LEAKWATCH_KEY: 64 hex digits (32 bytes), spaces
+    around them ignored. The message never quotes the value: it is a secret."""
+    digits = text.strip()
+    if not _HEX.fullmatch(digits):
+        problem = "empty" if not digits else "not hex"
+    elif len(digits) != 2 * _KEY_BYTES:
+        problem = f"{len(digits)} hex digits"
+    else:
+        return bytes.fromhex(digits)
+    raise KeyfileError(
+        f"{where}: not a leakwatch key ({problem}; expected {2 * _KEY_BYTES} hex digits, "
+        f"{_KEY_BYTES} bytes, e.g. from: python3 -c 'import secrets; print(secrets.token_hex())')"
+    )
 
 
 class Fingerprinter:
