@@ -2,7 +2,8 @@
 `main` turns every error into one line and an exit code, never a traceback.
 
 Exit codes: 0 completed; 1 findings at or above --fail-on; 2 usage, configuration or pack
-error; 3 could not complete; 130 interrupted.
+error; 3 could not complete; 130 interrupted; 141 the reader of stdout went away (`| head`),
+as for a program that SIGPIPE stopped.
 """
 
 from __future__ import annotations
@@ -18,8 +19,16 @@ import typer
 
 from leakwatch import __version__
 from leakwatch.cli import patterns, report, scan  # noqa: F401  (they register their commands)
-from leakwatch.cli.common import EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, app
+from leakwatch.cli.common import (
+    EXIT_BROKEN_PIPE,
+    EXIT_INCOMPLETE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    app,
+)
 from leakwatch.errors import LeakwatchError, UsageError
+from leakwatch.output_file import OutputClosed
 
 __all__ = ["EXIT_INCOMPLETE", "app", "main"]
 
@@ -41,6 +50,7 @@ def _root(
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Entry point: run the app; usage errors become one line and exit 2, never a traceback."""
+    _fill_closed_descriptors()
     command = typer.main.get_command(app)
     args = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -49,9 +59,9 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         code = exc.exit_code
     except (KeyboardInterrupt, typer.Abort):
         code = EXIT_INTERRUPTED
-    except BrokenPipeError:
+    except (BrokenPipeError, OutputClosed):
         _silence_stdout()
-        code = EXIT_OK
+        code = EXIT_BROKEN_PIPE
     except UsageError as exc:
         _print_error(str(exc))
         code = EXIT_USAGE
@@ -93,6 +103,25 @@ def _internal_error(exc: BaseException) -> int:
 
 
 def _silence_stdout() -> None:
-    """After the reader of our stdout went away, stop Python complaining at exit."""
+    """After the reader of our stdout went away, stop Python complaining at exit (it would
+    flush what is still buffered into the broken pipe)."""
+    if sys.stdout is None:
+        return
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _fill_closed_descriptors() -> None:
+    """Started with stdin, stdout or stderr closed (`>&-`), a process would hand that number
+    to the next file it opens, the store say, and a stray print would land in it. Point a
+    closed one at /dev/null; Python has already set sys.stdout to None for it, which the
+    output reports as an error."""
+    for descriptor in (0, 1, 2):
+        try:
+            os.fstat(descriptor)
+        except OSError:
+            filler = os.open(os.devnull, os.O_RDWR)
+            if filler != descriptor:
+                os.dup2(filler, descriptor)
+                os.close(filler)

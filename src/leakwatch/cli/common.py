@@ -15,6 +15,7 @@ from leakwatch.detect.packs import Pack, load_packs
 from leakwatch.errors import PackError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader left
 
 app = typer.Typer(
     name="leakwatch",

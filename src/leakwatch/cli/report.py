@@ -8,7 +8,6 @@ is a mistake (exit 2). A file that is not a usable store: exit 2, the file untou
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -18,8 +17,9 @@ import typer
 from rich.console import Console
 
 from leakwatch.cli.common import EXIT_INCOMPLETE, EXIT_USAGE, DbOption, app, fail, now
-from leakwatch.errors import OutputError, StoreError
-from leakwatch.output_file import open_output
+from leakwatch.detect.redact import key_path
+from leakwatch.errors import OutputError, StoreError, UsageError
+from leakwatch.output_file import STDOUT, OutputClosed, open_output, refuse_overwriting
 from leakwatch.report import trends
 from leakwatch.report.store_output import ExportFormat, RunsFormat, write_export, write_runs
 from leakwatch.report.trend_output import ReportFormat, render
@@ -106,8 +106,9 @@ def report(
         baseline_year=baseline,
         baseline_counts=baseline_counts,
     )
-    with _writing(output, no_color) as out:
-        render(built, fmt, out, _console(out, no_color) if fmt is ReportFormat.TABLE else None)
+    with _writing(output, no_color, db) as out:
+        console = _console(out, no_color, output) if fmt is ReportFormat.TABLE else None
+        render(built, fmt, out, console)
 
 
 @app.command()
@@ -133,7 +134,7 @@ def export(
         upper = trends.until_bound(until) if until else None
     except ValueError as exc:
         fail(str(exc), EXIT_USAGE, no_color)
-    with _reading(db, no_color) as store, _writing(output, no_color) as out:
+    with _reading(db, no_color) as store, _writing(output, no_color, db) as out:
         if store is None:
             write_export((), fmt, out)
             return
@@ -155,8 +156,8 @@ def runs(
     """List past runs, most recent first, and how each ended."""
     with _reading(db, no_color) as store:
         listed = store.runs(limit or None) if store is not None else []
-    with _writing(output, no_color) as out:
-        write_runs(listed, fmt, out, _console(out, no_color))
+    with _writing(output, no_color, db) as out:
+        write_runs(listed, fmt, out, _console(out, no_color, output))
 
 
 @contextmanager
@@ -174,16 +175,27 @@ def _reading(db: Path | None, no_color: bool) -> Iterator[Store | None]:
 
 
 @contextmanager
-def _writing(target: str, no_color: bool) -> Iterator[TextIO]:
+def _writing(target: str, no_color: bool, db: Path | None) -> Iterator[TextIO]:
+    """The output; never the store or the key (refused, exit 2, before anything is read)."""
+    store = db if db is not None else default_path(os.environ)
+    try:
+        refuse_overwriting(target, {
+            f"the findings store (--db {store})": store,
+            f"the fingerprint key ({key_path(os.environ)})": key_path(os.environ),
+        })  # fmt: skip
+    except UsageError as exc:
+        fail(str(exc), EXIT_USAGE, no_color)
     try:
         with open_output(target) as out:
             yield out
+    except OutputClosed:
+        raise  # the reader went away: main ends quietly
     except OutputError as exc:
         fail(str(exc), EXIT_INCOMPLETE, no_color)
 
 
-def _console(out: TextIO, no_color: bool) -> Console:
-    to_file = out is not sys.stdout
+def _console(out: TextIO, no_color: bool, target: str) -> Console:
+    to_file = target != STDOUT
     return Console(
         file=out,
         no_color=no_color or None,

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -39,16 +39,18 @@ from leakwatch.cli.common import (
     parse_size,
     stderr_console,
 )
+from leakwatch.cli.interrupts import Finishing, terminate_as_interrupt
 from leakwatch.detect.classify import PageClassifier
 from leakwatch.detect.engine import DEFAULT_MIN_CONFIDENCE, Detector
+from leakwatch.detect.packs import Pack
 from leakwatch.detect.parallel import DetectorSpec, ScanPool, default_workers
-from leakwatch.detect.redact import Fingerprinter, load_key
-from leakwatch.errors import KeyfileError, OutputError, StoreError
+from leakwatch.detect.redact import Fingerprinter, key_path, load_key
+from leakwatch.errors import KeyfileError, OutputError, StoreError, UsageError
 from leakwatch.fetch import targets
 from leakwatch.fetch.crawler import PROXY_SCHEMES, CrawlSettings
 from leakwatch.fetch.urls import Scope, redact_url
 from leakwatch.models import DocumentFacts, Finding, PageSettled, ScanIssue, Severity
-from leakwatch.output_file import open_output
+from leakwatch.output_file import STDOUT, OutputClosed, open_output, refuse_overwriting
 from leakwatch.pipeline import NOT_FAILURES, Event, Tally, crawl, scan_local
 from leakwatch.report.scan_output import (
     Format,
@@ -223,34 +225,126 @@ def scan(
             **(_settings_record(settings) if plan.targets or resume else {}),
         },
     )
-    messages = stderr_console(no_color)
-    tally = Tally()
+    job = _Job(
+        plan=plan, settings=settings, detector=detector, packs=packs, spec=spec,
+        workers=workers, run=run, output=output, fmt=fmt, db=db, no_store=no_store,
+        resume=resume, quiet=quiet, strict=strict, threshold=threshold, no_color=no_color,
+    )  # fmt: skip
     try:
-        with (
-            _recording(db, no_store, resume, plan, run, no_color) as (plan, record),
-            _output(output, fmt, run, no_color) as writer,
-            _Progress(messages, enabled=not quiet) as progress,
-            ScanPool(spec, workers) if workers > 1 else nullcontext() as pool,
-        ):
-            render = _Renderer(writer, progress, tally, quiet=quiet, also=record.sink)
-            work = Work(plan, settings, detector, PageClassifier(packs), pool, record.resume)
-            interrupted = _execute(work, render)
-            summary = _summary(tally, interrupted)
-            writer.close(summary)
-            resumed = record.resume is not None
-            code, problem = _verdict(tally, plan, interrupted, strict, threshold, resumed)
-            record.finish(summary, code)
-    except OutputError as exc:
-        fail(str(exc), EXIT_INCOMPLETE, no_color)
-    except StoreError as exc:
-        fail(str(exc), EXIT_USAGE if exc.unusable else EXIT_INCOMPLETE, no_color)
+        refuse_overwriting(output, _read_or_kept(db, plan, targets_file or [], patterns or []))
+    except UsageError as exc:
+        fail(str(exc), EXIT_USAGE, no_color)
+    messages = stderr_console(no_color)
+    tally, interrupted, code, problem = _run(job, messages)
     if interrupted:
         messages.print("leakwatch: interrupted; results so far were written", markup=False)
-    elif not quiet and messages.is_terminal and plan.targets:
+    elif not quiet and messages.is_terminal and job.plan.targets:
         messages.print(crawl_summary(tally))
     if problem:
         fail(problem, code, no_color)
     raise typer.Exit(code)
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """A scan as the options asked for it."""
+
+    plan: targets.Plan
+    settings: CrawlSettings
+    detector: Detector
+    packs: tuple[Pack, ...]
+    spec: DetectorSpec
+    workers: int
+    run: RunInfo
+    output: str
+    fmt: Format
+    db: Path | None
+    no_store: bool
+    resume: bool
+    quiet: bool
+    strict: bool
+    threshold: Severity | None
+    no_color: bool
+
+
+def _run(job: _Job, messages: Console) -> tuple[Tally, bool, int, str | None]:
+    """Scan, write the output, record the run and how it ended; returns the tally, whether
+    it was interrupted, the exit code and the one-line problem behind it (if any). Errors
+    that end the run early are recorded (failed or interrupted) and become exits here."""
+    tally = Tally()
+    finishing = Finishing()
+    no_color = job.no_color
+    try:
+        with (
+            terminate_as_interrupt(),
+            _recording(job.db, job.no_store, job.resume, job.plan, job.run, no_color) as (
+                plan,
+                record,
+            ),
+        ):
+            try:
+                with (
+                    _output(job.output, job.fmt, job.run, no_color) as writer,
+                    _Progress(messages, enabled=not job.quiet) as progress,
+                    ScanPool(job.spec, job.workers) if job.workers > 1 else nullcontext() as pool,
+                ):
+                    render = _Renderer(writer, progress, tally, quiet=job.quiet, also=record.sink)
+                    classifier = PageClassifier(job.packs)
+                    work = Work(plan, job.settings, job.detector, classifier, pool, record.resume)
+                    interrupted = _execute(work, render)
+                    finishing.start()  # from here on, one Ctrl-C does not lose the results
+                    summary = _summary(tally, interrupted)
+                    writer.close(summary)
+            except BaseException as exc:  # the run ends here: say how, then let it go on up
+                record.abandon(_summary(tally, True), _outcome_of(exc))
+                raise
+            resumed = record.resume is not None
+            code, problem = _verdict(tally, plan, interrupted, job.strict, job.threshold, resumed)
+            record.finish(summary, _OUTCOMES.get(code, "completed"))
+    except OutputClosed:
+        raise  # the reader of stdout went away: nobody to tell (main ends quietly)
+    except OutputError as exc:
+        fail(str(exc), EXIT_INCOMPLETE, no_color)
+    except StoreError as exc:
+        fail(str(exc), EXIT_USAGE if exc.unusable else EXIT_INCOMPLETE, no_color)
+    except KeyboardInterrupt:
+        kept = "" if job.output == STDOUT else f"; {job.output} is as it was"
+        messages.print(f"leakwatch: interrupted; the results were not written{kept}", markup=False)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    finally:
+        finishing.stop()
+    return tally, interrupted, code, problem
+
+
+_OUTCOMES = {EXIT_INTERRUPTED: "interrupted", EXIT_INCOMPLETE: "failed"}
+
+
+def _outcome_of(exc: BaseException) -> str:
+    """How a run that ended with `exc` is recorded: stopped (Ctrl-C, SIGTERM, a reader that
+    went away) or failed (output or store not writable, a bug)."""
+    return "interrupted" if isinstance(exc, KeyboardInterrupt | OutputClosed) else "failed"
+
+
+def _read_or_kept(
+    db: Path | None, plan: targets.Plan, targets_files: list[Path], patterns: list[Path]
+) -> dict[str, Path | str]:
+    """The files this run reads or keeps, which -o must never replace: what each is, by path."""
+    store = db or default_path(os.environ)
+    kept: dict[str, Path | str] = {
+        f"the findings store (--db {store})": store,
+        **{f"the findings store's journal ({store}{side})": f"{store}{side}"
+           for side in ("-wal", "-shm", "-journal")},
+        f"the fingerprint key ({key_path(os.environ)})": key_path(os.environ),
+    }  # fmt: skip
+    for name in plan.paths:
+        if name != "-":
+            kept[f"an input ({name})"] = name
+    for listed in targets_files:
+        if str(listed) != "-":
+            kept[f"a targets file ({listed})"] = listed
+    for pack in patterns:
+        kept[f"a pattern pack ({pack})"] = pack
+    return kept
 
 
 def _verdict(
@@ -302,16 +396,20 @@ class _Record:
     def sink(self) -> Recorder | None:
         return self.recorder
 
-    def finish(self, summary: Summary, code: int) -> None:
+    def finish(self, summary: Summary, outcome: str) -> None:
+        """Write what is still held and the run's end (completed, interrupted, failed)."""
         if self.store is None or self.run_id is None or self.recorder is None:
             return
         self.recorder.close()
-        outcome = {EXIT_INTERRUPTED: "interrupted", EXIT_INCOMPLETE: "failed"}.get(
-            code, "completed"
-        )
         self.store.finish_run(
             self.run_id, finished=summary.finished, outcome=outcome, summary=summary_dict(summary)
         )
+
+    def abandon(self, summary: Summary, outcome: str) -> None:
+        """`finish` for a run that is ending on an error, which may be the store's own: then
+        the run stays unfinished, and the error that stopped it is the one reported."""
+        with suppress(StoreError):
+            self.finish(summary, outcome)
 
 
 @contextmanager
@@ -498,7 +596,7 @@ def _output(target: str, fmt: Format, run: RunInfo, no_color: bool) -> Iterator[
     with open_output(target) as out:
         console = None
         if fmt is Format.TABLE:
-            to_file = out is not sys.stdout
+            to_file = target != STDOUT
             console = Console(
                 file=out,
                 no_color=no_color or None,

@@ -37,6 +37,11 @@ def data_dir(environ: Mapping[str, str]) -> Path:
     return Path(platformdirs.user_data_dir("leakwatch", appauthor=False))
 
 
+def key_path(environ: Mapping[str, str]) -> Path:
+    """Where the fingerprint key file is (whether or not $LEAKWATCH_KEY is used instead)."""
+    return data_dir(environ) / KEY_FILENAME
+
+
 def load_key(environ: Mapping[str, str]) -> bytes:
     """The fingerprint key: $LEAKWATCH_KEY, else the key file, created (mode 0600) on first use.
 
@@ -46,7 +51,7 @@ def load_key(environ: Mapping[str, str]) -> bytes:
     supplied = environ.get(KEY_ENV)
     if supplied is not None:
         return parse_key(supplied, f"${KEY_ENV}")
-    path = data_dir(environ) / KEY_FILENAME
+    path = key_path(environ)
     try:
         return _read_key(path)
     except FileNotFoundError:
