@@ -450,3 +450,34 @@ def test_a_third_ctrl_c_abandons_the_results_and_says_so(tmp_path: Path) -> None
     assert b"results so far were written" not in stderr
     with pytest.raises(json.JSONDecodeError):
         json.loads(data)
+
+
+def test_sigterm_to_the_whole_process_group_still_writes_the_results(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # systemd and `kill -- -PGID` signal the pool's workers too: they leave the stopping to
+    # the parent, which writes what was found.
+    big = tmp_path / "big.csv"
+    big.write_text(DUMP + "김민준,800101-1234560,010-2345-6789\n" * 400_000, encoding="utf-8")
+    out = tmp_path / "out" / "partial.jsonl"
+    out.parent.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "leakwatch", "scan", str(big), "--jobs", "2", "-f", "jsonl",
+         "-o", str(out)],
+        stderr=subprocess.PIPE,
+        env=_env(tmp_path),
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        _wait_for_findings(tmp_path / "home")
+        os.killpg(process.pid, signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 130, stderr
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert lines[-1]["kind"] == "summary"
+    assert lines[-1]["interrupted"] is True
+    (run,) = _runs(cli)
+    assert run["state"] == "interrupted"

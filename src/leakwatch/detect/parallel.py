@@ -110,7 +110,10 @@ _worker: tuple[Detector, ChunkScanner, PageClassifier] | None = None
 
 
 def _start_worker(spec: DetectorSpec) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    # Ctrl-C and SIGTERM (systemd sends it to the whole group) are the parent's to handle: it
+    # stops the run, writes the results and shuts the pool down.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     global _worker  # noqa: PLW0603 - per-process state of a pool worker
     detector, classifier = spec.build()
     _worker = (detector, ChunkScanner(detector), classifier)
