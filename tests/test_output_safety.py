@@ -55,15 +55,20 @@ def _temporary_files(folder: Path) -> list[str]:
 # -- special files are written, never replaced ------------------------------------------------
 
 
-def _null_device(tmp_path: Path) -> Path:
-    """A character device of our own (/dev/null's numbers) where the kernel lets us make one,
-    else a link to /dev/null: either way a path that is not a regular file."""
-    device = tmp_path / "null"
+def _device(tmp_path: Path, name: str, minor: int) -> Path:
+    """A character device of our own (memory devices: 3 is null, 7 is full) where the kernel
+    lets us make one, else a link to the machine's: either way a path that is not a regular
+    file (and a regression replaces ours, not the machine's)."""
+    device = tmp_path / name
     try:
-        os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, minor))
     except PermissionError:
-        device.symlink_to("/dev/null")
+        device.symlink_to(f"/dev/{name}")
     return device
+
+
+def _null_device(tmp_path: Path) -> Path:
+    return _device(tmp_path, "null", 3)
 
 
 def test_a_character_device_is_written_not_replaced(cli: Cli, dump: Path, tmp_path: Path) -> None:
@@ -236,15 +241,18 @@ def test_an_input_is_refused_as_output(cli: Cli, dump: Path, tmp_path: Path) -> 
 # -- write failures ---------------------------------------------------------------------------
 
 
-def test_a_full_device_is_exit_3_one_line_and_a_failed_run(cli: Cli, dump: Path) -> None:
-    result = cli("scan", str(dump), "-o", "/dev/full")
-    assert_one_line_error(result, 3, "/dev/full: cannot write: No space left on device")
+def test_a_full_device_is_exit_3_one_line_and_a_failed_run(
+    cli: Cli, dump: Path, tmp_path: Path
+) -> None:
+    full = _device(tmp_path, "full", 7)
+    result = cli("scan", str(dump), "-o", str(full))
+    assert_one_line_error(result, 3, f"{full}: cannot write: No space left on device")
     (run,) = _runs(cli)
     assert run["state"] == "failed"
 
 
 def test_standard_output_on_a_full_device_is_exit_3(tmp_path: Path, dump: Path) -> None:
-    with open("/dev/full", "w") as full:
+    with _device(tmp_path, "full", 7).open("w") as full:
         done = subprocess.run(
             [sys.executable, "-m", "leakwatch", "scan", str(dump)],
             stdout=full,

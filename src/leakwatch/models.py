@@ -133,6 +133,9 @@ class DocumentFacts:
     findings_by_type: dict[str, int] = field(default_factory=dict)
     content_sha256: str | None = None
     fetch: FetchInfo | None = None  # set for crawled pages
+    # The source as it is, when its name held an identifier and `source` is masked: only
+    # with --reveal, and never stored.
+    raw_source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,16 +8,15 @@ events, a store records them, a test inspects them.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO
-from urllib.parse import unquote
 
 from leakwatch.detect.classify import PageClassifier, PageSignals
 from leakwatch.detect.engine import Detector, DocumentScan
+from leakwatch.detect.names import SourceNames
 from leakwatch.detect.parallel import (
     ParallelDocumentScan,
     ScanPool,
@@ -34,8 +33,6 @@ from leakwatch.models import DocumentFacts, Finding, PageSettled, QueuedUrl, Sca
 Event = Finding | DocumentFacts | ScanIssue | PageSettled
 # Issue kinds that are not failures: a policy or a content type kept the page out.
 NOT_FAILURES = frozenset({"skipped", "partial", "robots", "offsite"})
-_DIGIT = re.compile(r"[0-9０-９]")
-_FEWEST_DIGITS = 8  # a passport number's; the other identifiers have more
 
 
 @dataclass(slots=True)
@@ -89,15 +86,27 @@ def scan_local(
     *,
     stdin: BinaryIO | None = None,
     pool: ScanPool | None = None,
+    names: SourceNames | None = None,
 ) -> Iterator[Event]:
     """Scan files, folders and stdin ('-'); one event at a time. With a pool, large
-    documents are scanned on several cores (same findings, same order)."""
-    for item in sources.expand(list(arguments)):
-        if isinstance(item, InputError):
-            yield ScanIssue(item.source, item.kind, item.problem)
+    documents are scanned on several cores (same findings, same order). File names are
+    written masked (see detect.names)."""
+    names = names or SourceNames(detector)
+    for found in sources.expand(list(arguments)):
+        if isinstance(found, InputError):
+            yield ScanIssue(names.path(found.source), found.kind, names.mask(found.problem))
             continue
+        raw = found.name
+        item = found if found.path is None else replace(found, name=names.path(raw))
         reader = sources.DocumentReader(item, stdin, detector.today)
-        yield from scan_document(reader, detector, classifier, pool)
+        events = scan_document(reader, detector, classifier, pool)
+        if detector.reveal and item.name != raw:
+            events = (_with_raw_source(event, raw) for event in events)
+        yield from events
+
+
+def _with_raw_source(event: Event, raw: str) -> Event:
+    return replace(event, raw_source=raw) if isinstance(event, DocumentFacts) else event
 
 
 def crawl(
@@ -111,10 +120,11 @@ def crawl(
     resolver: Resolver | None = None,
     done: Iterable[str] = (),
     pending: Sequence[QueuedUrl] = (),
+    names: SourceNames | None = None,
 ) -> None:
     """Crawl the targets, scanning every page as it arrives; events go to `emit`. Ctrl-C
     stops every request, then KeyboardInterrupt propagates (what was emitted stands)."""
-    scanner = PageScanner(detector, classifier, emit, pool)
+    scanner = PageScanner(detector, classifier, emit, pool, names)
     crawler = Crawler(targets, settings, scanner, resolver=resolver, done=done, pending=pending)
     asyncio.run(crawler.run())
 
@@ -130,12 +140,13 @@ class PageScanner:
         classifier: PageClassifier,
         emit: Callable[[Event], None],
         pool: ScanPool | None = None,
+        names: SourceNames | None = None,
     ) -> None:
         self.detector = detector
         self.classifier = classifier
         self.emit = emit
         self.pool = pool
-        self.mask_url = UrlMasker(detector)
+        self.names = names or SourceNames(detector)
 
     @property
     def parallel(self) -> int:
@@ -162,59 +173,31 @@ class PageScanner:
     def settled(self, url: str, outcome: str, queued: Sequence[QueuedUrl], final: bool) -> None:
         # A URL that holds an identifier is crawled but never written as it is: it is not
         # persisted in the frontier (a resumed crawl finds it again from its page).
-        kept = tuple(q for q in queued if self.mask_url(q.url) == q.url)
-        self.emit(PageSettled(self.mask_url(url), outcome, kept, final))
+        name = self.names.url
+        kept = tuple(q for q in queued if name(q.url) == q.url and name(q.target) == q.target)
+        self.emit(PageSettled(name(url), outcome, kept, final))
 
     def _masked(self, event: Event) -> Event:
-        mask = self.mask_url
-        if isinstance(event, Finding | ScanIssue):
-            return replace(event, source=mask(event.source))
+        name = self.names.url
+        if isinstance(event, ScanIssue):
+            return replace(event, source=name(event.source), message=self.names.mask(event.message))
+        if isinstance(event, Finding):
+            return replace(event, source=name(event.source))
         if isinstance(event, DocumentFacts) and event.fetch is not None:
             fetch = replace(
                 event.fetch,
-                url=mask(event.fetch.url),
-                final_url=mask(event.fetch.final_url),
-                target=mask(event.fetch.target),
+                url=name(event.fetch.url),
+                final_url=name(event.fetch.final_url),
+                target=name(event.fetch.target),
+                site=self.names.mask(event.fetch.site),
             )
-            return replace(event, source=mask(event.source), fetch=fetch)
+            raw = (
+                event.source
+                if self.detector.reveal and name(event.source) != event.source
+                else None
+            )
+            return replace(event, source=name(event.source), fetch=fetch, raw_source=raw)
         return event
-
-
-class UrlMasker:
-    """A URL with every identifier in it masked, as findings are (`?jumin=800101-1******`):
-    a lookup page's address can hold the very number it looks up, and sources, errors and
-    the store must not. Candidates are taken at any confidence: a URL has no context."""
-
-    _CACHE = 10_000
-
-    def __init__(self, detector: Detector) -> None:
-        self._detector = Detector(
-            [compiled.pack for compiled in detector.packs],
-            detector.fingerprinter,
-            min_confidence=0.0,
-            today=detector.today,
-        )
-        self._cache: dict[str, str] = {}
-
-    def __call__(self, url: str) -> str:
-        if len(_DIGIT.findall(url)) < _FEWEST_DIGITS:  # every identifier has as many
-            return url
-        masked = self._cache.get(url)
-        if masked is None:
-            text = unquote(url)
-            findings = self._detector.scan_text(url, text)
-            if findings:
-                chars = list(text)
-                for finding in findings:  # a mask is as long as what it hides
-                    start = finding.column - 1
-                    chars[start : start + len(finding.masked)] = finding.masked
-                masked = "".join(chars)
-            else:
-                masked = url
-            if len(self._cache) >= self._CACHE:
-                self._cache.clear()
-            self._cache[url] = masked
-        return masked
 
 
 def scan_page(

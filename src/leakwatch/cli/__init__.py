@@ -13,6 +13,7 @@ import re
 import sys
 import traceback
 from collections.abc import Sequence
+from contextlib import suppress
 from typing import Annotated, NoReturn
 
 import typer
@@ -29,6 +30,7 @@ from leakwatch.cli.common import (
 )
 from leakwatch.errors import LeakwatchError, UsageError
 from leakwatch.output_file import OutputClosed
+from leakwatch.safe_text import visible
 
 __all__ = ["EXIT_INCOMPLETE", "app", "main"]
 
@@ -86,7 +88,8 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
 
 
 def _print_error(message: str) -> None:
-    print(f"leakwatch: error: {message}", file=sys.stderr)
+    with suppress(OSError, AttributeError):  # stderr closed or gone: the exit code tells
+        print(f"leakwatch: error: {visible(message)}", file=sys.stderr)
 
 
 def _internal_error(exc: BaseException) -> int:

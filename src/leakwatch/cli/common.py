@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -13,6 +14,7 @@ from rich.console import Console
 
 from leakwatch.detect.packs import Pack, load_packs
 from leakwatch.errors import PackError
+from leakwatch.safe_text import visible
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader left
@@ -53,8 +55,12 @@ def stderr_console(no_color: bool = False) -> Console:
 
 
 def fail(message: str, code: int, no_color: bool = False) -> NoReturn:
-    """One line on stderr, then exit with `code`."""
-    stderr_console(no_color).print(f"leakwatch: error: {message}", markup=False, soft_wrap=True)
+    """One line on stderr (control characters escaped: it may quote a name or a server),
+    then exit with `code`."""
+    with suppress(OSError):  # no stderr to write to: the exit code still tells
+        stderr_console(no_color).print(
+            f"leakwatch: error: {visible(message)}", markup=False, soft_wrap=True
+        )
     raise typer.Exit(code)
 
 

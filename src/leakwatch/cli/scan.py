@@ -12,9 +12,9 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,6 +22,7 @@ import typer
 from rich.console import Console, Group
 from rich.status import Status
 from rich.table import Table
+from rich.text import Text
 
 from leakwatch import __version__
 from leakwatch.cli.common import (
@@ -42,10 +43,11 @@ from leakwatch.cli.common import (
 from leakwatch.cli.interrupts import Finishing, terminate_as_interrupt
 from leakwatch.detect.classify import PageClassifier
 from leakwatch.detect.engine import DEFAULT_MIN_CONFIDENCE, Detector
+from leakwatch.detect.names import SourceNames
 from leakwatch.detect.packs import Pack
 from leakwatch.detect.parallel import DetectorSpec, ScanPool, default_workers
 from leakwatch.detect.redact import Fingerprinter, key_path, load_key
-from leakwatch.errors import KeyfileError, OutputError, StoreError, UsageError
+from leakwatch.errors import InputError, KeyfileError, OutputError, StoreError, UsageError
 from leakwatch.fetch import targets
 from leakwatch.fetch.crawler import PROXY_SCHEMES, CrawlSettings
 from leakwatch.fetch.urls import Scope, redact_url
@@ -60,6 +62,7 @@ from leakwatch.report.scan_output import (
     make_writer,
     summary_dict,
 )
+from leakwatch.safe_text import visible
 from leakwatch.store import Resume, Store, default_path
 from leakwatch.store.recorder import Recorder
 
@@ -214,9 +217,13 @@ def scan(
         reveal=reveal,
         today=detector.today,
     )
+    names = SourceNames(detector)
     run = RunInfo(
         started=now(),
-        inputs=(*(paths or ()), *(f"--targets-file={f}" for f in targets_file or ())),
+        inputs=tuple(
+            _argument(a, names)
+            for a in (*(paths or ()), *(f"--targets-file={f}" for f in targets_file or ()))
+        ),
         min_confidence=min_confidence,
         revealed=reveal,
         packs=tuple(p.id for p in packs),
@@ -228,7 +235,8 @@ def scan(
     job = _Job(
         plan=plan, settings=settings, detector=detector, packs=packs, spec=spec,
         workers=workers, run=run, output=output, fmt=fmt, db=db, no_store=no_store,
-        resume=resume, quiet=quiet, strict=strict, threshold=threshold, no_color=no_color,
+        resume=resume, quiet=quiet, strict=strict, threshold=threshold, names=names,
+        no_color=no_color,
     )  # fmt: skip
     try:
         refuse_overwriting(output, _read_or_kept(db, plan, targets_file or [], patterns or []))
@@ -264,6 +272,7 @@ class _Job:
     quiet: bool
     strict: bool
     threshold: Severity | None
+    names: SourceNames
     no_color: bool
 
 
@@ -277,7 +286,9 @@ def _run(job: _Job, messages: Console) -> tuple[Tally, bool, int, str | None]:
     try:
         with (
             terminate_as_interrupt(),
-            _recording(job.db, job.no_store, job.resume, job.plan, job.run, no_color) as (
+            _recording(
+                job.db, job.no_store, job.resume, job.plan, job.run, job.names, no_color
+            ) as (
                 plan,
                 record,
             ),
@@ -290,7 +301,10 @@ def _run(job: _Job, messages: Console) -> tuple[Tally, bool, int, str | None]:
                 ):
                     render = _Renderer(writer, progress, tally, quiet=job.quiet, also=record.sink)
                     classifier = PageClassifier(job.packs)
-                    work = Work(plan, job.settings, job.detector, classifier, pool, record.resume)
+                    work = Work(
+                        plan, job.settings, job.detector, classifier, pool, job.names,
+                        record.resume,
+                    )  # fmt: skip
                     interrupted = _execute(work, render)
                     finishing.start()  # from here on, one Ctrl-C does not lose the results
                     summary = _summary(tally, interrupted)
@@ -380,6 +394,7 @@ class Work:
     detector: Detector
     classifier: PageClassifier
     pool: ScanPool | None
+    names: SourceNames
     resume: Resume | None = None
 
 
@@ -419,9 +434,11 @@ def _recording(
     resume: bool,
     plan: targets.Plan,
     run: RunInfo,
+    names: SourceNames,
     no_color: bool,
 ) -> Iterator[tuple[targets.Plan, _Record]]:
-    """Open the store (unless --no-store), find the crawl to resume, start the run record."""
+    """Open the store (unless --no-store), find the crawl to resume, start the run record.
+    What the run record keeps of the command line, its targets and inputs is masked."""
     if no_store:
         if resume:
             fail("--resume needs the store: drop --no-store", EXIT_USAGE, no_color)
@@ -430,7 +447,7 @@ def _recording(
     with Store.open(db or default_path(os.environ)) as store:
         previous = None
         if resume:
-            lines = [t.line() for t in plan.targets]
+            lines = [_target_line(t, names) for t in plan.targets]
             previous = store.resumable(lines or None)
             if previous is None:
                 which = "these targets" if lines else "any targets"
@@ -440,29 +457,61 @@ def _recording(
                     no_color,
                 )
             if not lines:
-                again = targets.plan([*plan.paths], [("resumed run", "\n".join(previous.targets))])
-                plan = targets.Plan(plan.paths, again.targets, plan.problems + again.problems)
+                plan = _resumed_plan(plan, previous.targets)
         run_id = store.start_run(
             started=run.started,
             version=__version__,
-            arguments=[redact_url(a) if "://" in a else a for a in sys.argv[1:]],
-            targets=[t.line() for t in plan.targets],
-            settings={**run.settings, "inputs": list(plan.paths)},
+            arguments=[_argument(a, names) for a in sys.argv[1:]],
+            targets=[_target_line(t, names) for t in plan.targets],
+            settings={**run.settings, "inputs": [names.mask(p) for p in plan.paths]},
             resumes=previous.run_id if previous else None,
         )
         record = _Record(store, run_id, Recorder(store, run_id), previous)
         yield plan, record
 
 
+def _argument(argument: str, names: SourceNames) -> str:
+    """A command-line argument as a run records it: identifiers masked, a proxy's password
+    hidden."""
+    if "://" in argument:
+        return names.mask(redact_url(argument), url=True)
+    return names.mask(argument)
+
+
+def _target_line(target: targets.Target, names: SourceNames) -> str:
+    """A target as a run records it (and --resume matches it): its URL named as in output."""
+    return replace(target, url=names.url(target.url)).line()
+
+
+def _resumed_plan(plan: targets.Plan, lines: Sequence[str]) -> targets.Plan:
+    """The targets of the crawl to resume, read from its run record. A target whose URL held
+    an identifier was recorded masked: it can only be resumed by naming it again."""
+    usable = [line for line in lines if "#" not in line.split(None, 1)[0]]
+    masked = [
+        InputError(
+            "resumed run", f"a target that held an identifier ({line.split()[0]}) is resumed "
+            "only when named on the command line", "target"
+        )
+        for line in lines
+        if line not in usable
+    ]  # fmt: skip
+    again = targets.plan([*plan.paths], [("resumed run", "\n".join(usable))])
+    return targets.Plan(plan.paths, again.targets, plan.problems + again.problems + tuple(masked))
+
+
 def _execute(work: Work, render: _Renderer) -> bool:
     """Scan what the plan holds: bad targets reported, local inputs, then the crawl.
     True if Ctrl-C stopped it (what was found so far has been rendered and recorded)."""
     plan, detector, classifier, pool = work.plan, work.detector, work.classifier, work.pool
+    names = work.names
     try:
         for problem in plan.problems:
-            render(ScanIssue(problem.source, problem.kind, problem.problem))
+            render(ScanIssue(names.mask(problem.source), problem.kind, names.mask(problem.problem)))
         if plan.paths:
-            events = scan_local(plan.paths, detector, classifier, stdin=sys.stdin.buffer, pool=pool)
+            stdin = sys.stdin.buffer if sys.stdin is not None else None  # None: started closed
+            events = scan_local(
+                plan.paths, detector, classifier, stdin=stdin, pool=pool, names=names
+            )
             for event in events:
                 render(event)
         if plan.targets:
@@ -471,6 +520,7 @@ def _execute(work: Work, render: _Renderer) -> bool:
             crawl(
                 plan.targets, work.settings, detector, classifier, render, pool=pool,
                 done=resumed.done if resumed else (), pending=resumed.pending if resumed else (),
+                names=names,
             )  # fmt: skip
     except KeyboardInterrupt:
         return True
@@ -588,7 +638,7 @@ _VERBS = {"partial": "scanned in part", "robots": "not fetched", "offsite": "not
 
 def _issue_line(issue: ScanIssue) -> str:
     verb = _VERBS.get(issue.kind, "could not fetch")
-    return f"leakwatch: {verb} {issue.source}: {issue.message}"
+    return visible(f"leakwatch: {verb} {issue.source}: {issue.message}")
 
 
 @contextmanager
@@ -634,16 +684,19 @@ class _Progress:
             done = sum(tally.pages.values())
             rate = done / max(time.monotonic() - self._started, 1e-6)
             self._status.update(
-                f"crawling: {done} pages done, {tally.open_pages} queued, {tally.failed} errors, "
-                f"{findings} findings, {rate:.1f} pages/s — {event.url}"
+                Text(
+                    f"crawling: {done} pages done, {tally.open_pages} queued, {tally.failed} "
+                    f"errors, {findings} findings, {rate:.1f} pages/s — {visible(event.url)}"
+                )
             )
         elif isinstance(event, DocumentFacts) and event.fetch is None:
             self._status.update(
-                f"{tally.documents} documents, {findings} findings — {event.source}"
+                Text(f"{tally.documents} documents, {findings} findings — {visible(event.source)}")
             )
 
     def message(self, line: str) -> None:
-        self.console.print(line, markup=False, soft_wrap=True)
+        with suppress(OSError):  # stderr gone (its reader left): the notes are lost, not the run
+            self.console.print(line, markup=False, soft_wrap=True)
 
 
 def crawl_summary(tally: Tally) -> Group:

@@ -15,6 +15,7 @@ import hashlib
 import io
 import os
 import re
+import stat
 import zlib
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
@@ -28,7 +29,7 @@ from leakwatch.extract import dates, decode, html, links
 
 # How a file's name decides what it is. Crawled pages keep their server's suffix (.php,
 # .asp, ...) and dumps come as .sql or .log, so a folder walk reads every file except media
-# it could never read; content decides for the rest (NUL bytes: binary; tags: HTML).
+# it could never read; content decides for the rest (control bytes: binary; tags: HTML).
 HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml", ".shtml", ".php", ".asp", ".aspx", ".jsp"})
 TEXT_SUFFIXES = frozenset(
     {".txt", ".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".xml", ".md", ".log", ".sql"}
@@ -89,35 +90,83 @@ class Input:
 
 
 def expand(arguments: list[str]) -> Iterator[Input | InputError]:
-    """Inputs named on the command line, folders walked in sorted order; problems inline."""
+    """Inputs named on the command line, folders walked in sorted order; problems inline.
+    A FIFO named on the command line (`<(zcat dump.gz)`) is read as a stream; other files
+    that are not regular (devices, sockets) are refused."""
     for argument in arguments:
         if argument == STDIN:
             yield Input(STDIN_NAME, None)
             continue
         path = Path(argument)
-        if path.is_dir():
-            yield from _walk(path)
-        elif path.is_file():
-            yield Input(argument, path)
-        elif path.exists():
-            yield InputError(argument, "not a regular file", "unreadable")
-        else:
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
             yield InputError(argument, "no such file or folder", "missing")
+            continue
+        except OSError as exc:
+            yield InputError(argument, f"cannot read: {exc.strerror or exc}", "unreadable")
+            continue
+        if stat.S_ISDIR(mode):
+            yield from _walk(path)
+        elif stat.S_ISREG(mode) or stat.S_ISFIFO(mode):
+            yield Input(argument, path)
+        else:
+            yield InputError(argument, f"not a regular file ({_file_kind(mode)})", "unreadable")
 
 
 def _walk(root: Path) -> Iterator[Input | InputError]:
-    problems: list[OSError] = []
-    for folder, subfolders, files in os.walk(root, onerror=problems.append):
-        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
-        for name in sorted(files):
-            path = Path(folder) / name
+    """Every file under `root`: a folder's files in name order, then its subfolders. Hidden
+    entries and media are passed over; what is not a regular file (a FIFO, a socket, a
+    device, a broken link) is reported and never opened: opening a FIFO waits forever for a
+    writer. A subfolder that cannot be read is reported and the walk goes on."""
+    folders = [root]
+    while folders:
+        folder = folders.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError as exc:
+            kind = "unreadable" if folder == root else "skipped"
+            yield InputError(str(folder), f"cannot read folder: {exc.strerror or exc}", kind)
+            continue
+        subfolders: list[Path] = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = Path(entry.path)
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    subfolders.append(path)
+                    continue
+                mode = entry.stat().st_mode  # what a link leads to
+            except FileNotFoundError:
+                yield InputError(str(path), "a broken link, not opened", "skipped")
+                continue
+            except OSError as exc:
+                yield InputError(str(path), f"cannot read: {exc.strerror or exc}", "skipped")
+                continue
             candidate = Input(str(path), path, walked=True)
-            if not name.startswith(".") and candidate.suffix not in MEDIA_SUFFIXES:
+            if candidate.suffix in MEDIA_SUFFIXES:
+                continue
+            if stat.S_ISREG(mode):
                 yield candidate
-        while problems:
-            error = problems.pop(0)
-            where = error.filename or str(root)
-            yield InputError(str(where), f"cannot read folder: {error.strerror}", "unreadable")
+            elif stat.S_ISDIR(mode):
+                yield InputError(str(path), "a link to a folder, not followed", "skipped")
+            else:
+                yield InputError(str(path), f"{_file_kind(mode)}, not opened", "skipped")
+        folders.extend(reversed(subfolders))
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
 
 
 @dataclass(frozen=True, slots=True)
@@ -491,11 +540,34 @@ _MEDIA_TYPES = {
 }
 
 
+# Formats that begin with a signature and are never text (compressed files named without
+# `.gz` among them: they would read as noise).
+_BINARY_SIGNATURES = (
+    b"%PDF-", b"PK\x03\x04", b"\x89PNG\r\n", b"GIF87a", b"GIF89a", b"\xff\xd8\xff",
+    b"\x7fELF", b"\x1f\x8b", b"SQLite format 3\x00", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+    b"7z\xbc\xaf\x27\x1c", b"Rar!\x1a\x07", b"\xfd7zXZ\x00", b"\x00asm", b"\xca\xfe\xba\xbe",
+)  # fmt: skip
+# Bytes below 0x20 that text holds (tab, line ends, form feed, backspace, ESC in logs).
+_TEXT_CONTROLS = frozenset(b"\t\n\r\f\b\x1b")
+_CONTROL_BYTES = bytes(b for b in range(0x20) if b not in _TEXT_CONTROLS) + b"\x7f"
+# Binary data holds about 10% such bytes (compressed data: 27 of 256 values); text none but
+# what a page slipped in. A NUL or two early in a text file does not make it binary (as
+# `file` decides on the whole sample, not on its first NUL): scanning it is the point.
+_BINARY_SHARE = 0.05
+
+
 def _is_binary(head: bytes) -> bool:
-    """NUL bytes mean binary, unless the text is UTF-16 with a byte-order mark."""
+    """Whether a file's first bytes are not text: a binary signature, or control bytes making
+    more than 5% of the first 8 KiB. UTF-16 and UTF-32 with a byte-order mark are text."""
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return False
-    return b"\x00" in head[:_BINARY_PROBE]
+    if head.startswith(_BINARY_SIGNATURES):
+        return True
+    sample = head[:_BINARY_PROBE]
+    if not sample:
+        return False
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
+    return controls > _BINARY_SHARE * len(sample)
 
 
 def _unescape_json(text: str) -> str:

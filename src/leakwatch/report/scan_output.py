@@ -17,9 +17,11 @@ from typing import Any, Protocol, TextIO, assert_never
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from leakwatch import __version__
 from leakwatch.models import DocumentFacts, FetchInfo, Finding, ScanIssue
+from leakwatch.safe_text import visible
 
 SCHEMA_VERSION = 1
 _CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -112,6 +114,7 @@ def document_dict(document: DocumentFacts) -> dict[str, Any]:
         "findings_by_type": dict(document.findings_by_type),
         "sha256": document.content_sha256,
         **({"fetch": fetch_dict(document.fetch)} if document.fetch else {}),
+        **({"raw_source": document.raw_source} if document.raw_source is not None else {}),
     }
 
 
@@ -239,7 +242,7 @@ class CsvWriter:
     def finding(self, finding: Finding) -> None:
         data = finding_dict(finding)
         data["evidence"] = ";".join(finding.evidence)
-        self.writer.writerow([defuse_formula(data.get(name, "")) for name in self.fields])
+        self.writer.writerow([csv_cell(data.get(name, "")) for name in self.fields])
 
     def document(self, document: DocumentFacts) -> None:
         return None
@@ -251,11 +254,19 @@ class CsvWriter:
         return None
 
 
-def defuse_formula(value: Any) -> Any:
-    """Prefix `'` to text a spreadsheet would run as a formula: snippets come from hostile pages."""
-    if isinstance(value, str) and value.startswith(_CSV_FORMULA_START):
-        return "'" + value
-    return value
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV cell: control characters escaped, and `'` before text a spreadsheet
+    would run as a formula (snippets and names come from hostile pages)."""
+    if not isinstance(value, str):
+        return value
+    value = visible(value)
+    return "'" + value if value.startswith(_CSV_FORMULA_START) else value
+
+
+def _cells(values: list[str]) -> list[Text]:
+    """Table cells shown as they are: control characters escaped, no markup read (a page's
+    `[bold]` or `[/]` is text)."""
+    return [Text(visible(value)) for value in values]
 
 
 class TableWriter:
@@ -293,7 +304,7 @@ class TableWriter:
                        " ".join(f.evidence)]  # fmt: skip
                 if self.run.revealed:
                     row.append(f.value or "")
-                table.add_row(*row)
+                table.add_row(*_cells(row))
             console.print(table)
         if self.cases:
             cases = Table(title="Cases", title_justify="left")
@@ -302,8 +313,8 @@ class TableWriter:
             for d in self.cases:
                 category = d.category.value if d.category else ""
                 cases.add_row(
-                    d.source, category, d.published or "", str(d.findings),
-                    " ".join(d.category_evidence),
+                    *_cells([d.source, category, d.published or "", str(d.findings),
+                             " ".join(d.category_evidence)])
                 )  # fmt: skip
             console.print(cases)
         total = sum(summary.findings_by_type.values())
@@ -316,7 +327,7 @@ class TableWriter:
             + (f" ({by_type})" if by_type else "")
             + (f"; cases: {by_category}" if by_category else "; no cases")
             + (f"; {summary.errors} inputs failed" if summary.errors else "")
-            + (f"; {summary.skipped} binary files skipped" if summary.skipped else "")
+            + (f"; {summary.skipped} files skipped" if summary.skipped else "")
             + ("; interrupted" if summary.interrupted else ""),
             highlight=False,
         )

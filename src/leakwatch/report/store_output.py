@@ -14,7 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from leakwatch import __version__
-from leakwatch.report.scan_output import defuse_formula
+from leakwatch.report.scan_output import csv_cell
+from leakwatch.safe_text import visible
 from leakwatch.store.values import ExportRow, RunRecord
 
 SCHEMA_VERSION = 1
@@ -55,7 +56,7 @@ def write_export(rows: Iterable[ExportRow], fmt: ExportFormat, out: TextIO) -> i
             for row in rows:
                 data = export_dict(row)
                 data["evidence"] = ";".join(row.evidence)
-                writer.writerow([defuse_formula(data[name]) for name in EXPORT_FIELDS])
+                writer.writerow([csv_cell(data[name]) for name in EXPORT_FIELDS])
                 count += 1
         case _:
             assert_never(fmt)
@@ -111,7 +112,7 @@ def write_runs(runs: list[RunRecord], fmt: RunsFormat, out: TextIO, console: Con
                     _count(summary.get("documents")), _count(summary.get("findings")),
                     str(run.errors), what,
                 ]  # fmt: skip
-                table.add_row(*[Text(cell) for cell in cells])
+                table.add_row(*[Text(visible(cell)) for cell in cells])
             console.print(table)
         case _:
             assert_never(fmt)

@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from leakwatch import __version__
-from leakwatch.report.scan_output import defuse_formula
+from leakwatch.report.scan_output import csv_cell
 from leakwatch.report.trends import TrendReport, TrendRow
 from leakwatch.store.values import Grouping
 
@@ -198,7 +198,7 @@ def csv_header(report: TrendReport) -> list[str]:
 def render_csv(report: TrendReport, out: TextIO) -> None:
     """One row per period or group (no totals row: a pipeline sums what it needs)."""
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([defuse_formula(cell) for cell in csv_header(report)])
+    writer.writerow([csv_cell(cell) for cell in csv_header(report)])
     for row in report.rows:
         data = row_dict(report, row)
         cells: list[Any] = [data[str(report.by)], row.cases, row.exposure, row.trading]
@@ -208,7 +208,7 @@ def render_csv(report: TrendReport, out: TextIO) -> None:
         if report.baseline is not None:
             cells.append(_blank(data["growth_vs_baseline"]))
         cells += [row.findings_by_type.get(t, 0) for t in report.types]
-        writer.writerow([defuse_formula(cell) for cell in cells])
+        writer.writerow([csv_cell(cell) for cell in cells])
 
 
 def _blank(value: Any) -> Any:

@@ -1,0 +1,33 @@
+"""Text from pages, file names and servers made safe to show: control characters written as
+visible escapes.
+
+A hostile page, file name or Content-Type header can hold ESC sequences that clear an
+analyst's screen or retitle the terminal, a carriage return that overwrites the line, or
+bidirectional controls that show text in another order than it is. JSON escapes control
+characters itself; everything else leakwatch prints (tables, stderr messages, progress,
+CSV cells) goes through `visible` first.
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 controls but tab, DEL, C1 controls, and the invisible characters that reorder or break
+# what is displayed (bidirectional embeddings, overrides and isolates, line separators).
+_UNSAFE = re.compile(
+    "[\x00-\x08\x0a-\x1f\x7f-\x9f"  # C0 but tab, DEL, C1
+    "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"  # bidirectional controls
+    "\u2028\u2029]"  # line and paragraph separators
+)
+
+
+def visible(text: str) -> str:
+    """`text` with every unsafe character as an escape (`\\x1b`, `\\u202e`)."""
+    if _UNSAFE.search(text) is None:
+        return text
+    return _UNSAFE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
