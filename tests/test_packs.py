@@ -12,7 +12,7 @@ import pytest
 from leakwatch.detect.packs import builtin_pack_dir, load_pack, load_packs
 from leakwatch.detect.selftest import run_examples
 from leakwatch.errors import PackError
-from tests.conftest import REPO, TODAY, Result
+from tests.conftest import REPO, TODAY, Result, assert_one_line_error
 
 KOREAN_TYPES = {
     "kr.rrn", "kr.arn", "kr.rrn.masked", "kr.arn.masked", "kr.phone", "kr.phone.masked",
@@ -26,6 +26,10 @@ id = "zz"
 country = "ZZ"
 name = "Test"
 
+[scoring]
+format = 0.3
+context = 0.3
+
 [[patterns]]
 id = "zz.number"
 label = "A number"
@@ -33,7 +37,7 @@ severity = "high"
 regex = '[0-9]{3}-[0-9]{4}'
 validator = "digits"
 context = ["number"]
-examples.match = ["number 123-4567"]
+examples.match = ["number 731-4682"]
 examples.no_match = ["1234-5678"]
 """
 
@@ -113,14 +117,14 @@ def test_missing_pack_folder(tmp_path: Path) -> None:
 
 
 def test_a_failing_example_is_reported(tmp_path: Path) -> None:
-    path = write_pack(tmp_path, GOOD.replace('examples.match = ["number 123-4567"]',
-                                             'examples.match = ["number 12-4567"]'))  # fmt: skip
+    path = write_pack(tmp_path, GOOD.replace('examples.match = ["number 731-4682"]',
+                                             'examples.match = ["number 73-4682"]'))  # fmt: skip
     results = run_examples(load_packs([path], builtin=False), today=TODAY)
-    assert results[0].failures == ("examples.match[0] 'number 12-4567': not found",)
+    assert results[0].failures == ("examples.match[0] 'number 73-4682': not found",)
 
 
 def test_scoring_table_is_checked(tmp_path: Path) -> None:
-    path = write_pack(tmp_path, GOOD + "\n[scoring]\nchecksum = 3\n")
+    path = write_pack(tmp_path, GOOD.replace("format = 0.3", "checksum = 3"))
     with pytest.raises(PackError, match=r"\[scoring\] checksum = 3 is outside"):
         load_pack(path)
 
@@ -153,7 +157,28 @@ def test_cli_refuses_a_bad_pack_with_exit_2(cli: Callable[..., Result], tmp_path
 def test_cli_patterns_test_fails_on_a_missed_example(
     cli: Callable[..., Result], tmp_path: Path
 ) -> None:
-    write_pack(tmp_path / "p", GOOD.replace('"number 123-4567"', '"number 12-4567"'))
+    write_pack(tmp_path / "p", GOOD.replace('"number 731-4682"', '"number 73-4682"'))
     result = cli("patterns", "test", "--patterns", str(tmp_path / "p"))
     assert result.code == 1
     assert "FAIL zz.number" in result.stdout
+
+
+def test_scan_refuses_a_pack_whose_own_examples_fail(
+    cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    # The example that should match no longer does: the rules are broken, and a scan with
+    # them would silently miss what they were written for.
+    write_pack(tmp_path / "p", GOOD.replace('"number 731-4682"', '"number 73-4682"'))
+    dump = tmp_path / "in.txt"
+    dump.write_text("number 731-4682\n", encoding="utf-8")
+    result = cli("scan", "--patterns", str(tmp_path / "p"), str(dump))
+    assert_one_line_error(
+        result, 2, "zz.toml: pattern zz.number: examples.match[0] fails its own test",
+        "leakwatch patterns test",
+    )  # fmt: skip
+    assert "12-4567" not in result.stderr
+    assert not (tmp_path / "home" / "leakwatch.db").exists()  # refused before anything ran
+    again = cli("scan", "--patterns", str(tmp_path / "p"), str(dump), "-q")
+    assert again.code == 2  # refused every time, not once
+    write_pack(tmp_path / "p", GOOD)
+    assert cli("scan", "--patterns", str(tmp_path / "p"), str(dump), "-q").code == 0

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from leakwatch.detect.packs import Pack, load_packs
+from leakwatch.detect.selftest import check_examples
 from leakwatch.errors import PackError
 from leakwatch.safe_text import visible
 
@@ -64,11 +65,17 @@ def fail(message: str, code: int, no_color: bool = False) -> NoReturn:
     raise typer.Exit(code)
 
 
-def packs_or_fail(extra: Sequence[Path] | None) -> tuple[Pack, ...]:
+def packs_or_fail(extra: Sequence[Path] | None, *, tested: bool = False) -> tuple[Pack, ...]:
+    """The packs, or one line and exit 2. `tested`: also run every pattern's own examples
+    and refuse a pack that fails one (a scan must not run on rules that miss their own
+    cases; `leakwatch patterns test` lists them all)."""
     try:
-        return load_packs(list(extra or ()))
+        packs = load_packs(list(extra or ()))
+        if tested:
+            check_examples(packs)
     except PackError as exc:
         fail(f"pattern pack {exc}", EXIT_USAGE)
+    return packs
 
 
 def now() -> str:

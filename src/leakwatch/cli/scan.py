@@ -45,7 +45,7 @@ from leakwatch.detect.classify import PageClassifier
 from leakwatch.detect.engine import DEFAULT_MIN_CONFIDENCE, Detector
 from leakwatch.detect.names import SourceNames
 from leakwatch.detect.packs import Pack
-from leakwatch.detect.parallel import DetectorSpec, ScanPool, default_workers
+from leakwatch.detect.parallel import DetectorSpec, ScanPool, available_cpus, default_workers
 from leakwatch.detect.redact import Fingerprinter, key_path, load_key
 from leakwatch.errors import InputError, KeyfileError, OutputError, StoreError, UsageError
 from leakwatch.fetch import targets
@@ -120,7 +120,8 @@ def scan(
             "--jobs",
             "-j",
             min=1,
-            help="Processes scanning large files (default: one per CPU; 1: this one only).",
+            help="Processes scanning large files and pages (default and most: one per CPU; "
+            "1: this one only).",
         ),
     ] = None,
     depth: Annotated[
@@ -203,13 +204,20 @@ def scan(
         obey_robots=not ignore_robots, user_agent=user_agent, allow_private=allow_private,
         proxy=proxy, deadline=timeout, max_bytes=max_bytes, no_color=no_color,
     )  # fmt: skip
-    packs = packs_or_fail(patterns)
+    packs = packs_or_fail(patterns, tested=True)
     try:
         key = load_key(os.environ)
     except KeyfileError as exc:
         fail(str(exc), EXIT_USAGE, no_color)
     detector = Detector(packs, Fingerprinter(key), min_confidence=min_confidence, reveal=reveal)
-    workers = default_workers(jobs, os.cpu_count())
+    cpus = available_cpus()
+    workers = default_workers(jobs, cpus)
+    if jobs is not None and jobs > cpus and not quiet:
+        stderr_console(no_color).print(
+            f"leakwatch: --jobs {jobs} is more than the {cpus} CPUs this process may use; "
+            f"using {workers}",
+            markup=False,
+        )
     spec = DetectorSpec(
         extra_packs=tuple(str(p) for p in patterns or ()),
         key=key,

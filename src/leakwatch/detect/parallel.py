@@ -353,8 +353,17 @@ def _next_base(tail: tuple[int, bool] | None, base: int) -> int:
     return characters if from_line_start else base + characters
 
 
-def default_workers(requested: int | None, cpus: int | None) -> int:
-    """Workers for `--jobs`: the number asked for, else one per CPU; 1 means no pool."""
+def available_cpus() -> int:
+    """The CPUs this process may run on (a container's or taskset's share, not the host's)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def default_workers(requested: int | None, cpus: int) -> int:
+    """Workers for `--jobs`: the number asked for, at most one per CPU (more only contend:
+    a process per CPU already keeps every CPU busy), else one per CPU; 1 means no pool."""
     if requested is not None:
-        return max(1, requested)
-    return max(1, cpus or 1)
+        return max(1, min(requested, cpus))
+    return cpus

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from leakwatch.detect.engine import DEFAULT_MIN_CONFIDENCE, Detector
 from leakwatch.detect.packs import Pack
 from leakwatch.detect.redact import Fingerprinter
+from leakwatch.errors import PackError
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,3 +51,21 @@ def run_examples(packs: Sequence[Pack], today: dt.date | None = None) -> list[Ex
             checked = len(pattern.examples.match) + len(pattern.examples.no_match)
             results.append(ExampleResult(pattern.id, checked, tuple(failures)))
     return results
+
+
+def check_examples(packs: Sequence[Pack], today: dt.date | None = None) -> None:
+    """Raise PackError for the first pattern whose examples fail, naming how many do (the
+    examples themselves are not quoted: `leakwatch patterns test` shows them)."""
+    owner = {pattern.id: pack for pack in packs for pattern in pack.patterns}
+    failed = [result for result in run_examples(packs, today) if result.failures]
+    if not failed:
+        return
+    first = failed[0]
+    count = sum(len(result.failures) for result in failed)
+    what = first.failures[0].split(" ", 1)[0]  # examples.match[2]
+    others = f"; {count - 1} more example(s) fail" if count > 1 else ""
+    raise PackError(
+        owner[first.pattern_id].path,
+        f"{what} fails its own test{others}; `leakwatch patterns test` shows them",
+        first.pattern_id,
+    )

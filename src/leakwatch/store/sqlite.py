@@ -122,23 +122,25 @@ class Store:
     @classmethod
     def read(cls, path: Path) -> Store:
         """Open an existing store for reading only: nothing is created, written or migrated
-        (an older store is upgraded only when it must be, by `Store.open`)."""
+        (an older store is upgraded only when it must be, by `Store.open`). A store that
+        cannot be opened for writing (a read-only folder, a full disk) is read as it is."""
         path = Path(path).expanduser()
         _check_header(path)
         if not path.exists():
             # The user must name another store: the file is the problem, as for a bad file.
             raise StoreError(path, "does not exist (no scan has recorded into it)", unusable=True)
-        connection = _connect(path, "rw")  # rw, not ro: a ro connection leaves -wal/-shm behind
-        try:
-            deadline = time.monotonic() + BUSY_TIMEOUT_S
-            version = _while_busy(lambda: _check_schema(connection, path), deadline)
-            connection.execute("PRAGMA query_only = ON")
-        except sqlite3.Error as exc:
-            connection.close()
-            raise _store_error(path, exc, "opening") from None
-        except BaseException:
-            connection.close()
-            raise
+        # rw first, not ro: a ro connection leaves -wal/-shm behind. Where SQLite cannot make
+        # them (a read-only folder, a full disk), ro reads through the ones that are there,
+        # and immutable (no side files at all) through a store that was closed cleanly.
+        attempts = ("rw", "ro", "ro&immutable=1")
+        for number, mode in enumerate(attempts, 1):
+            try:
+                connection, version = _open_for_reading(path, mode)
+                break
+            except sqlite3.Error as exc:
+                name = getattr(exc, "sqlite_errorname", "") or ""
+                if number == len(attempts) or not name.startswith(_CANNOT_WRITE):
+                    raise _store_error(path, exc, "opening") from None
         if version < migrations.LATEST:
             connection.close()
             with cls.open(path):  # an older store: upgrade it once, then read
@@ -684,8 +686,19 @@ def _alive(host: str | None, pid: int | None) -> bool:
 
 
 def _create(path: Path) -> None:
-    """Create an empty store file with mode 0600 (and its folders) if there is none."""
-    if path.exists():
+    """Create an empty store file with mode 0600 (and its folders) if there is none. An
+    empty file that is there (`touch s.db`) becomes a store too: it gets the same mode, as
+    its -wal and -shm files will (SQLite gives them the store's)."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise StoreError(path, f"cannot read: {exc.strerror or exc}") from None
+    if info is not None:
+        if info.st_size == 0 and stat.S_IMODE(info.st_mode) != 0o600:
+            with suppress(PermissionError):  # another user's file: theirs to set
+                path.chmod(0o600)
         return
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -695,6 +708,31 @@ def _create(path: Path) -> None:
     except OSError as exc:
         raise StoreError(path, f"cannot create the store: {exc.strerror or exc}") from None
     os.close(fd)
+
+
+# What SQLite answers when it cannot make or write a file beside the store.
+_CANNOT_WRITE = ("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_FULL", "SQLITE_PERM")
+
+
+def _open_for_reading(path: Path, mode: str) -> tuple[sqlite3.Connection, int]:
+    """A connection that cannot write, and the store's schema version; raises sqlite3.Error
+    (a StoreError for a file that is not a usable store)."""
+    connection = sqlite3.connect(
+        f"{path.resolve().as_uri()}?mode={mode}",
+        uri=True,
+        timeout=BUSY_TIMEOUT_S,
+        isolation_level=None,
+        cached_statements=64,
+    )
+    try:
+        connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        version = _while_busy(lambda: _check_schema(connection, path), deadline)
+        connection.execute("PRAGMA query_only = ON")
+    except BaseException:
+        connection.close()
+        raise
+    return connection, version
 
 
 def _check_header(path: Path) -> None:
@@ -755,7 +793,8 @@ def _check_schema(connection: sqlite3.Connection, path: Path) -> int:
             )
         }
     finally:
-        connection.execute("COMMIT")
+        if connection.in_transaction:  # an I/O error may have ended it already
+            connection.execute("COMMIT")
     _check_version(path, version)
     if version == 0 and tables:
         raise StoreError(
