@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import random
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 from leakwatch.fetch.targets import plan
@@ -24,24 +26,29 @@ def test_the_example_targets_file_parses_cleanly() -> None:
     assert {t.country for t in result.targets} == {"CN", "TW", "HK"}
 
 
-def test_the_daily_cron_script_scans_and_reports(tmp_path: Path) -> None:
+def _daily(work: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "LEAKWATCH_DIR": str(work),
+        "LEAKWATCH_HOME": str(tmp_path / "home"),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    return subprocess.run(
+        ["sh", str(EXAMPLES / "cron" / "daily.sh")],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_the_daily_cron_script_scans_and_reports_silently(tmp_path: Path) -> None:
     rrn = synthetic.rrn(random.Random(5))
     with serve() as site:
         site.page("/", html("유출", f"<p>성명: 김민준 주민등록번호: {rrn}</p>"))
         work = tmp_path / "leakwatch"
         work.mkdir()
         (work / "targets.txt").write_text(f"{site.url('/')} country=CN\n", encoding="utf-8")
-        env = {
-            **os.environ,
-            "LEAKWATCH_DIR": str(work),
-            "LEAKWATCH_HOME": str(tmp_path / "home"),
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        }
-        done = subprocess.run(
-            ["sh", str(EXAMPLES / "cron" / "daily.sh")],
-            capture_output=True, env=env, timeout=120, check=False,
-        )  # fmt: skip
+        done = _daily(work, tmp_path)
     assert done.returncode == 0, done.stderr
+    assert done.stdout + done.stderr == ""  # cron mails nothing on a good day
     scans = list((work / "scans").glob("*.jsonl"))
     reports = list((work / "reports").glob("*.json"))
     assert len(scans) == 1
@@ -51,3 +58,15 @@ def test_the_daily_cron_script_scans_and_reports(tmp_path: Path) -> None:
     report = json.loads(reports[0].read_text(encoding="utf-8"))
     assert report["totals"]["cases"] == 1
     assert rrn not in scans[0].read_text(encoding="utf-8") + reports[0].read_text(encoding="utf-8")
+
+
+def test_the_daily_cron_script_says_when_it_skips_a_day(tmp_path: Path) -> None:
+    work = tmp_path / "leakwatch"
+    work.mkdir()
+    (work / "targets.txt").write_text("", encoding="utf-8")
+    with (work / "daily.lock").open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # yesterday's run, still going
+        done = _daily(work, tmp_path)
+    assert done.returncode == 75
+    assert done.stdout.startswith(f"leakwatch daily {date.today():%Y-%m-%d}: skipped: ")
+    assert list((work / "scans").glob("*")) == []
