@@ -6,6 +6,7 @@ import fcntl
 import json
 import os
 import random
+import socket
 import subprocess
 import sys
 from datetime import date
@@ -58,6 +59,24 @@ def test_the_daily_cron_script_scans_and_reports_silently(tmp_path: Path) -> Non
     report = json.loads(reports[0].read_text(encoding="utf-8"))
     assert report["totals"]["cases"] == 1
     assert rrn not in scans[0].read_text(encoding="utf-8") + reports[0].read_text(encoding="utf-8")
+
+
+def test_the_daily_cron_script_says_when_a_site_is_down(tmp_path: Path) -> None:
+    with socket.socket() as closed:  # a port nothing listens on: connection refused
+        closed.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{closed.getsockname()[1]}/"
+    with serve() as site:
+        site.page("/", html("home", "<p>nothing here</p>"))
+        work = tmp_path / "leakwatch"
+        work.mkdir()
+        (work / "targets.txt").write_text(f"{site.url('/')}\n{dead}\n", encoding="utf-8")
+        done = _daily(work, tmp_path)
+    assert done.returncode == 3
+    lines = (done.stdout + done.stderr).splitlines()
+    assert any(dead in line and "connection" in line.lower() for line in lines), lines
+    assert lines[-1].endswith(f"see the lines above; findings so far are in {work}/scans/"
+                              f"{date.today():%Y-%m-%d}.jsonl)")  # fmt: skip
+    assert len(list((work / "reports").glob("*.json"))) == 1  # the report is still written
 
 
 def test_the_daily_cron_script_says_when_it_skips_a_day(tmp_path: Path) -> None:

@@ -191,7 +191,7 @@ def test_the_store_is_refused_as_output(cli: Cli, dump: Path, tmp_path: Path) ->
     assert cli("scan", str(dump), "--db", str(store), "-q").code == 0
     before = store.read_bytes()
     result = cli("scan", str(dump), "--db", str(store), "-o", str(store))
-    assert_one_line_error(result, 2, f"-o {store}", "the findings store", f"--db {store}")
+    assert_one_line_error(result, 2, f"-o {store}: is the findings store ({store})")
     assert store.read_bytes() == before
     for command in ("report", "export", "runs"):
         refused = cli(command, "--db", str(store), "-o", str(store))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from collections.abc import Sequence
 from contextlib import suppress
@@ -13,9 +14,11 @@ import typer
 from rich.console import Console
 
 from leakwatch.detect.packs import Pack, load_packs
+from leakwatch.detect.redact import key_path
 from leakwatch.detect.selftest import check_examples
 from leakwatch.errors import PackError
 from leakwatch.safe_text import visible
+from leakwatch.store import default_path
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader left
@@ -96,3 +99,16 @@ def parse_size(text: str) -> int:
     if size < 1:
         raise ValueError(f"{text!r} is less than one byte")
     return size
+
+
+def leakwatch_files(db: Path | None) -> dict[str, Path | str]:
+    """The files leakwatch keeps (the store, its journal, the key), which no -o may replace:
+    what each is, by path."""
+    store = db or default_path(os.environ)
+    key = key_path(os.environ)
+    return {
+        f"the findings store ({store})": store,
+        **{f"the findings store's journal ({store}{side})": f"{store}{side}"
+           for side in ("-wal", "-shm", "-journal")},
+        f"the fingerprint key ({key})": key,
+    }  # fmt: skip

@@ -16,8 +16,15 @@ from typing import Annotated, TextIO
 import typer
 from rich.console import Console
 
-from leakwatch.cli.common import EXIT_INCOMPLETE, EXIT_USAGE, DbOption, app, fail, now
-from leakwatch.detect.redact import key_path
+from leakwatch.cli.common import (
+    EXIT_INCOMPLETE,
+    EXIT_USAGE,
+    DbOption,
+    app,
+    fail,
+    leakwatch_files,
+    now,
+)
 from leakwatch.errors import OutputError, StoreError, UsageError
 from leakwatch.output_file import STDOUT, OutputClosed, open_output, refuse_overwriting
 from leakwatch.report import trends
@@ -177,12 +184,8 @@ def _reading(db: Path | None, no_color: bool) -> Iterator[Store | None]:
 @contextmanager
 def _writing(target: str, no_color: bool, db: Path | None) -> Iterator[TextIO]:
     """The output; never the store or the key (refused, exit 2, before anything is read)."""
-    store = db if db is not None else default_path(os.environ)
     try:
-        refuse_overwriting(target, {
-            f"the findings store (--db {store})": store,
-            f"the fingerprint key ({key_path(os.environ)})": key_path(os.environ),
-        })  # fmt: skip
+        refuse_overwriting(target, leakwatch_files(db))
     except UsageError as exc:
         fail(str(exc), EXIT_USAGE, no_color)
     try:

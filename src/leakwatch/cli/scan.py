@@ -35,6 +35,7 @@ from leakwatch.cli.common import (
     PatternsOption,
     app,
     fail,
+    leakwatch_files,
     now,
     packs_or_fail,
     parse_size,
@@ -46,7 +47,7 @@ from leakwatch.detect.engine import DEFAULT_MIN_CONFIDENCE, Detector
 from leakwatch.detect.names import SourceNames
 from leakwatch.detect.packs import Pack
 from leakwatch.detect.parallel import DetectorSpec, ScanPool, available_cpus, default_workers
-from leakwatch.detect.redact import Fingerprinter, key_path, load_key
+from leakwatch.detect.redact import Fingerprinter, load_key
 from leakwatch.errors import InputError, KeyfileError, OutputError, StoreError, UsageError
 from leakwatch.fetch import targets
 from leakwatch.fetch.crawler import PROXY_SCHEMES, CrawlSettings
@@ -318,7 +319,8 @@ def _run(job: _Job, messages: Console) -> tuple[Tally, bool, int, str | None]:
                     summary = _summary(tally, interrupted)
                     writer.close(summary)
             except BaseException as exc:  # the run ends here: say how, then let it go on up
-                record.abandon(_summary(tally, True), _outcome_of(exc))
+                outcome = _outcome_of(exc)
+                record.abandon(_summary(tally, outcome == "interrupted"), outcome)
                 raise
             resumed = record.resume is not None
             code, problem = _verdict(tally, plan, interrupted, job.strict, job.threshold, resumed)
@@ -351,13 +353,7 @@ def _read_or_kept(
     db: Path | None, plan: targets.Plan, targets_files: list[Path], patterns: list[Path]
 ) -> dict[str, Path | str]:
     """The files this run reads or keeps, which -o must never replace: what each is, by path."""
-    store = db or default_path(os.environ)
-    kept: dict[str, Path | str] = {
-        f"the findings store (--db {store})": store,
-        **{f"the findings store's journal ({store}{side})": f"{store}{side}"
-           for side in ("-wal", "-shm", "-journal")},
-        f"the fingerprint key ({key_path(os.environ)})": key_path(os.environ),
-    }  # fmt: skip
+    kept = leakwatch_files(db)
     for name in plan.paths:
         if name != "-":
             kept[f"an input ({name})"] = name
