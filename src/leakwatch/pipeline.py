@@ -51,6 +51,8 @@ class Tally:
     issues: Counter[str] = field(default_factory=Counter)
     pages: Counter[str] = field(default_factory=Counter)  # crawled URLs by outcome
     queued: int = 0  # URLs the crawl has accepted beyond its start pages
+    # crawled URLs by target (its start URL, masked), then by outcome: a dead site shows
+    targets: dict[str, Counter[str]] = field(default_factory=dict)
 
     @property
     def fetched(self) -> int:
@@ -66,6 +68,8 @@ class Tally:
         if isinstance(event, PageSettled):
             self.pages[event.outcome] += 1
             self.queued += len(event.queued)
+            if event.target:
+                self.targets.setdefault(event.target, Counter())[event.outcome] += 1
         elif isinstance(event, Finding):
             self.findings[event.type] += 1
             if self.worst is None or event.severity > self.worst:
@@ -159,11 +163,13 @@ class PageScanner:
     def problem(self, issue: ScanIssue) -> None:
         self.emit(self._masked(issue))
 
-    def settled(self, url: str, outcome: str, queued: Sequence[QueuedUrl], final: bool) -> None:
+    def settled(
+        self, url: str, outcome: str, queued: Sequence[QueuedUrl], final: bool, target: str
+    ) -> None:
         # A URL that holds an identifier is crawled but never written as it is: it is not
         # persisted in the frontier (a resumed crawl finds it again from its page).
         kept = tuple(q for q in queued if self.mask_url(q.url) == q.url)
-        self.emit(PageSettled(self.mask_url(url), outcome, kept, final))
+        self.emit(PageSettled(self.mask_url(url), outcome, kept, final, self.mask_url(target)))
 
     def _masked(self, event: Event) -> Event:
         mask = self.mask_url

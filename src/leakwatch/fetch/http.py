@@ -2,10 +2,10 @@
 after decompression, content types decided before the body is read.
 
 httpx times out only on inactivity, so a server that trickles a byte a second would hold a
-request forever: the whole exchange runs under one deadline. Bodies are read raw and
-decompressed here with a bounded output, so a gzip bomb costs at most the cap. Redirects and
-retries are the crawler's (each hop needs scope and robots checks); a request here is one
-round trip.
+request forever: the whole exchange runs under one deadline, and a timeout says whether the
+server had begun to answer (a trickle) or not. Bodies are read raw and decompressed here
+with a bounded output, so a gzip bomb costs at most the cap. Redirects and retries are the
+crawler's (each hop needs scope and robots checks); a request here is one round trip.
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ SCANNED_TYPES = frozenset(
 )  # fmt: skip
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _READ_CHUNK = 64 * 1024
+# A small unread body (a redirect's, an error page's) is read and dropped: closing a response
+# unread closes its connection, and the next request to the host would open another.
+_DRAIN_BYTES = 64 * 1024
 _DIGITS = re.compile(r"[0-9]{4,}")
 
 
@@ -84,16 +87,20 @@ class Fetcher:
         cap = self.max_bytes if max_bytes is None else max_bytes
         if self.proxied:
             self.policy.check_literal(url, host_of(url))
+        progress = _Progress()
         try:
             async with asyncio.timeout(self.deadline):
-                return await self._exchange(url, cap, any_type)
+                return await self._exchange(url, cap, any_type, progress)
         except TimeoutError:
             message = f"no complete response within {self.deadline:g} s"
-            raise FetchError(url, message, "timeout") from None
+            if progress.answered:
+                message += " (the server was still sending)"
+            raise FetchError(url, message, "timeout", answered=progress.answered) from None
         except AddressRefused as exc:
             raise refused(url, exc.host, exc.addresses) from None
         except httpx.TimeoutException as exc:
-            raise FetchError(url, f"timed out ({type(exc).__name__})", "timeout") from None
+            message = f"timed out ({type(exc).__name__})"
+            raise FetchError(url, message, "timeout", answered=progress.answered) from None
         except (httpx.ConnectError, httpx.ProxyError) as exc:
             raise FetchError(url, f"cannot connect: {_reason(exc)}", "connection") from None
         except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
@@ -105,9 +112,10 @@ class Fetcher:
         except UnicodeError as exc:  # a host name no resolver accepts (an empty label, ...)
             raise FetchError(url, f"unusable host name: {_reason(exc)}", "protocol") from None
 
-    async def _exchange(self, url: str, cap: int, any_type: bool) -> Response:
+    async def _exchange(self, url: str, cap: int, any_type: bool, progress: _Progress) -> Response:
         request = self.client.build_request("GET", url)
         response = await self.client.send(request, stream=True)
+        progress.answered = True
         try:
             media_type, charset = _content_type(response.headers.get("content-type"))
             result = Response(
@@ -124,9 +132,31 @@ class Fetcher:
             if 200 <= response.status_code < 300 and (any_type or result.scannable):
                 body, truncated = await _read_body(response, cap, url)
                 result = replace(result, body=body, truncated=truncated)
+            elif not 200 <= response.status_code < 300:  # a 2xx of another type is not read
+                await _drain(response)
             return result
         finally:
             await response.aclose()
+
+
+class _Progress:
+    """How far one exchange got, for the error that ends it."""
+
+    __slots__ = ("answered",)
+
+    def __init__(self) -> None:
+        self.answered = False  # the status line and headers have arrived
+
+
+async def _drain(response: httpx.Response) -> None:
+    """Read and drop a small declared body, so the connection can carry the next request."""
+    length = response.headers.get("content-length", "")
+    if length.isascii() and length.isdigit() and int(length) <= _DRAIN_BYTES:
+        try:
+            async for _ in response.aiter_raw(_READ_CHUNK):
+                pass
+        except httpx.HTTPError:  # the answer stands; the connection is closed, as it would be
+            pass
 
 
 async def _read_body(response: httpx.Response, cap: int, url: str) -> tuple[bytes, bool]:

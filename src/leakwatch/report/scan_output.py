@@ -22,6 +22,9 @@ from leakwatch import __version__
 from leakwatch.models import DocumentFacts, FetchInfo, Finding, ScanIssue
 
 SCHEMA_VERSION = 1
+# Page outcomes every target lists in the summary, even at 0: a target that is down shows
+# "scanned 0, failed 1" where a quiet one shows "scanned 12".
+TARGET_OUTCOMES = ("scanned", "failed", "disallowed")
 _CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -55,6 +58,7 @@ class Summary:
     skipped: int = 0
     pages: Mapping[str, int] = field(default_factory=dict)  # crawled URLs by outcome
     issues_by_kind: Mapping[str, int] = field(default_factory=dict)
+    targets: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # by start URL
 
 
 class Writer(Protocol):
@@ -156,7 +160,24 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
         "skipped": summary.skipped,
         "errors_by_kind": dict(sorted(summary.issues_by_kind.items())),
         **({"pages": dict(sorted(summary.pages.items()))} if summary.pages else {}),
+        **({"targets": targets_list(summary.targets)} if summary.targets else {}),
     }
+
+
+def targets_list(targets: Mapping[str, Mapping[str, int]]) -> list[dict[str, Any]]:
+    """Each crawled target with its URLs by outcome (scanned, failed, disallowed always)."""
+    return [
+        {
+            "target": target,
+            "pages": {**dict.fromkeys(TARGET_OUTCOMES, 0), **dict(sorted(pages.items()))},
+        }
+        for target, pages in targets.items()
+    ]
+
+
+def _target_counts(pages: Mapping[str, int]) -> str:
+    listed = {**dict.fromkeys(TARGET_OUTCOMES, 0), **pages}
+    return ", ".join(f"{k} {v}" for k, v in listed.items())
 
 
 def _tool() -> dict[str, str]:
@@ -317,6 +338,7 @@ class TableWriter:
             + (f"; cases: {by_category}" if by_category else "; no cases")
             + (f"; {summary.errors} inputs failed" if summary.errors else "")
             + (f"; {summary.skipped} binary files skipped" if summary.skipped else "")
+            + "".join(f"; target {t}: {_target_counts(p)}" for t, p in summary.targets.items())
             + ("; interrupted" if summary.interrupted else ""),
             highlight=False,
         )
