@@ -487,3 +487,20 @@ def test_per_host_is_an_option_and_is_recorded(cli: Cli, site: Site) -> None:
     refused = cli("scan", site.url("/"), "--per-host", "0")
     assert refused.code == 2
     assert "--per-host" in refused.stderr
+
+
+def test_no_cookies_are_kept_between_requests(run: Run, site: Site) -> None:
+    sent: list[str | None] = []
+    site.routes["/"] = lambda _h: Reply(
+        body=html("home", '<a href="/a">a</a>').encode(),
+        headers={"Set-Cookie": "session=s3cr3t; Path=/"},
+    )
+
+    def page(handler: Handler) -> Reply:
+        sent.append(handler.headers.get("Cookie"))
+        return Reply(body=html("a", "a").encode())
+
+    site.routes["/a"] = page
+    result = run(site.url("/"))
+    assert site.url("/a") in result.sources()
+    assert sent == [None]  # README: the crawler keeps no cookies

@@ -1,5 +1,5 @@
 """Crawl target sites: frontier, scope, depth and page limits, robots.txt, politeness,
-retries and redirects, over one shared async httpx client.
+retries and redirects, over one shared connection pool.
 
 Each host has up to --per-host driver tasks (one by default) that take its URLs in
 breadth-first order, one request each at a time, paced by the host's throttle; a slow
@@ -22,11 +22,9 @@ from collections.abc import Awaitable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-import httpx
-
 from leakwatch import __version__
 from leakwatch.errors import FetchError, LeakwatchError
-from leakwatch.fetch.guard import AddressPolicy, Resolver, make_transport
+from leakwatch.fetch.guard import AddressPolicy, Resolver, make_pool
 from leakwatch.fetch.http import Fetcher, Response
 from leakwatch.fetch.robots import IGNORED, RobotsCache, Rules
 from leakwatch.fetch.targets import Target
@@ -179,39 +177,34 @@ class Crawler:
     async def run(self) -> None:
         """Crawl until the frontier is empty; on cancellation (Ctrl-C) stop every request."""
         settings = self.settings
-        transport = make_transport(
-            self.policy, self.resolver, proxy=settings.proxy, max_connections=self._pool_size()
+        pool = make_pool(
+            self.policy, self.resolver, proxy=settings.proxy, max_idle=self._pool_size()
         )
         headers = {
             "User-Agent": settings.user_agent,
             "Accept": _ACCEPT,
             "Accept-Encoding": "gzip, deflate",  # what http.py decompresses, boundedly
         }
-        # The deadline bounds each whole exchange (http.py); httpx's own per-operation limits
-        # are never shorter, so a page that is silent for a while but answers within it is
-        # fetched. Only opening a connection has a shorter limit of its own.
-        deadline = settings.deadline
-        timeout = httpx.Timeout(deadline, connect=min(CONNECT_TIMEOUT, deadline))
-        async with httpx.AsyncClient(
-            transport=transport, headers=headers, timeout=timeout, trust_env=False
-        ) as client:
-            self._fetcher = Fetcher(
-                client,
-                self.policy,
-                deadline=settings.deadline,
-                max_bytes=settings.max_bytes,
-                proxied=settings.proxy is not None,
-            )
-            self._seed()
-            try:
-                while self._tasks and self._failure is None:
-                    await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
-                if self._failure is not None:  # a bug, or the sink's own error: stop
-                    raise self._failure
-            finally:
-                for task in self._tasks:
-                    task.cancel()
-                await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._fetcher = Fetcher(
+            pool,
+            self.policy,
+            headers=headers,
+            deadline=settings.deadline,
+            connect_timeout=min(CONNECT_TIMEOUT, settings.deadline),
+            max_bytes=settings.max_bytes,
+            proxied=settings.proxy is not None,
+        )
+        self._seed()
+        try:
+            while self._tasks and self._failure is None:
+                await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
+            if self._failure is not None:  # a bug, or the sink's own error: stop
+                raise self._failure
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await pool.aclose()
 
     def _connections(self, target: Target) -> int:
         return target.per_host if target.per_host is not None else self.settings.per_host
