@@ -172,6 +172,9 @@ class Crawler:
         self._bodies = asyncio.Semaphore(settings.concurrency + max(1, sink.parallel))
         self._fetcher: Fetcher | None = None
         self._failure: BaseException | None = None
+        # Set when the last task ends or one fails: waiting on every task at once would
+        # cost, at each task's end, as much as there are tasks (hundreds: drivers, scans).
+        self._over = asyncio.Event()
         self._robots = RobotsCache(self._get_robots)
 
     async def run(self) -> None:
@@ -196,8 +199,8 @@ class Crawler:
         )
         self._seed()
         try:
-            while self._tasks and self._failure is None:
-                await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
+            if self._tasks:
+                await self._over.wait()
             if self._failure is not None:  # a bug, or the sink's own error: stop
                 raise self._failure
         finally:
@@ -253,6 +256,8 @@ class Crawler:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None and self._failure is None:
             self._failure = task.exception()
+        if not self._tasks or self._failure is not None:
+            self._over.set()
 
     def _accept(self, links: Iterable[str], item: QueuedUrl) -> list[QueuedUrl]:
         """The links of a page that join the frontier: unseen, in scope, within limits."""
