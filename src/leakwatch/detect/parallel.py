@@ -109,7 +109,7 @@ def scan_range(
 _worker: tuple[Detector, ChunkScanner, PageClassifier] | None = None
 
 
-def _start_worker(spec: DetectorSpec) -> None:
+def start_worker(spec: DetectorSpec) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     global _worker  # noqa: PLW0603 - per-process state of a pool worker
     detector, classifier = spec.build()
@@ -172,7 +172,7 @@ class ScanPool:
                 # spawn, not fork: the CLI may run a progress thread, and forking a threaded
                 # process can deadlock.
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker,
+                initializer=start_worker,
                 initargs=(self.spec,),
             )
         return self._executor
