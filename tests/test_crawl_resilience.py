@@ -5,6 +5,7 @@ retried, one kept-alive connection per host. Real servers on loopback addresses.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.abc
 import io
 import json
@@ -504,3 +505,40 @@ def test_no_cookies_are_kept_between_requests(run: Run, site: Site) -> None:
     result = run(site.url("/"))
     assert site.url("/a") in result.sources()
     assert sent == [None]  # README: the crawler keeps no cookies
+
+
+def test_the_pool_keeps_idle_connections_up_to_its_bound_least_recently_used_first() -> None:
+    import ssl
+
+    import httpcore
+
+    from leakwatch.fetch.guard import AddressPolicy, GuardedBackend, SystemResolver
+    from leakwatch.fetch.pool import HostPool
+
+    async def get(pool: HostPool, url: str) -> int:
+        request = httpcore.Request("GET", url, headers=[("Host", url.split("/")[2])])
+        response = await pool.handle_async_request(request)
+        try:
+            async for _ in response.aiter_stream():
+                pass
+        finally:
+            await response.aclose()
+        return response.status
+
+    async def go(sites: list[Site]) -> None:
+        backend = GuardedBackend(AddressPolicy(allow_private=True), SystemResolver())
+        pool = HostPool(backend, ssl.create_default_context(), max_idle=2)
+        try:
+            for server in (*sites, sites[1], sites[2], sites[0], sites[0]):
+                assert await get(pool, server.url("/")) == 200
+        finally:
+            await pool.aclose()
+
+    with hosts(3) as sites:
+        for server in sites:
+            server.page("/", "ok", "text/plain")
+        asyncio.run(go(sites))
+        connections = [s.connections for s in sites]
+    # a, b, c asked in turn: a's connection, the least recently used, made way for c's;
+    # b and c were asked again on theirs, then a on a new one, and again on that one.
+    assert connections == [2, 1, 1]

@@ -1,9 +1,9 @@
 """One HTTP request, made safe to point at hostile servers: a total deadline, a byte cap
 after decompression, content types decided before the body is read.
 
-httpx times out only on inactivity, so a server that trickles a byte a second would hold a
-request forever: the whole exchange runs under one deadline, and a timeout says whether the
-server had begun to answer (a trickle) or not. Bodies are read raw and decompressed here
+httpcore times out only on inactivity, so a server that trickles a byte a second would hold
+a request forever: the whole exchange runs under one deadline, and a timeout says whether
+the server had begun to answer (a trickle) or not. Bodies are read raw and decompressed here
 with a bounded output, so a gzip bomb costs at most the cap. Redirects and retries are the
 crawler's (each hop needs scope and robots checks); a request here is one round trip.
 """
