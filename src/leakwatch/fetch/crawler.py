@@ -294,7 +294,11 @@ class Crawler:
     async def _drive(self, site: _Site) -> None:
         try:
             while site.queue:
-                await self._visit(site.queue.popleft())
+                # Wait for the site's turn before taking a body slot (see _visit): drivers
+                # sleeping out a delay must not keep other sites' pages from being fetched.
+                await _paced(site.throttle)
+                if site.queue:
+                    await self._visit(site.queue.popleft())
         finally:
             site.drivers -= 1
 
@@ -433,8 +437,7 @@ class Crawler:
         loop = asyncio.get_running_loop()
         attempt = 0
         while True:
-            while (pause := site.throttle.wait(loop.time())) > 0:
-                await asyncio.sleep(pause)  # another driver of the site may start meanwhile
+            await _paced(site.throttle)
             async with self._slots:
                 started = loop.time()
                 site.throttle.start(started)
@@ -470,6 +473,14 @@ class Crawler:
         """robots.txt, retried as pages are: one lost connection must not close a site."""
         site = self._site(host_of(url))  # made by the page asking, unless it is a redirect's
         return await self._request(site, url, max_bytes=max_bytes, any_type=True)
+
+
+async def _paced(throttle: Throttle) -> None:
+    """Sleep until the throttle lets the next request start (another driver of the site may
+    start meanwhile and push that time on: wait again)."""
+    loop = asyncio.get_running_loop()
+    while (pause := throttle.wait(loop.time())) > 0:
+        await asyncio.sleep(pause)
 
 
 def _health(response: Response | None, troubled: bool) -> bool | None:
