@@ -572,7 +572,7 @@ def crawl_summary(tally: Tally) -> Group:
         for outcome in TARGET_OUTCOMES:
             sites.add_column(outcome, justify="right")
         sites.add_column("other", justify="right")
-        for target, pages in tally.targets.items():
+        for target, pages in sorted(tally.targets.items()):
             other = sum(n for name, n in pages.items() if name not in TARGET_OUTCOMES)
             sites.add_row(target, *(f"{pages[o]:,}" for o in TARGET_OUTCOMES), f"{other:,}")
         parts.append(sites)

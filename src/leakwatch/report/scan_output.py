@@ -165,13 +165,14 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
 
 
 def targets_list(targets: Mapping[str, Mapping[str, int]]) -> list[dict[str, Any]]:
-    """Each crawled target with its URLs by outcome (scanned, failed, disallowed always)."""
+    """Each crawled target (sorted) with its URLs by outcome (scanned, failed, disallowed
+    always)."""
     return [
         {
             "target": target,
             "pages": {**dict.fromkeys(TARGET_OUTCOMES, 0), **dict(sorted(pages.items()))},
         }
-        for target, pages in targets.items()
+        for target, pages in sorted(targets.items())
     ]
 
 
@@ -338,7 +339,9 @@ class TableWriter:
             + (f"; cases: {by_category}" if by_category else "; no cases")
             + (f"; {summary.errors} inputs failed" if summary.errors else "")
             + (f"; {summary.skipped} binary files skipped" if summary.skipped else "")
-            + "".join(f"; target {t}: {_target_counts(p)}" for t, p in summary.targets.items())
+            + "".join(
+                f"; target {t}: {_target_counts(p)}" for t, p in sorted(summary.targets.items())
+            )
             + ("; interrupted" if summary.interrupted else ""),
             highlight=False,
         )
