@@ -198,10 +198,10 @@ class Server:
         return [f"http://127.0.0.{n}:{self.port}/p/0" for n in range(1, hosts + 1)]
 
     def connections(self) -> int:
+        """TCP connections accepted so far, this look's own included."""
         import httpx
 
-        stats = httpx.get(f"{self.base}/__stats").json()
-        return int(stats["connections"]) - 1  # this request's own
+        return int(httpx.get(f"{self.base}/__stats").json()["connections"])
 
     def close(self) -> None:
         self.proc.terminate()
@@ -397,7 +397,7 @@ def versus_scrapy(
                     result = run_scrapy(starts, env)
                 else:
                     result = run_leakwatch(command, starts, scenario.pages, options, env)
-                result["connections"] = server.connections() - before
+                result["connections"] = server.connections() - before - 1  # not the look's
                 runs[name].append(result)
     finally:
         server.close()
