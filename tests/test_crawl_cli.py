@@ -98,7 +98,8 @@ def test_targets_file_with_comments_settings_and_a_bad_line(
     problems = [e for e in data["errors"] if e["kind"] == "target"]
     assert problems == [
         {"source": f"{targets}:4", "kind": "target",
-         "message": "unknown setting 'colour' (known: country, depth, max-pages, scope)"},
+         "message": "unknown setting 'colour' (known: country, depth, max-pages, scope, "
+                    "per-host)"},
     ]  # fmt: skip
     assert f"{targets}:4" in result.stderr
     countries = {d["fetch"]["country"] for d in data["documents"] if "fetch" in d}

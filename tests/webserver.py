@@ -2,7 +2,9 @@
 
 Each route is a function of the request that returns a `Reply` (status, headers, body) or
 writes to the socket itself (trickling, resets, endless bodies). The server counts hits and
-records request headers, so tests can assert what the crawler did, not just what it said.
+TCP connections and records request headers, so tests can assert what the crawler did, not
+just what it said. A site can listen on any loopback address (127.0.0.2, ...), so a test
+can crawl several hosts.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 
@@ -73,8 +75,10 @@ class Site(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
+    def __init__(self, address: str = "127.0.0.1") -> None:
+        super().__init__((address, 0), Handler)
+        self.address = address
+        self.connections = 0  # TCP connections accepted
         self.routes: dict[str, Route] = {}
         self.hits: Counter[str] = Counter()
         self.times: dict[str, list[float]] = {}
@@ -88,10 +92,15 @@ class Site(ThreadingHTTPServer):
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.address}:{self.port}"
 
-    def url(self, path: str, host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}{path}"
+    def url(self, path: str, host: str | None = None) -> str:
+        return f"http://{host or self.address}:{self.port}{path}"
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._lock:
+            self.connections += 1
+        super().process_request(request, client_address)
 
     def record(self, path: str, handler: Handler) -> None:
         with self._lock:
@@ -132,8 +141,8 @@ def running(server: Server) -> Iterator[Server]:
         thread.join(5)
 
 
-def serve() -> AbstractContextManager[Site]:
-    return running(Site())
+def serve(address: str = "127.0.0.1") -> AbstractContextManager[Site]:
+    return running(Site(address))
 
 
 def html(title: str, body: str) -> str:

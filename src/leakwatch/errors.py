@@ -66,10 +66,13 @@ class StoreError(LeakwatchError):
 
 
 class FetchError(LeakwatchError):
-    """One URL could not be fetched; `kind` names why (timeout, connection, http, ...)."""
+    """One URL could not be fetched; `kind` names why (timeout, connection, http, ...).
+    `answered`: the server had begun its answer (status line and headers) when it failed,
+    as a server trickling its body has."""
 
-    def __init__(self, url: str, problem: str, kind: str) -> None:
+    def __init__(self, url: str, problem: str, kind: str, *, answered: bool = False) -> None:
         self.url = url
         self.problem = problem
         self.kind = kind
+        self.answered = answered
         super().__init__(f"{url}: {problem}")

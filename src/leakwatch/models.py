@@ -114,6 +114,7 @@ class PageSettled:
     outcome: str  # scanned, skipped, failed, disallowed, offsite, duplicate
     queued: tuple[QueuedUrl, ...] = ()
     final: bool = True  # False: failed for a reason that may pass; a resumed crawl retries it
+    target: str = ""  # the start URL whose crawl it belongs to (masked as `url` is)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from leakwatch.detect.parallel import (
     scan_planned,
     worker_detector,
 )
+from leakwatch.detect.pipes import PipeWorkers
 from leakwatch.errors import InputError
 from leakwatch.extract import dates, sources
 from leakwatch.fetch.crawler import Crawler, CrawlSettings, Page
@@ -48,6 +49,8 @@ class Tally:
     issues: Counter[str] = field(default_factory=Counter)
     pages: Counter[str] = field(default_factory=Counter)  # crawled URLs by outcome
     queued: int = 0  # URLs the crawl has accepted beyond its start pages
+    # crawled URLs by target (its start URL, masked), then by outcome: a dead site shows
+    targets: dict[str, Counter[str]] = field(default_factory=dict)
 
     @property
     def fetched(self) -> int:
@@ -63,6 +66,8 @@ class Tally:
         if isinstance(event, PageSettled):
             self.pages[event.outcome] += 1
             self.queued += len(event.queued)
+            if event.target:
+                self.targets.setdefault(event.target, Counter())[event.outcome] += 1
         elif isinstance(event, Finding):
             self.findings[event.type] += 1
             if self.worst is None or event.severity > self.worst:
@@ -124,15 +129,25 @@ def crawl(
 ) -> None:
     """Crawl the targets, scanning every page as it arrives; events go to `emit`. Ctrl-C
     stops every request, then KeyboardInterrupt propagates (what was emitted stands)."""
+    if pool is not None:
+        pool.close()  # its processes (from files scanned before) give way to the page workers
     scanner = PageScanner(detector, classifier, emit, pool, names)
     crawler = Crawler(targets, settings, scanner, resolver=resolver, done=done, pending=pending)
-    asyncio.run(crawler.run())
+    asyncio.run(_crawl(crawler, scanner))
+
+
+async def _crawl(crawler: Crawler, scanner: PageScanner) -> None:
+    try:
+        await crawler.run()
+    finally:
+        scanner.close()
 
 
 class PageScanner:
     """The crawl's sink: each fetched page is read, scanned and classified like a file, in
-    the pool's worker processes when there is a pool, else in a thread (either way the
-    crawl's event loop goes on fetching). URLs are masked before anything is emitted."""
+    as many worker processes as the pool has when there is one (spoken to through pipes
+    from the event loop: detect/pipes.py), else in a thread (either way the crawl's event
+    loop goes on fetching). URLs are masked before anything is emitted."""
 
     def __init__(
         self,
@@ -147,6 +162,9 @@ class PageScanner:
         self.emit = emit
         self.pool = pool
         self.names = names or SourceNames(detector)
+        self.workers = (
+            PipeWorkers(pool.spec, pool.workers, _scan_page_in_worker) if pool is not None else None
+        )
 
     @property
     def parallel(self) -> int:
@@ -156,12 +174,11 @@ class PageScanner:
         events: list[Event]
         links: tuple[str, ...] | None
         try:
-            if self.pool is None:
+            if self.workers is None:
                 raise BrokenProcessPool  # (no pool) scan in a thread, below
-            future = self.pool.submit(_scan_page_in_worker, page)
-            events, links = await asyncio.wrap_future(future)
-        except BrokenProcessPool:  # no pool, or a worker died (out of memory): go on here
-            self.pool = None
+            events, links = await self.workers.run(page)
+        except BrokenProcessPool:  # no pool, or the workers died (out of memory): go on here
+            self.close()
             events, links = await asyncio.to_thread(scan_page, page, self.detector, self.classifier)
         for event in events:
             self.emit(self._masked(event))
@@ -170,12 +187,20 @@ class PageScanner:
     def problem(self, issue: ScanIssue) -> None:
         self.emit(self._masked(issue))
 
-    def settled(self, url: str, outcome: str, queued: Sequence[QueuedUrl], final: bool) -> None:
+    def close(self) -> None:
+        """Stop the worker processes (once the crawl is over, or they died)."""
+        if self.workers is not None:
+            self.workers.close()
+            self.workers = None
+
+    def settled(
+        self, url: str, outcome: str, queued: Sequence[QueuedUrl], final: bool, target: str
+    ) -> None:
         # A URL that holds an identifier is crawled but never written as it is: it is not
         # persisted in the frontier (a resumed crawl finds it again from its page).
         name = self.names.url
         kept = tuple(q for q in queued if name(q.url) == q.url and name(q.target) == q.target)
-        self.emit(PageSettled(name(url), outcome, kept, final))
+        self.emit(PageSettled(name(url), outcome, kept, final, name(target)))
 
     def _masked(self, event: Event) -> Event:
         name = self.names.url

@@ -56,6 +56,7 @@ from leakwatch.models import DocumentFacts, Finding, PageSettled, ScanIssue, Sev
 from leakwatch.output_file import STDOUT, OutputClosed, open_output, refuse_overwriting
 from leakwatch.pipeline import NOT_FAILURES, Event, Tally, crawl, scan_local
 from leakwatch.report.scan_output import (
+    TARGET_OUTCOMES,
     Format,
     RunInfo,
     Summary,
@@ -87,7 +88,8 @@ def scan(
             "-l",
             metavar="FILE",
             help="Targets, one per line ('-' = stdin): a URL or path, then optional "
-            "country=CC depth=N max-pages=N scope=host|domain; '#' comments (repeatable).",
+            "country=CC depth=N max-pages=N scope=host|domain per-host=N; '#' comments "
+            "(repeatable).",
         ),
     ] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.TABLE,
@@ -137,6 +139,15 @@ def scan(
     concurrency: Annotated[
         int, typer.Option(min=1, max=1000, help="Requests in flight over all sites.")
     ] = _DEFAULTS.concurrency,
+    per_host: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=1000,
+            help="Requests in flight to one host (connections): more lets a slow page "
+            "not hold the others; keep 1 on other people's servers.",
+        ),
+    ] = _DEFAULTS.per_host,
     delay: Annotated[
         float,
         typer.Option(
@@ -201,7 +212,8 @@ def scan(
             fail(f"--fail-on: {exc}", EXIT_USAGE, no_color)
     plan = _plan(paths or [], targets_file or [], no_color)
     settings = _crawl_settings(
-        depth=depth, max_pages=max_pages, scope=scope, concurrency=concurrency, delay=delay,
+        depth=depth, max_pages=max_pages, scope=scope, concurrency=concurrency,
+        per_host=per_host, delay=delay,
         obey_robots=not ignore_robots, user_agent=user_agent, allow_private=allow_private,
         proxy=proxy, deadline=timeout, max_bytes=max_bytes, no_color=no_color,
     )  # fmt: skip
@@ -577,6 +589,7 @@ def _settings_record(settings: CrawlSettings) -> dict[str, Any]:
         "max_pages": settings.max_pages,
         "scope": str(settings.scope),
         "concurrency": settings.concurrency,
+        "per_host": settings.per_host,
         "delay": settings.delay,
         "ignore_robots": not settings.obey_robots,
         "user_agent": settings.user_agent,
@@ -632,6 +645,7 @@ def _summary(tally: Tally, interrupted: bool) -> Summary:
         interrupted=interrupted,
         pages=dict(tally.pages),
         issues_by_kind=dict(tally.issues),
+        targets={target: dict(pages) for target, pages in tally.targets.items()},
     )
 
 
@@ -704,8 +718,19 @@ class _Progress:
 
 
 def crawl_summary(tally: Tally) -> Group:
-    """The end-of-run screen: pages by outcome, problems by kind, findings, cases."""
+    """The end-of-run screen: each target's pages, pages by outcome, problems by kind,
+    findings, cases."""
     parts: list[Table] = []
+    if tally.targets:
+        sites = Table(title="targets", title_justify="left", box=None)
+        sites.add_column("target", justify="left", overflow="fold")
+        for outcome in TARGET_OUTCOMES:
+            sites.add_column(outcome, justify="right")
+        sites.add_column("other", justify="right")
+        for target, pages in sorted(tally.targets.items()):
+            other = sum(n for name, n in pages.items() if name not in TARGET_OUTCOMES)
+            sites.add_row(target, *(f"{pages[o]:,}" for o in TARGET_OUTCOMES), f"{other:,}")
+        parts.append(sites)
     for title, counts in (
         ("pages", tally.pages),
         ("problems", tally.issues),

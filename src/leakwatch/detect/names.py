@@ -14,8 +14,8 @@ holds them as surrogates) are written as `\\xNN` escapes, as they cannot be enco
 
 from __future__ import annotations
 
+import os
 import re
-from pathlib import Path
 from urllib.parse import unquote
 
 from leakwatch.detect.engine import Detector
@@ -74,7 +74,7 @@ class SourceNames:
         masked = self.mask(path)
         if masked == printable_name(path):
             return masked
-        return f"{masked}#{self.tag(str(Path(path).resolve()))}"
+        return f"{masked}#{self.tag(os.path.abspath(path))}"
 
     def tag(self, raw: str) -> str:
         """The keyed fingerprint of a raw name, shortened: it finds the name again for whoever

@@ -109,7 +109,7 @@ def scan_range(
 _worker: tuple[Detector, ChunkScanner, PageClassifier] | None = None
 
 
-def _start_worker(spec: DetectorSpec) -> None:
+def start_worker(spec: DetectorSpec) -> None:
     # Ctrl-C and SIGTERM (systemd sends it to the whole group) are the parent's to handle: it
     # stops the run, writes the results and shuts the pool down.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -175,7 +175,7 @@ class ScanPool:
                 # spawn, not fork: the CLI may run a progress thread, and forking a threaded
                 # process can deadlock.
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker,
+                initializer=start_worker,
                 initargs=(self.spec,),
             )
         return self._executor

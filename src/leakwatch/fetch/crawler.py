@@ -1,9 +1,11 @@
 """Crawl target sites: frontier, scope, depth and page limits, robots.txt, politeness,
-retries and redirects, over one shared async httpx client.
+retries and redirects, over one shared connection pool.
 
-Each host has one driver task that takes its URLs in breadth-first order, one request at
-a time, waiting its throttle's delay between them; a global semaphore bounds requests in
-flight over all hosts (--concurrency). What the crawler finds goes to a `Sink`: pages to
+Each host has up to --per-host driver tasks (one by default) that take its URLs in
+breadth-first order, one request each at a time, paced by the host's throttle; a slow
+page holds its own driver only. A global semaphore bounds requests in flight over all
+hosts (--concurrency); the connection pool is sized apart from it, to keep every crawled
+host's keep-alive connections open. What the crawler finds goes to a `Sink`: pages to
 scan (which answer with the links they hold), problems, and for every URL taken from the
 frontier a `settled` call naming the URLs it added, so a store can persist the frontier
 with the page's results in one transaction and an interrupted crawl can resume.
@@ -20,11 +22,9 @@ from collections.abc import Awaitable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-import httpx
-
 from leakwatch import __version__
 from leakwatch.errors import FetchError, LeakwatchError
-from leakwatch.fetch.guard import AddressPolicy, Resolver, make_transport
+from leakwatch.fetch.guard import AddressPolicy, Resolver, make_pool
 from leakwatch.fetch.http import Fetcher, Response
 from leakwatch.fetch.robots import IGNORED, RobotsCache, Rules
 from leakwatch.fetch.targets import Target
@@ -37,6 +37,8 @@ DEFAULT_USER_AGENT = f"leakwatch/{__version__} (+{PROJECT_URL})"
 # Scrapy's retry list: overload, gateway trouble and timeouts are worth a second try.
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 522, 524})
 RETRY_KINDS = frozenset({"timeout", "connection"})
+CONNECT_TIMEOUT = 10.0  # seconds to open a connection (a dead address), within the deadline
+MAX_POOL = 512  # connections kept open at most (file descriptors are finite)
 _DIGITS = re.compile(r"[0-9]{4,}")
 Result = TypeVar("Result")
 PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://")
@@ -51,6 +53,7 @@ class CrawlSettings:
     max_pages: int = 1000  # per target
     scope: Scope = Scope.HOST
     concurrency: int = 16
+    per_host: int = 1  # requests in flight (connections) per host
     delay: float = 1.0
     obey_robots: bool = True
     user_agent: str = DEFAULT_USER_AGENT
@@ -98,10 +101,13 @@ class Sink(Protocol):
 
     def problem(self, issue: ScanIssue) -> None: ...
 
-    def settled(self, url: str, outcome: str, queued: Sequence[QueuedUrl], final: bool) -> None:
-        """A frontier URL is finished (`outcome`: scanned, skipped, failed, disallowed,
-        offsite, duplicate) and these URLs were accepted from it; not `final` when it failed
-        for a reason that may pass (a timeout, a 503): a resumed crawl tries it again.
+    def settled(
+        self, url: str, outcome: str, queued: Sequence[QueuedUrl], final: bool, target: str
+    ) -> None:
+        """A frontier URL of `target`'s crawl is finished (`outcome`: scanned, skipped,
+        failed, disallowed, offsite, duplicate) and these URLs were accepted from it; not
+        `final` when it failed for a reason that may pass (a timeout, a 503): a resumed
+        crawl tries it again.
 
         A page's events (its scan, its problem) and its `settled` call come together, never
         interleaved with another page's: a store can write them as one transaction."""
@@ -121,8 +127,9 @@ class _Stop:
 class _Site:
     host: str
     throttle: Throttle
+    connections: int  # drivers (requests in flight) at most: --per-host
     queue: deque[QueuedUrl] = field(default_factory=deque)
-    task: asyncio.Task[None] | None = None
+    drivers: int = 0
 
 
 class Crawler:
@@ -145,6 +152,11 @@ class Crawler:
         self.policy = AddressPolicy(
             settings.allow_private, frozenset(t.host for t in targets if t.host)
         )
+        # A host several targets start on gets the most polite of their settings.
+        self._per_host: dict[str, int] = {}
+        for t in targets:
+            wanted = self._connections(t)
+            self._per_host[t.host] = min(self._per_host.get(t.host, wanted), wanted)
         self.resolver = resolver
         self.rng = rng or random.Random()
         self._done = frozenset(done)
@@ -160,40 +172,52 @@ class Crawler:
         self._bodies = asyncio.Semaphore(settings.concurrency + max(1, sink.parallel))
         self._fetcher: Fetcher | None = None
         self._failure: BaseException | None = None
+        # Set when the last task ends or one fails: waiting on every task at once would
+        # cost, at each task's end, as much as there are tasks (hundreds: drivers, scans).
+        self._over = asyncio.Event()
         self._robots = RobotsCache(self._get_robots)
 
     async def run(self) -> None:
         """Crawl until the frontier is empty; on cancellation (Ctrl-C) stop every request."""
         settings = self.settings
-        transport = make_transport(
-            self.policy, self.resolver, proxy=settings.proxy, max_connections=settings.concurrency
+        pool = make_pool(
+            self.policy, self.resolver, proxy=settings.proxy, max_idle=self._pool_size()
         )
         headers = {
             "User-Agent": settings.user_agent,
             "Accept": _ACCEPT,
             "Accept-Encoding": "gzip, deflate",  # what http.py decompresses, boundedly
         }
-        timeout = httpx.Timeout(min(10.0, settings.deadline))
-        async with httpx.AsyncClient(
-            transport=transport, headers=headers, timeout=timeout, trust_env=False
-        ) as client:
-            self._fetcher = Fetcher(
-                client,
-                self.policy,
-                deadline=settings.deadline,
-                max_bytes=settings.max_bytes,
-                proxied=settings.proxy is not None,
-            )
-            self._seed()
-            try:
-                while self._tasks and self._failure is None:
-                    await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
-                if self._failure is not None:  # a bug, or the sink's own error: stop
-                    raise self._failure
-            finally:
-                for task in self._tasks:
-                    task.cancel()
-                await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._fetcher = Fetcher(
+            pool,
+            self.policy,
+            headers=headers,
+            deadline=settings.deadline,
+            connect_timeout=min(CONNECT_TIMEOUT, settings.deadline),
+            max_bytes=settings.max_bytes,
+            proxied=settings.proxy is not None,
+        )
+        self._seed()
+        try:
+            if self._tasks:
+                await self._over.wait()
+            if self._failure is not None:  # a bug, or the sink's own error: stop
+                raise self._failure
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await pool.aclose()
+
+    def _connections(self, target: Target) -> int:
+        return target.per_host if target.per_host is not None else self.settings.per_host
+
+    def _pool_size(self) -> int:
+        """Connections the pool keeps: every target host's (per-host each) on top of the
+        requests in flight, so that crawling many hosts at once does not evict one host's
+        idle keep-alive connection for another's and reopen it a moment later."""
+        kept = sum(self._per_host.values())
+        return min(MAX_POOL, self.settings.concurrency + kept)
 
     # -- frontier -------------------------------------------------------------------------
 
@@ -214,10 +238,11 @@ class Crawler:
     def _enqueue(self, item: QueuedUrl) -> None:
         self._seen.add(item.url)
         self._budget[item.target] -= 1
-        site = self._site(host_of(item.url))
+        site = self._site(host_of(item.url), item.target)
         site.queue.append(item)
-        if site.task is None:
-            site.task = self._track(self._drive(site))
+        if site.drivers < site.connections:
+            site.drivers += 1
+            self._track(self._drive(site))
 
     def _track(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run `work` as a task the crawl waits for (and cancels on Ctrl-C); the first
@@ -231,6 +256,8 @@ class Crawler:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None and self._failure is None:
             self._failure = task.exception()
+        if not self._tasks or self._failure is not None:
+            self._over.set()
 
     def _accept(self, links: Iterable[str], item: QueuedUrl) -> list[QueuedUrl]:
         """The links of a page that join the frontier: unseen, in scope, within limits."""
@@ -250,20 +277,30 @@ class Crawler:
             accepted.append(queued)
         return accepted
 
-    def _site(self, host: str) -> _Site:
+    def _site(self, host: str, target: str | None = None) -> _Site:
+        """The host's state; a host no target starts on (a subdomain, a redirect's) gets the
+        per-host setting of the target that first reached it."""
         site = self._sites.get(host)
         if site is None:
-            site = self._sites[host] = _Site(host, Throttle(self.settings.delay, self.rng))
+            connections = self._per_host.get(host) or (
+                self._connections(self.targets[target]) if target else self.settings.per_host
+            )
+            throttle = Throttle(self.settings.delay, self.rng, connections)
+            site = self._sites[host] = _Site(host, throttle, connections)
         return site
 
-    # -- one site, one page at a time -----------------------------------------------------
+    # -- one site, up to --per-host pages at a time ---------------------------------------
 
     async def _drive(self, site: _Site) -> None:
         try:
             while site.queue:
-                await self._visit(site.queue.popleft())
+                # Wait for the site's turn before taking a body slot (see _visit): drivers
+                # sleeping out a delay must not keep other sites' pages from being fetched.
+                await _paced(site.throttle)
+                if site.queue:
+                    await self._visit(site.queue.popleft())
         finally:
-            site.task = None
+            site.drivers -= 1
 
     async def _visit(self, item: QueuedUrl) -> None:
         await self._bodies.acquire()
@@ -276,7 +313,7 @@ class Crawler:
             self._bodies.release()
             if result.issue is not None:
                 self.sink.problem(result.issue)
-            self.sink.settled(item.url, result.outcome, (), result.final)
+            self.sink.settled(item.url, result.outcome, (), result.final, item.target)
             return
         target = self.targets[item.target]
         info = FetchInfo(
@@ -302,11 +339,12 @@ class Crawler:
         if isinstance(outcome, _Stop):
             assert outcome.issue is not None
             self.sink.problem(outcome.issue)
-            self.sink.settled(item.url, outcome.outcome, (), outcome.final)
+            self.sink.settled(item.url, outcome.outcome, (), outcome.final, item.target)
         elif outcome is None:
-            self.sink.settled(item.url, "skipped", (), True)
+            self.sink.settled(item.url, "skipped", (), True, item.target)
         else:
-            self.sink.settled(item.url, "scanned", self._accept(outcome, item), True)
+            queued = self._accept(outcome, item)
+            self.sink.settled(item.url, "scanned", queued, True, item.target)
 
     async def _contained(self, work: Awaitable[Result], url: str) -> Result | _Stop:
         """`work`, with an exception nobody foresaw turned into the page's problem (see
@@ -332,11 +370,16 @@ class Crawler:
         scope = target.scope or self.settings.scope
         url, chain = item.url, [item.url]
         while True:
-            site = self._site(host_of(url))
+            site = self._site(host_of(url), item.target)
             try:
                 rules = await self._rules(site, url)
             except FetchError as exc:
                 return _Stop("failed", ScanIssue(url, exc.kind, exc.problem))
+            if rules.failure is not None and not rules.allows(url, self.settings.robots_agent):
+                # No answer at all (RFC 9309 still says: fetch nothing). The site is down or
+                # unreachable: a failure of this page, not the site's policy.
+                issue = ScanIssue(url, rules.failure, f"robots.txt {rules.status}")
+                return _Stop("failed", issue, final=False)
             if not rules.allows(url, self.settings.robots_agent):
                 reason = "" if rules.status == "rules" else f": robots.txt {rules.status}"
                 issue = ScanIssue(url, "robots", f"disallowed by robots.txt{reason}")
@@ -383,35 +426,40 @@ class Crawler:
             site.throttle.raise_base(delay)
         return rules
 
-    async def _request(self, site: _Site, url: str, *, retries: int | None = None) -> Response:
+    async def _request(
+        self, site: _Site, url: str, *, max_bytes: int | None = None, any_type: bool = False
+    ) -> Response:
         """One URL, retried on overload and broken connections with exponential back-off
-        (Retry-After honoured up to max_retry_after); the site's throttle paces each try."""
+        (Retry-After honoured up to max_retry_after); the site's throttle paces each try.
+        A request that ran out its deadline once the server had begun to answer (a trickle)
+        is not retried: the same server would trickle again, holding a connection as long."""
         settings = self.settings
-        retries = settings.retries if retries is None else retries
         loop = asyncio.get_running_loop()
         attempt = 0
         while True:
-            await asyncio.sleep(site.throttle.wait(loop.time()))
+            await _paced(site.throttle)
             async with self._slots:
                 started = loop.time()
+                site.throttle.start(started)
                 response: Response | None = None
                 try:
                     assert self._fetcher is not None
-                    response = await self._fetcher.get(url)
+                    response = await self._fetcher.get(url, max_bytes=max_bytes, any_type=any_type)
                 except FetchError as exc:
                     failure: FetchError | None = exc
                 else:
                     failure = None
                 now = loop.time()
-            retryable = (
+            troubled = (
                 failure.kind in RETRY_KINDS
                 if failure is not None
                 else response is not None and response.status in RETRY_STATUSES
             )
-            site.throttle.record(now, now - started, ok=_health(response, retryable))
+            site.throttle.record(now, now - started, ok=_health(response, troubled))
             if response is not None and response.retry_after is not None:
                 site.throttle.hold(now, min(response.retry_after, settings.max_retry_after))
-            if retryable and attempt < retries:
+            trickled = failure is not None and failure.kind == "timeout" and failure.answered
+            if troubled and not trickled and attempt < settings.retries:
                 pause = settings.backoff * 2**attempt * self.rng.uniform(0.5, 1.5)
                 site.throttle.hold(now, pause)
                 attempt += 1
@@ -422,27 +470,24 @@ class Crawler:
             return response
 
     async def _get_robots(self, url: str, max_bytes: int) -> Response:
-        site = self._site(host_of(url))
-        loop = asyncio.get_running_loop()
-        await asyncio.sleep(site.throttle.wait(loop.time()))
-        async with self._slots:
-            started = loop.time()
-            assert self._fetcher is not None
-            response: Response | None = None
-            try:
-                response = await self._fetcher.get(url, max_bytes=max_bytes, any_type=True)
-                return response
-            finally:
-                now = loop.time()
-                retryable = response is None or response.status in RETRY_STATUSES
-                site.throttle.record(now, now - started, ok=_health(response, retryable))
+        """robots.txt, retried as pages are: one lost connection must not close a site."""
+        site = self._site(host_of(url))  # made by the page asking, unless it is a redirect's
+        return await self._request(site, url, max_bytes=max_bytes, any_type=True)
 
 
-def _health(response: Response | None, retryable: bool) -> bool | None:
+async def _paced(throttle: Throttle) -> None:
+    """Sleep until the throttle lets the next request start (another driver of the site may
+    start meanwhile and push that time on: wait again)."""
+    loop = asyncio.get_running_loop()
+    while (pause := throttle.wait(loop.time())) > 0:
+        await asyncio.sleep(pause)
+
+
+def _health(response: Response | None, troubled: bool) -> bool | None:
     """What an answer says of the server, for its throttle: True for a 2xx (the delay may
-    adapt to its latency), False for overload or a broken connection (it doubles), None
-    for anything else (a 404, a redirect: the delay stays as it is)."""
-    if retryable:
+    adapt to its latency), False for overload, a timeout or a broken connection (it
+    doubles), None for anything else (a 404, a redirect: the delay stays as it is)."""
+    if troubled:
         return False
     if response is not None and 200 <= response.status < 300:
         return True

@@ -26,6 +26,7 @@ import httpcore
 import httpx
 
 from leakwatch.errors import FetchError
+from leakwatch.fetch.pool import HostPool, Pool
 from leakwatch.fetch.urls import is_ip
 
 _LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
@@ -87,7 +88,7 @@ def refused(url: str, host: str, addresses: Iterable[str] = ()) -> FetchError:
 
 class AddressRefused(Exception):
     """Raised inside the connection pool; the fetcher turns it into FetchError 'refused'.
-    Not an httpcore error on purpose: httpx passes it through unmapped, so it stays told
+    Not an httpcore error on purpose: it passes through the pool unmapped, so it stays told
     apart from a failed connection."""
 
     def __init__(self, host: str, addresses: list[str]) -> None:
@@ -151,28 +152,25 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         await self.inner.sleep(seconds)
 
 
-def make_transport(
+def make_pool(
     policy: AddressPolicy,
     resolver: Resolver | None = None,
     *,
     proxy: str | None = None,
-    max_connections: int = 100,
-) -> httpx.AsyncBaseTransport:
-    """An httpx transport whose connections are address-checked (see the module docstring)."""
-    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=None)
+    max_idle: int = 100,
+) -> Pool:
+    """The pool requests go through, its connections address-checked (see the module
+    docstring), keeping up to `max_idle` idle connections; through a proxy, httpx's own
+    proxy pool (HTTP or SOCKS)."""
     if proxy is not None:
-        return httpx.AsyncHTTPTransport(proxy=proxy, limits=limits, trust_env=False)
-    transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
-    # httpx has no option for the pool's network backend, and the check must sit there;
-    # the pool is rebuilt as httpx builds it, with the guarded backend. Should a future httpx
-    # keep its pool elsewhere, refuse to crawl rather than crawl unguarded.
-    if not isinstance(getattr(transport, "_pool", None), httpcore.AsyncConnectionPool):
-        raise RuntimeError("this httpx keeps its connection pool elsewhere: cannot guard it")
-    transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=ssl.create_default_context(cafile=certifi.where()),
-        max_connections=limits.max_connections,
-        max_keepalive_connections=limits.max_keepalive_connections,
-        keepalive_expiry=limits.keepalive_expiry,
-        network_backend=GuardedBackend(policy, resolver or SystemResolver()),
+        limits = httpx.Limits(max_connections=max_idle, max_keepalive_connections=None)
+        transport = httpx.AsyncHTTPTransport(proxy=proxy, limits=limits, trust_env=False)
+        # httpx builds the proxy pool (credentials, SOCKS) from the URL; we only need the pool.
+        if not isinstance(getattr(transport, "_pool", None), httpcore.AsyncConnectionPool):
+            raise RuntimeError("this httpx keeps its connection pool elsewhere: cannot use it")
+        return transport._pool
+    return HostPool(
+        GuardedBackend(policy, resolver or SystemResolver()),
+        ssl.create_default_context(cafile=certifi.where()),
+        max_idle=max_idle,
     )
-    return transport

@@ -1,11 +1,11 @@
 """One HTTP request, made safe to point at hostile servers: a total deadline, a byte cap
 after decompression, content types decided before the body is read.
 
-httpx times out only on inactivity, so a server that trickles a byte a second would hold a
-request forever: the whole exchange runs under one deadline. Bodies are read raw and
-decompressed here with a bounded output, so a gzip bomb costs at most the cap. Redirects and
-retries are the crawler's (each hop needs scope and robots checks); a request here is one
-round trip.
+httpcore times out only on inactivity, so a server that trickles a byte a second would hold
+a request forever: the whole exchange runs under one deadline, and a timeout says whether
+the server had begun to answer (a trickle) or not. Bodies are read raw and decompressed here
+with a bounded output, so a gzip bomb costs at most the cap. Redirects and retries are the
+crawler's (each hop needs scope and robots checks); a request here is one round trip.
 """
 
 from __future__ import annotations
@@ -15,12 +15,15 @@ import email.utils
 import re
 import time
 import zlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from urllib.parse import urlsplit
 
-import httpx
+import httpcore
 
 from leakwatch.errors import FetchError
 from leakwatch.fetch.guard import AddressPolicy, AddressRefused, refused
+from leakwatch.fetch.pool import Pool
 from leakwatch.fetch.urls import host_of
 
 # What is scanned; anything else is skipped unread. A missing type is decided by content.
@@ -31,6 +34,9 @@ SCANNED_TYPES = frozenset(
 )  # fmt: skip
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _READ_CHUNK = 64 * 1024
+# A small unread body (a redirect's, an error page's) is read and dropped: closing a response
+# unread closes its connection, and the next request to the host would open another.
+_DRAIN_BYTES = 64 * 1024
 _DIGITS = re.compile(r"[0-9]{4,}")
 
 
@@ -58,20 +64,31 @@ class Response:
 
 
 class Fetcher:
-    """Makes single GET requests through a shared client."""
+    """Makes single GET requests through a shared connection pool.
+
+    It speaks to an httpcore pool directly (pool.py): of httpx's client it would use
+    nothing (no cookies, which a monitor must not keep; no redirects, auth or decoding,
+    which are done here), and its layers cost more CPU per page than the request itself."""
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        pool: Pool,
         policy: AddressPolicy,
         *,
+        headers: Mapping[str, str],
         deadline: float,
+        connect_timeout: float,
         max_bytes: int,
         proxied: bool = False,
     ) -> None:
-        self.client = client
+        self.pool = pool
         self.policy = policy
+        self.headers = [(k.encode("ascii"), v.encode("ascii")) for k, v in headers.items()]
         self.deadline = deadline
+        # Per-operation limits are never shorter than the deadline, which bounds the whole
+        # exchange; only opening a connection (a dead address) has a shorter one of its own.
+        self.timeouts = {"connect": connect_timeout, "read": deadline, "write": deadline,
+                         "pool": deadline}  # fmt: skip
         self.max_bytes = max_bytes
         self.proxied = proxied
 
@@ -84,57 +101,107 @@ class Fetcher:
         cap = self.max_bytes if max_bytes is None else max_bytes
         if self.proxied:
             self.policy.check_literal(url, host_of(url))
+        progress = _Progress()
         try:
             async with asyncio.timeout(self.deadline):
-                return await self._exchange(url, cap, any_type)
+                return await self._exchange(url, cap, any_type, progress)
         except TimeoutError:
             message = f"no complete response within {self.deadline:g} s"
-            raise FetchError(url, message, "timeout") from None
+            if progress.answered:
+                message += " (the server was still sending)"
+            raise FetchError(url, message, "timeout", answered=progress.answered) from None
         except AddressRefused as exc:
             raise refused(url, exc.host, exc.addresses) from None
-        except httpx.TimeoutException as exc:
-            raise FetchError(url, f"timed out ({type(exc).__name__})", "timeout") from None
-        except (httpx.ConnectError, httpx.ProxyError) as exc:
+        except httpcore.TimeoutException as exc:
+            message = f"timed out ({type(exc).__name__})"
+            raise FetchError(url, message, "timeout", answered=progress.answered) from None
+        except (httpcore.ConnectError, httpcore.ProxyError) as exc:
             raise FetchError(url, f"cannot connect: {_reason(exc)}", "connection") from None
-        except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
+        except (httpcore.ReadError, httpcore.WriteError, httpcore.RemoteProtocolError) as exc:
             raise FetchError(url, f"connection broken: {_reason(exc)}", "connection") from None
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        except (httpcore.ProtocolError, httpcore.NetworkError, httpcore.UnsupportedProtocol) as exc:
             raise FetchError(url, f"{type(exc).__name__}: {_reason(exc)}", "protocol") from None
         except zlib.error as exc:  # a body that says gzip and is not
             raise FetchError(url, f"broken compressed body: {_reason(exc)}", "protocol") from None
         except UnicodeError as exc:  # a host name no resolver accepts (an empty label, ...)
             raise FetchError(url, f"unusable host name: {_reason(exc)}", "protocol") from None
 
-    async def _exchange(self, url: str, cap: int, any_type: bool) -> Response:
-        request = self.client.build_request("GET", url)
-        response = await self.client.send(request, stream=True)
+    async def _exchange(self, url: str, cap: int, any_type: bool, progress: _Progress) -> Response:
+        parts = urlsplit(url)  # canonical: scheme and host lower case, IDNA, no user info
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        request = httpcore.Request(
+            b"GET",
+            httpcore.URL(
+                scheme=parts.scheme.encode("ascii"),
+                host=(parts.hostname or "").encode("ascii"),
+                port=parts.port,
+                target=target.encode("ascii"),
+            ),
+            headers=[(b"Host", parts.netloc.encode("ascii")), *self.headers],
+            extensions={"timeout": self.timeouts},
+        )
+        response = await self.pool.handle_async_request(request)
+        progress.answered = True
         try:
-            media_type, charset = _content_type(response.headers.get("content-type"))
+            headers = _headers(response.headers)
+            media_type, charset = _content_type(headers.get("content-type"))
             result = Response(
                 url=url,
-                status=response.status_code,
+                status=response.status,
                 media_type=media_type,
                 charset=charset,
-                location=response.headers.get("location"),
-                retry_after=_retry_after(response.headers.get("retry-after")),
+                location=headers.get("location"),
+                retry_after=_retry_after(headers.get("retry-after")),
                 body=b"",
                 truncated=False,
                 address=None if self.proxied else _peer(response),
             )
-            if 200 <= response.status_code < 300 and (any_type or result.scannable):
-                body, truncated = await _read_body(response, cap, url)
+            if 200 <= response.status < 300 and (any_type or result.scannable):
+                body, truncated = await _read_body(response, headers, cap, url)
                 result = replace(result, body=body, truncated=truncated)
+            elif not 200 <= response.status < 300:  # a 2xx of another type is not read
+                await _drain(response, headers)
             return result
         finally:
             await response.aclose()
 
 
-async def _read_body(response: httpx.Response, cap: int, url: str) -> tuple[bytes, bool]:
+class _Progress:
+    """How far one exchange got, for the error that ends it."""
+
+    __slots__ = ("answered",)
+
+    def __init__(self) -> None:
+        self.answered = False  # the status line and headers have arrived
+
+
+def _headers(raw: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Header names (lower case) to their first value, decoded as HTTP/1.1 allows."""
+    headers: dict[str, str] = {}
+    for name, value in raw:
+        headers.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
+    return headers
+
+
+async def _drain(response: httpcore.Response, headers: Mapping[str, str]) -> None:
+    """Read and drop a small declared body, so the connection can carry the next request."""
+    length = headers.get("content-length", "")
+    if length.isascii() and length.isdigit() and int(length) <= _DRAIN_BYTES:
+        try:
+            async for _ in response.aiter_stream():
+                pass
+        except (httpcore.NetworkError, httpcore.ProtocolError):
+            pass  # the answer stands; the connection is closed, as it would have been
+
+
+async def _read_body(
+    response: httpcore.Response, headers: Mapping[str, str], cap: int, url: str
+) -> tuple[bytes, bool]:
     """The decompressed body up to `cap` bytes, and whether there was more."""
-    decoder = _decoder(response.headers.get("content-encoding", ""), url)
+    decoder = _decoder(headers.get("content-encoding", ""), url)
     parts: list[bytes] = []
     size = 0
-    async for raw in response.aiter_raw(_READ_CHUNK):
+    async for raw in response.aiter_stream():
         for piece in decoder.feed(raw, cap - size + 1):
             parts.append(piece)
             size += len(piece)
@@ -232,7 +299,7 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _peer(response: httpx.Response) -> str | None:
+def _peer(response: httpcore.Response) -> str | None:
     stream = response.extensions.get("network_stream")
     if stream is None:
         return None

@@ -6,7 +6,9 @@
 - 5xx, or the server not answering: "unreachable": everything disallowed, believed only
   for a minute. (Feeding a 500 error page to the parser would read as "allow all": a bug
   Scrapy and others have had.) URLs refused this way are not marked done: a resumed crawl
-  asks again.
+  asks again. A 5xx is the site's answer (its pages are "disallowed"); no answer at all
+  (refused connection, unknown host, timeout) is kept as `failure` (its error kind), for the
+  crawler to report the pages as failed with that kind: a site that is down is not a policy.
 - Redirects: up to five are followed, even to another host; a longer chain, or one that
   leads nowhere, counts as unreachable (the cautious reading).
 `Crawl-delay` (and `Request-rate`) raise the site's delay, up to MAX_CRAWL_DELAY.
@@ -41,6 +43,7 @@ class Rules:
     parser: Protego | None = None
     allow_all: bool = True
     expires: float = float("inf")
+    failure: str | None = None  # the error kind when no answer came at all (timeout, ...)
 
     def allows(self, url: str, agent: str) -> bool:
         if self.parser is None:
@@ -101,7 +104,7 @@ class RobotsCache:
         except FetchError as exc:
             if exc.kind == "refused":  # the address guard, not the site: the page is refused
                 raise
-            return self._unreachable(f"unreachable: {exc.problem}")
+            return self._unreachable(f"unreachable: {exc.problem}", exc.kind)
         status = response.status
         if 200 <= status < 300:
             text = response.body.decode("utf-8", errors="replace")  # RFC 9309: UTF-8
@@ -110,5 +113,6 @@ class RobotsCache:
             return Rules(f"unavailable ({status})")
         return self._unreachable(f"unreachable ({status})")
 
-    def _unreachable(self, status: str) -> Rules:
-        return Rules(status, allow_all=False, expires=self._clock() + UNREACHABLE_TTL)
+    def _unreachable(self, status: str, failure: str | None = None) -> Rules:
+        expires = self._clock() + UNREACHABLE_TTL
+        return Rules(status, allow_all=False, expires=expires, failure=failure)

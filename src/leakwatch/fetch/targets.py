@@ -2,8 +2,8 @@
 
 A targets file holds one target per line: a URL (or a file or folder path), then optional
 `key=value` settings; `#` starts a comment. Settings: `country=CN` (ISO 3166 alpha-2, kept
-for the report), `depth=N`, `max-pages=N`, `scope=host|domain` (override the command line
-for that target). A bad line is reported with its file and line number and skipped; the
+for the report), `depth=N`, `max-pages=N`, `scope=host|domain`, `per-host=N` (override the
+command line for that target). A bad line is reported with its file and line number and skipped; the
 other targets are still scanned.
 """
 
@@ -19,7 +19,7 @@ from leakwatch.fetch.urls import Scope, canonical, host_of, is_web_url
 _COUNTRY = re.compile(r"[A-Za-z]{2}")
 # A comment starts at a `#` that begins the line or follows a space (a URL's #fragment does not).
 _COMMENT = re.compile(r"(?:^|\s)#")
-SETTINGS = ("country", "depth", "max-pages", "scope")
+SETTINGS = ("country", "depth", "max-pages", "scope", "per-host")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,11 +32,12 @@ class Target:
     depth: int | None = None  # None: the run's --depth
     max_pages: int | None = None
     scope: Scope | None = None
+    per_host: int | None = None  # connections to each of its hosts; None: the run's --per-host
 
     def line(self) -> str:
         """The target as a targets-file line: how a run records it (and `--resume` reads it)."""
         settings = {"country": self.country, "depth": self.depth, "max-pages": self.max_pages,
-                    "scope": self.scope}  # fmt: skip
+                    "scope": self.scope, "per-host": self.per_host}  # fmt: skip
         return " ".join([self.url, *(f"{k}={v}" for k, v in settings.items() if v is not None)])
 
 
@@ -109,6 +110,7 @@ def _target(entry: str, settings: str) -> Target:
         depth=_count(values, "depth"),
         max_pages=_count(values, "max-pages"),
         scope=Scope(scope) if scope else None,
+        per_host=_count(values, "per-host"),
     )
 
 
@@ -118,6 +120,6 @@ def _count(values: dict[str, str], key: str) -> int | None:
         return None
     if not (text.isascii() and text.isdigit()):
         raise ValueError(f"{key}={text!r} is not a whole number")
-    if key == "max-pages" and int(text) < 1:
-        raise ValueError("max-pages must be at least 1")
+    if key in ("max-pages", "per-host") and int(text) < 1:
+        raise ValueError(f"{key} must be at least 1")
     return int(text)

@@ -24,6 +24,9 @@ from leakwatch.models import DocumentFacts, FetchInfo, Finding, ScanIssue
 from leakwatch.safe_text import visible
 
 SCHEMA_VERSION = 1
+# Page outcomes every target lists in the summary, even at 0: a target that is down shows
+# "scanned 0, failed 1" where a quiet one shows "scanned 12".
+TARGET_OUTCOMES = ("scanned", "failed", "disallowed")
 _CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -57,6 +60,7 @@ class Summary:
     skipped: int = 0
     pages: Mapping[str, int] = field(default_factory=dict)  # crawled URLs by outcome
     issues_by_kind: Mapping[str, int] = field(default_factory=dict)
+    targets: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # by start URL
 
 
 class Writer(Protocol):
@@ -159,7 +163,25 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
         "skipped": summary.skipped,
         "errors_by_kind": dict(sorted(summary.issues_by_kind.items())),
         **({"pages": dict(sorted(summary.pages.items()))} if summary.pages else {}),
+        **({"targets": targets_list(summary.targets)} if summary.targets else {}),
     }
+
+
+def targets_list(targets: Mapping[str, Mapping[str, int]]) -> list[dict[str, Any]]:
+    """Each crawled target (sorted) with its URLs by outcome (scanned, failed, disallowed
+    always)."""
+    return [
+        {
+            "target": target,
+            "pages": {**dict.fromkeys(TARGET_OUTCOMES, 0), **dict(sorted(pages.items()))},
+        }
+        for target, pages in sorted(targets.items())
+    ]
+
+
+def _target_counts(pages: Mapping[str, int]) -> str:
+    listed = {**dict.fromkeys(TARGET_OUTCOMES, 0), **pages}
+    return ", ".join(f"{k} {v}" for k, v in listed.items())
 
 
 def _tool() -> dict[str, str]:
@@ -328,6 +350,9 @@ class TableWriter:
             + (f"; cases: {by_category}" if by_category else "; no cases")
             + (f"; {summary.errors} inputs failed" if summary.errors else "")
             + (f"; {summary.skipped} files skipped" if summary.skipped else "")
+            + "".join(
+                f"; target {t}: {_target_counts(p)}" for t, p in sorted(summary.targets.items())
+            )
             + ("; interrupted" if summary.interrupted else ""),
             highlight=False,
         )
