@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -95,3 +96,14 @@ def assert_one_line_error(result: Result, code: int, *fragments: str) -> None:
     for fragment in fragments:
         assert fragment in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def without_root_powers() -> list[str]:
+    """A command prefix under which file permissions bind: as root, drop the capabilities
+    that read and write anything (util-linux's setpriv); as anyone else, nothing to do."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without util-linux's setpriv to drop root's powers")
+    return [setpriv, "--bounding-set", "-dac_override,-dac_read_search", "--"]

@@ -22,7 +22,7 @@ from leakwatch.fetch.targets import Target, plan
 from leakwatch.models import DocumentFacts, Finding, PageSettled, ScanIssue
 from leakwatch.pipeline import Event, crawl
 from tests import synthetic
-from tests.webserver import Handler, Reply, Site, html, serve, socks_proxy
+from tests.webserver import Handler, Reply, Site, html, serve, socks_proxy, trickle
 
 # Bugs must fail the tests, not become a page's `internal` problem: containment is off here
 # (and tested on its own).
@@ -389,19 +389,6 @@ def test_gzip_bomb_is_cut_at_the_byte_cap(run: Run, site: Site) -> None:
 
 
 def test_trickling_server_hits_the_deadline(run: Run, site: Site) -> None:
-    def trickle(handler: Handler) -> None:
-        handler.send_response(200)
-        handler.send_header("Content-Type", "text/html")
-        handler.send_header("Content-Length", "100000")
-        handler.end_headers()
-        try:
-            for _ in range(100):
-                handler.wfile.write(b"1")
-                handler.wfile.flush()
-                time.sleep(0.1)
-        except OSError:
-            return
-
     site.routes["/"] = trickle
     started = time.monotonic()
     result = run(site.url("/"), deadline=1.0, retries=0)

@@ -37,7 +37,7 @@ from leakwatch.pipeline import Tally, crawl
 from tests import synthetic
 from tests.conftest import Result
 from tests.test_crawl import FAST, LEAK, Crawl, Names
-from tests.webserver import Handler, Reply, Site, html, serve
+from tests.webserver import Handler, Reply, Route, Site, html, serve, trickle
 
 Cli = Callable[..., Result]
 Run = Callable[..., Crawl]
@@ -206,15 +206,21 @@ def test_a_slow_page_does_not_hold_its_site_with_two_connections(run: Run, site:
     assert not result.issues
 
 
-def test_one_connection_per_host_by_default(run: Run, site: Site) -> None:
-    spans: dict[str, tuple[float, float]] = {}
+def _timed(spans: dict[str, tuple[float, float]], seconds: float) -> Route:
+    """A route that takes `seconds` to answer and notes when each request began and ended."""
 
-    def timed(handler: Handler) -> Reply:
+    def route(handler: Handler) -> Reply:
         began = time.monotonic()
-        time.sleep(0.05)
+        time.sleep(seconds)
         spans[handler.path] = (began, time.monotonic())
         return Reply(body=html("p", "p").encode())
 
+    return route
+
+
+def test_one_connection_per_host_by_default(run: Run, site: Site) -> None:
+    spans: dict[str, tuple[float, float]] = {}
+    timed = _timed(spans, 0.05)
     pages = [f"/p{n}" for n in range(5)]
     site.page("/", html("home", " ".join(f'<a href="{p}">x</a>' for p in pages)))
     for path in pages:
@@ -226,13 +232,7 @@ def test_one_connection_per_host_by_default(run: Run, site: Site) -> None:
 
 def test_several_connections_start_requests_the_delay_apart(run: Run, site: Site) -> None:
     spans: dict[str, tuple[float, float]] = {}
-
-    def slow(handler: Handler) -> Reply:
-        began = time.monotonic()
-        time.sleep(0.6)
-        spans[handler.path] = (began, time.monotonic())
-        return Reply(body=html("p", "p").encode())
-
+    slow = _timed(spans, 0.6)
     pages = [f"/p{n}" for n in range(6)]
     site.page("/", html("home", " ".join(f'<a href="{p}">x</a>' for p in pages)))
     for path in pages:
@@ -263,20 +263,6 @@ def test_a_page_silent_longer_than_ten_seconds_answers_within_the_deadline(
     assert site.hits["/"] == 1  # no per-operation timeout shorter than the deadline
     assert result.sources() == [site.url("/")]
     assert not result.issues
-
-
-def trickle(handler: Handler) -> None:
-    handler.send_response(200)
-    handler.send_header("Content-Type", "text/html")
-    handler.send_header("Content-Length", "100000")
-    handler.end_headers()
-    try:
-        for _ in range(100):
-            handler.wfile.write(b"1")
-            handler.wfile.flush()
-            time.sleep(0.1)
-    except OSError:
-        return
 
 
 def test_a_trickling_page_is_not_retried(run: Run, site: Site) -> None:

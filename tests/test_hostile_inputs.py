@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import socket
 import stat
 import subprocess
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Result
+from tests.conftest import Result, without_root_powers
 from tests.webserver import Reply, html, serve
 
 Cli = Callable[..., Result]
@@ -104,17 +103,6 @@ def test_a_fifo_named_on_the_command_line_is_read_as_a_stream(tmp_path: Path) ->
     assert json.loads(done.stdout)["summary"]["findings"] == 2
 
 
-def _without_root_powers() -> list[str]:
-    """A command prefix that makes permissions bind: as root, drop the capabilities that
-    read any folder (so chmod 0 means what it says); as anyone else, nothing to do."""
-    if os.geteuid() != 0:
-        return []
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("running as root without util-linux's setpriv to drop root's powers")
-    return [setpriv, "--bounding-set", "-dac_override,-dac_read_search", "--"]
-
-
 def test_an_unreadable_subfolder_is_one_line_and_the_walk_goes_on(tmp_path: Path) -> None:
     folder = tmp_path / "in"
     (folder / "a-locked").mkdir(parents=True)
@@ -126,7 +114,7 @@ def test_an_unreadable_subfolder_is_one_line_and_the_walk_goes_on(tmp_path: Path
     env.pop("LEAKWATCH_KEY", None)
     try:
         done = subprocess.run(
-            [*_without_root_powers(), sys.executable, "-m", "leakwatch", "scan", str(folder),
+            [*without_root_powers(), sys.executable, "-m", "leakwatch", "scan", str(folder),
              "-f", "json"],
             capture_output=True, env=env, timeout=120, check=False,
         )  # fmt: skip

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import resource
-import shutil
 import signal
 import stat
 import subprocess
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Result
+from tests.conftest import Result, without_root_powers
 
 Cli = Callable[..., Result]
 DUMP = "성명,주민등록번호,휴대폰\n김민준,800101-1234560,010-2345-6789\n"
@@ -38,16 +37,6 @@ def test_jobs_beyond_the_cpus_are_capped_with_a_note(cli: Cli, tmp_path: Path) -
     assert report["summary"]["findings"] == 2
     quiet = cli("scan", str(dump), "--jobs", "100000", "-q", "--no-store")
     assert quiet.stderr == ""
-
-
-def _without_root_powers() -> list[str]:
-    """As root, folder permissions bind only without these capabilities."""
-    if os.geteuid() != 0:
-        return []
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("running as root without util-linux's setpriv to drop root's powers")
-    return [setpriv, "--bounding-set", "-dac_override,-dac_read_search", "--"]
 
 
 def _leakwatch(
@@ -87,7 +76,7 @@ def test_read_commands_work_on_a_store_in_a_read_only_folder(
     try:
         for command in READERS:
             done = _leakwatch(tmp_path, *command, "--db", str(recorded),
-                              prefix=tuple(_without_root_powers()))  # fmt: skip
+                              prefix=tuple(without_root_powers()))  # fmt: skip
             assert done.returncode == 0, (command, done.stderr)
             assert done.stderr == ""
             assert (

@@ -145,6 +145,21 @@ def serve(address: str = "127.0.0.1") -> AbstractContextManager[Site]:
     return running(Site(address))
 
 
+def trickle(handler: Handler) -> None:
+    """A route that answers at once, then sends its body a byte every 0.1 s (10 s in all)."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/html")
+    handler.send_header("Content-Length", "100000")
+    handler.end_headers()
+    try:
+        for _ in range(100):
+            handler.wfile.write(b"1")
+            handler.wfile.flush()
+            time.sleep(0.1)
+    except OSError:
+        return
+
+
 def html(title: str, body: str) -> str:
     return f"<!doctype html><html><head><title>{title}</title></head><body>{body}</body></html>"
 
