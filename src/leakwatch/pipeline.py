@@ -216,12 +216,9 @@ class PageScanner:
                 target=name(event.fetch.target),
                 site=self.names.mask(event.fetch.site),
             )
-            raw = (
-                event.source
-                if self.detector.reveal and name(event.source) != event.source
-                else None
-            )
-            return replace(event, source=name(event.source), fetch=fetch, raw_source=raw)
+            source = name(event.source)
+            raw = event.source if self.detector.reveal and source != event.source else None
+            return replace(event, source=source, fetch=fetch, raw_source=raw)
         return event
 
 

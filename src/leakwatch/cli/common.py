@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from contextlib import suppress
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, NoReturn, TextIO
 
 import typer
 from rich.console import Console
@@ -17,6 +17,7 @@ from leakwatch.detect.packs import Pack, load_packs
 from leakwatch.detect.redact import key_path
 from leakwatch.detect.selftest import check_examples
 from leakwatch.errors import PackError
+from leakwatch.output_file import STDOUT
 from leakwatch.safe_text import visible
 from leakwatch.store import default_path
 
@@ -56,6 +57,19 @@ DbOption = Annotated[
 
 def stderr_console(no_color: bool = False) -> Console:
     return Console(stderr=True, no_color=no_color or None, highlight=False)
+
+
+def output_console(out: TextIO, target: str, no_color: bool) -> Console:
+    """A console for a table written to `out`: the terminal's width on stdout, 160 columns
+    and no colour codes in a file (`target` is -o's value)."""
+    to_file = target != STDOUT
+    return Console(
+        file=out,
+        no_color=no_color or None,
+        highlight=False,
+        force_terminal=False if to_file else None,
+        width=160 if to_file else None,
+    )
 
 
 def fail(message: str, code: int, no_color: bool = False) -> NoReturn:

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, TextIO
 
 import typer
-from rich.console import Console
 
 from leakwatch.cli.common import (
     EXIT_INCOMPLETE,
@@ -24,9 +23,10 @@ from leakwatch.cli.common import (
     fail,
     leakwatch_files,
     now,
+    output_console,
 )
 from leakwatch.errors import OutputError, StoreError, UsageError
-from leakwatch.output_file import STDOUT, OutputClosed, open_output, refuse_overwriting
+from leakwatch.output_file import OutputClosed, open_output, refuse_overwriting
 from leakwatch.report import trends
 from leakwatch.report.store_output import ExportFormat, RunsFormat, write_export, write_runs
 from leakwatch.report.trend_output import ReportFormat, render
@@ -114,7 +114,7 @@ def report(
         baseline_counts=baseline_counts,
     )
     with _writing(output, no_color, db) as out:
-        console = _console(out, no_color, output) if fmt is ReportFormat.TABLE else None
+        console = output_console(out, output, no_color) if fmt is ReportFormat.TABLE else None
         render(built, fmt, out, console)
 
 
@@ -164,7 +164,7 @@ def runs(
     with _reading(db, no_color) as store:
         listed = store.runs(limit or None) if store is not None else []
     with _writing(output, no_color, db) as out:
-        write_runs(listed, fmt, out, _console(out, no_color, output))
+        write_runs(listed, fmt, out, output_console(out, output, no_color))
 
 
 @contextmanager
@@ -195,14 +195,3 @@ def _writing(target: str, no_color: bool, db: Path | None) -> Iterator[TextIO]:
         raise  # the reader went away: main ends quietly
     except OutputError as exc:
         fail(str(exc), EXIT_INCOMPLETE, no_color)
-
-
-def _console(out: TextIO, no_color: bool, target: str) -> Console:
-    to_file = target != STDOUT
-    return Console(
-        file=out,
-        no_color=no_color or None,
-        highlight=False,
-        force_terminal=False if to_file else None,
-        width=160 if to_file else None,
-    )

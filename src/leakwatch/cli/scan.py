@@ -37,6 +37,7 @@ from leakwatch.cli.common import (
     fail,
     leakwatch_files,
     now,
+    output_console,
     packs_or_fail,
     parse_size,
     stderr_console,
@@ -662,16 +663,7 @@ def _issue_line(issue: ScanIssue) -> str:
 @contextmanager
 def _output(target: str, fmt: Format, run: RunInfo, no_color: bool) -> Iterator[Writer]:
     with open_output(target) as out:
-        console = None
-        if fmt is Format.TABLE:
-            to_file = target != STDOUT
-            console = Console(
-                file=out,
-                no_color=no_color or None,
-                highlight=False,
-                force_terminal=False if to_file else None,
-                width=160 if to_file else None,
-            )
+        console = output_console(out, target, no_color) if fmt is Format.TABLE else None
         yield make_writer(fmt, out, run, console)
 
 

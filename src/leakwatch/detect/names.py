@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from urllib.parse import unquote
 
 from leakwatch.detect.engine import Detector
@@ -37,44 +38,54 @@ class SourceNames:
             min_confidence=0.0,
             today=detector.today,
         )
-        self._masked: dict[tuple[str, bool], str] = {}
+        # Names already made: a crawled page's every finding names its URL again.
+        self._made: dict[tuple[str, str], str] = {}
 
     def mask(self, text: str, *, url: bool = False) -> str:
         """`text` with every identifier in it masked (a URL is read percent-decoded, and comes
         back so when it held one); undecodable bytes escaped."""
-        text = printable_name(text)
-        if len(_DIGIT.findall(text)) < _FEWEST_DIGITS:  # every identifier has as many
-            return text
-        key = (text, url)
-        masked = self._masked.get(key)
-        if masked is None:
-            readable = unquote(text) if url else text
-            findings = self._detector.scan_text(text, readable)
-            if findings:
-                chars = list(readable)
-                for finding in findings:  # a mask is as long as what it hides
-                    start = finding.column - 1
-                    chars[start : start + len(finding.masked)] = finding.masked
-                masked = "".join(chars)
-            else:
-                masked = text
-            if len(self._masked) >= _CACHE:
-                self._masked.clear()
-            self._masked[key] = masked
-        return masked
+        if url:
+            return self._made_once("url text", text, lambda _, t: self._masked(t, url=True))
+        return self._made_once("text", text, lambda _, t: self._masked(t, url=False))
 
     def url(self, url: str) -> str:
         """A URL's name: masked, and tagged when it held an identifier."""
-        masked = self.mask(url, url=True)
-        return masked if masked == url else f"{masked}#{self.tag(url)}"
+        return self._made_once("url", url, self._url)
 
     def path(self, path: str) -> str:
         """A local file's name as given (relative or not), masked and tagged when it held an
         identifier; the tag is of its absolute path, so `a.csv` and `/data/a.csv` agree."""
-        masked = self.mask(path)
-        if masked == printable_name(path):
-            return masked
-        return f"{masked}#{self.tag(os.path.abspath(path))}"
+        return self._made_once("path", path, self._path)
+
+    def _made_once(self, kind: str, raw: str, make: Callable[[str, str], str]) -> str:
+        name = self._made.get((kind, raw))
+        if name is None:
+            text = printable_name(raw)
+            # Every identifier has at least as many digits.
+            name = text if len(_DIGIT.findall(text)) < _FEWEST_DIGITS else make(raw, text)
+            if len(self._made) >= _CACHE:
+                self._made.clear()
+            self._made[(kind, raw)] = name
+        return name
+
+    def _url(self, raw: str, text: str) -> str:
+        masked = self._masked(text, url=True)
+        return masked if masked == text else f"{masked}#{self.tag(raw)}"
+
+    def _path(self, raw: str, text: str) -> str:
+        masked = self._masked(text, url=False)
+        return masked if masked == text else f"{masked}#{self.tag(os.path.abspath(raw))}"
+
+    def _masked(self, text: str, *, url: bool) -> str:
+        readable = unquote(text) if url else text
+        findings = self._detector.scan_text(text, readable)
+        if not findings:
+            return text
+        chars = list(readable)
+        for finding in findings:  # a mask is as long as what it hides
+            start = finding.column - 1
+            chars[start : start + len(finding.masked)] = finding.masked
+        return "".join(chars)
 
     def tag(self, raw: str) -> str:
         """The keyed fingerprint of a raw name, shortened: it finds the name again for whoever

@@ -717,15 +717,8 @@ _CANNOT_WRITE = ("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_F
 def _open_for_reading(path: Path, mode: str) -> tuple[sqlite3.Connection, int]:
     """A connection that cannot write, and the store's schema version; raises sqlite3.Error
     (a StoreError for a file that is not a usable store)."""
-    connection = sqlite3.connect(
-        f"{path.resolve().as_uri()}?mode={mode}",
-        uri=True,
-        timeout=BUSY_TIMEOUT_S,
-        isolation_level=None,
-        cached_statements=64,
-    )
+    connection = _sqlite_connect(path, mode)
     try:
-        connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         deadline = time.monotonic() + BUSY_TIMEOUT_S
         version = _while_busy(lambda: _check_schema(connection, path), deadline)
         connection.execute("PRAGMA query_only = ON")
@@ -818,19 +811,24 @@ def _while_busy(action: Callable[[], _T], deadline: float) -> _T:
 
 
 def _connect(path: Path, mode: str) -> sqlite3.Connection:
-    uri = f"{path.resolve().as_uri()}?mode={mode}"
     try:
-        connection = sqlite3.connect(
-            uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None, cached_statements=64
-        )
+        return _sqlite_connect(path, mode)
     except sqlite3.Error as exc:
         raise _store_error(path, exc, "opening") from None
+
+
+def _sqlite_connect(path: Path, mode: str) -> sqlite3.Connection:
+    """A connection in autocommit mode with the busy timeout set; raises sqlite3.Error."""
+    uri = f"{path.resolve().as_uri()}?mode={mode}"
+    connection = sqlite3.connect(
+        uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None, cached_statements=64
+    )
     try:
         connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         connection.execute("PRAGMA foreign_keys = ON")
-    except sqlite3.Error as exc:
+    except BaseException:
         connection.close()
-        raise _store_error(path, exc, "opening") from None
+        raise
     return connection
 
 
