@@ -229,8 +229,10 @@ class JsonlWriter:
         self._line({"kind": "run", "tool": _tool(), **run_dict(run)})
 
     def _line(self, data: dict[str, Any]) -> None:
-        self.out.write(json.dumps({"schema_version": SCHEMA_VERSION, **data}, ensure_ascii=False))
-        self.out.write("\n")
+        # One write per line: a Ctrl-C or SIGTERM lands between writes, never inside one, so
+        # an interrupted stream still ends in whole lines and its summary.
+        line = json.dumps({"schema_version": SCHEMA_VERSION, **data}, ensure_ascii=False)
+        self.out.write(line + "\n")
 
     def finding(self, finding: Finding) -> None:
         self._line({"kind": "finding", **finding_dict(finding)})

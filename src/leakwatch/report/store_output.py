@@ -47,8 +47,7 @@ def write_export(rows: Iterable[ExportRow], fmt: ExportFormat, out: TextIO) -> i
         case ExportFormat.JSONL:
             for row in rows:
                 line = {"schema_version": SCHEMA_VERSION, "kind": "finding", **export_dict(row)}
-                out.write(json.dumps(line, ensure_ascii=False))
-                out.write("\n")
+                out.write(json.dumps(line, ensure_ascii=False) + "\n")  # whole lines only
                 count += 1
         case ExportFormat.CSV:
             writer = csv.writer(out, lineterminator="\n")
