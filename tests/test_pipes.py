@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import time
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from typing import Any
@@ -33,6 +34,8 @@ def echo(job: Any) -> Any:
         raise ValueError("cannot handle 1234")
     if job == "die":
         os._exit(3)
+    if job == "nap":
+        time.sleep(1)
     detector, _ = worker_detector()
     return len(job), job[:8], detector.today
 
@@ -55,6 +58,25 @@ def test_jobs_results_and_exceptions_go_both_ways() -> None:
     assert results[:6] == [(len(b"job %d" % n), b"job %d" % n, TODAY) for n in range(6)]
     assert results[6] == (5_000_000, b"x" * 8, TODAY)
     assert results[7] == (5, b"after", TODAY)
+
+
+def test_a_worker_whose_crawl_stopped_leaves_quietly(capfd: pytest.CaptureFixture[str]) -> None:
+    # Ctrl-C closes the pipes while a worker is busy: its answer has nowhere to go, and that
+    # is no error worth a traceback on the user's terminal.
+    async def go() -> Any:
+        workers = PipeWorkers(SPEC, 1, echo)
+        job = asyncio.ensure_future(workers.run("nap"))
+        await asyncio.sleep(0.5)
+        process = workers._workers[0].process
+        workers.close()
+        with pytest.raises(BrokenProcessPool):
+            await job
+        return process
+
+    process = asyncio.run(go())
+    process.join(10)
+    assert process.exitcode == 0
+    assert "Traceback" not in capfd.readouterr().err
 
 
 def test_a_dead_worker_fails_its_job_and_the_others_go_on() -> None:

@@ -21,7 +21,7 @@ from leakwatch.store import FindingsStore, Store, TrendQuery, default_path, docu
 from leakwatch.store.country import registry_country, site_country, tld_country
 from tests import store_data, synthetic
 from tests.conftest import REPO
-from tests.store_data import finding, local, page, rrns, start
+from tests.store_data import STARTED, finding, local, page, rrns, start
 
 
 def no_ip(address: str) -> str | None:
@@ -357,6 +357,20 @@ def test_a_failed_call_records_nothing(store: Store) -> None:
         )
     for table in ("documents", "findings", "records", "errors"):
         assert store._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
+
+
+def test_an_interrupt_just_after_begin_does_not_wedge_the_store(store: Store) -> None:
+    # A Ctrl-C or SIGTERM can land after BEGIN ran and before its block began; the run must
+    # still be able to record what it found and say that it was interrupted.
+    run = start(store)
+    url = "https://bbs.example.cn/t/2"
+    found = [finding(url, v) for v in rrns(random.Random(5), 2)]
+    store._db.execute("BEGIN IMMEDIATE")
+    store.record(run, findings=found, document=page(url, findings=found))
+    store.finish_run(run, finished=STARTED, outcome="interrupted", summary={})
+    assert not store._db.in_transaction
+    assert store._db.execute("SELECT count(*) FROM findings").fetchone()[0] == 2
+    assert store.runs()[0].outcome == "interrupted"
 
 
 def test_batch_is_one_transaction_and_each_call_stays_atomic(store: Store) -> None:

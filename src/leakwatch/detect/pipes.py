@@ -193,7 +193,7 @@ def _serve(
     while True:
         try:
             number, job = pickle.loads(jobs.recv_bytes())
-        except EOFError:
+        except (EOFError, OSError):  # the crawl closed our pipe, or stopped and went
             return
         try:
             reply = (number, True, function(job))
@@ -205,4 +205,7 @@ def _serve(
             what = reply[2] if not reply[1] else exc
             error = RuntimeError(f"{type(what).__name__}: {what}")
             data = pickle.dumps((number, False, error), protocol=pickle.HIGHEST_PROTOCOL)
-        results.send_bytes(data)
+        try:
+            results.send_bytes(data)
+        except OSError:  # the crawl stopped (Ctrl-C, SIGTERM) while this job ran
+            return

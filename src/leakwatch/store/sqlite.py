@@ -394,6 +394,10 @@ class Store:
                 yield
             return
         try:
+            if self._db.in_transaction:
+                # A Ctrl-C or SIGTERM that landed just after an earlier BEGIN, before its
+                # block began: that transaction holds nothing of ours yet.
+                self._db.execute("ROLLBACK")
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             raise _store_error(self.path, exc, doing) from None
