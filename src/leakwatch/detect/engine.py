@@ -100,6 +100,7 @@ class _CompiledPack:
     """A pack with its vocabularies compiled once."""
 
     pack: Pack
+    personal: dict[str, WordMatcher]  # per pattern id: labels saying "this person's own"
     labels: LabelVocabulary
     markers: WordMatcher  # Korea markers, and the trading traps that contain them
     traps: frozenset[str]
@@ -127,6 +128,7 @@ class _Candidate:
     evidence: list[str] = field(default_factory=list)
     confidence: float = 0.0
     names: list[str] = field(default_factory=list)  # Korean personal names on the row
+    labelled: bool = False  # a label or column names it as its own type
 
 
 class Detector:
@@ -150,7 +152,7 @@ class Detector:
             for compiled in self.packs
             for pattern in compiled.pack.patterns
             if pattern.requires_context
-            for word in pattern.context
+            for word in (*pattern.context, *pattern.personal)
         )
         # Below its cap, a type that needs context cannot be reported without it, so windows
         # with no label nearby and no table delimiter on their line are not searched for it.
@@ -165,6 +167,7 @@ class Detector:
         for compiled in self.packs:
             for pattern in compiled.pack.patterns:
                 header_vocabulary.extend(pattern.context)
+                header_vocabulary.extend(pattern.personal)
                 header_vocabulary.extend(pattern.negative)
             header_vocabulary.extend(compiled.pack.negative)
         self.header_words = WordMatcher(header_vocabulary)
@@ -191,7 +194,7 @@ class Detector:
 def _compile(pack: Pack) -> _CompiledPack:
     owners: dict[str, set[str]] = {}
     for pattern in pack.patterns:
-        for word in pattern.context:
+        for word in (*pattern.context, *pattern.personal):
             owners.setdefault(fold(word), set()).add(pattern.id)
         for word in pattern.negative:
             owners.setdefault(fold(word), set()).add(NEGATIVE + ":" + pattern.id)
@@ -205,6 +208,7 @@ def _compile(pack: Pack) -> _CompiledPack:
     traps = pack.trading.traps if pack.trading else ()
     return _CompiledPack(
         pack=pack,
+        personal={p.id: WordMatcher(p.personal) for p in pack.patterns if p.personal},
         labels=LabelVocabulary({w: frozenset(o) for w, o in owners.items()}),
         markers=WordMatcher((*pack.markers, *traps)),
         traps=frozenset(fold(t) for t in traps),
@@ -478,12 +482,18 @@ class ChunkScanner:
             first = row_candidates[0]
             row = chunk[first.row_start : first.row_end]
             names: list[str] | None = None
+            labelled = []
             for cand in row_candidates:
                 evidence = list(cand.validation.evidence)
                 evidence += self._label_evidence(chunk, cand)
                 evidence += self._column_evidence(chunk, cand)
                 if self._hopeless(cand, evidence, _SUPPORT_CONTEXT):
                     continue  # most look-alikes stop here, before any further work
+                cand.evidence = evidence
+                cand.labelled = any(e.startswith(_LABELLED) for e in evidence)
+                labelled.append(cand)
+            for cand in labelled:
+                evidence = cand.evidence
                 mates = row_candidates
                 if _cut(chunk, cand.row_start, cand.row_end):
                     # A piece of a long line (an SQL extended INSERT): its row is its
@@ -503,6 +513,8 @@ class ChunkScanner:
                 if marker:
                     evidence.append("marker:" + marker)
                 evidence += self._lookalike_evidence(chunk, row, cand, evidence)
+                if "landline" in evidence:
+                    evidence += _personal_evidence(chunk, cand, evidence)
                 if "bare" in evidence and any(e.startswith(_LABELLED) for e in evidence):
                     evidence.remove(
                         "bare"
@@ -587,6 +599,14 @@ class ChunkScanner:
         home = cand.compiled.home_script
         if home is None or not looks:
             return []
+        # A column headed 韩国手机 / 한국 휴대폰 / Korean mobile, or in the home script at all
+        # (연락처: a Korean table), says whose numbers it holds, whatever names the rows carry
+        # (Chinese residents of Korea have Korean numbers).
+        for item in evidence:
+            if item.startswith("column:"):
+                header = item[len("column:") :]
+                if cand.compiled.marker(header) or re.search(f"[{home}]", header):
+                    return []
         # Row evidence never comes from the same type: two Beijing numbers on one row must not
         # vouch for each other.
         vouched = any(e.startswith(("marker", "name", "row:")) for e in evidence)
@@ -772,11 +792,15 @@ def _label_kind(word: str, owners: frozenset[str], pattern_id: str) -> str:
 
 
 def _row_evidence(cand: _Candidate, row: Iterable[_Candidate]) -> list[str]:
-    """Other identifiers on the same row that stand on their own (validated, context not
-    required), not overlapping this one."""
+    """Other identifiers on the same row that stand on their own (validated or labelled,
+    context not required), not overlapping this one."""
     found = []
     for other in row:
-        if other.validation.verdict is not Verdict.PASS or other.pattern.requires_context:
+        if other.pattern.requires_context:
+            continue
+        # Standing on its own: validated, or a post-2020 number its column names.
+        verdict = other.validation.verdict
+        if verdict is not Verdict.PASS and not (verdict is Verdict.UNVERIFIED and other.labelled):
             continue
         if other.pattern.type == cand.pattern.type or "landline" in other.validation.evidence:
             continue
@@ -784,6 +808,27 @@ def _row_evidence(cand: _Candidate, row: Iterable[_Candidate]) -> list[str]:
             continue
         found.append("row:" + other.pattern.type)
     return found
+
+
+_PERSON = frozenset({"name", "row"})
+_LAST_DIGIT = re.compile("[0-9](?=[^0-9]*$)")
+
+
+def _personal_evidence(chunk: str, cand: _Candidate, evidence: list[str]) -> list[str]:
+    """`personal:<label>` when the label or column naming a landline says it is a person's
+    (`자택 전화 02-…`: the nearest label is 전화, the word before it says whose)."""
+    personal = cand.compiled.personal.get(cand.pattern.id)
+    if personal is None:
+        return []
+    before = chunk[max(cand.row_start, cand.start - LABEL_BEFORE) : cand.start]
+    barrier = _LAST_DIGIT.search(before)
+    texts = [before[barrier.end() if barrier else 0 :]]
+    texts += [item.split(":", 1)[1] for item in evidence if item.startswith(_LABELLED)]
+    for text in texts:
+        word = personal.search(fold(text))
+        if word is not None:
+            return ["personal:" + word.group()]
+    return []
 
 
 def _dedupe(items: Iterable[str]) -> list[str]:
@@ -800,8 +845,12 @@ def _confidence(cand: _Candidate) -> float:
         score = min(score, weights["cap"])
     if verdict is Verdict.UNVERIFIED and not _SUPPORT_UNVERIFIED & kinds:
         score = min(score, weights["cap"])
-    if "landline" in kinds and not _SUPPORT_CONTEXT & kinds:
-        score = min(score, weights["cap"])  # landlines are mostly businesses: need a label
+    if "landline" in kinds and "personal" not in kinds and not (
+        _SUPPORT_CONTEXT & kinds and _PERSON & kinds
+    ):
+        # Landlines are mostly shops, hotels and offices: personal under a label that says
+        # so (자택, 宅电), or under a phone label on a row that names a person.
+        score = min(score, weights["cap"])
     if {"lookalike", "foreign"} & kinds:
         score = min(score, weights["cap"])
     return score

@@ -41,14 +41,14 @@ EVIDENCE_KINDS = frozenset(
     {
         "checksum", "valid", "masked", "format", "checksum-failed", "bare", "landline",
         "context", "column", "row", "name", "marker", "negative", "other", "label", "foreign",
-        "lookalike", "timestamp",
+        "lookalike", "timestamp", "personal",
     }
 )  # fmt: skip
 _PACK_KEYS = frozenset({"id", "country", "name", "script", "markers", "negative", "description"})
 _PATTERN_KEYS = frozenset(
     {
         "id", "label", "severity", "regex", "validator", "boundary", "requires_context", "mask",
-        "length", "context", "negative", "lookalikes", "examples", "description",
+        "length", "context", "personal", "negative", "lookalikes", "examples", "description",
     }
 )  # fmt: skip
 _LOOKALIKE_KEYS = frozenset({"when", "country", "against", "unless_labelled"})
@@ -96,6 +96,10 @@ class Pattern:
     mask: tuple[int, int]
     length: tuple[int, int] | None
     context: tuple[str, ...]
+    # Labels that say the number is a person's own (자택, 宅电, home phone): a number the
+    # validator reads as a business line (a landline) is personal only under one of them, or
+    # under a plain label on a row that names a person.
+    personal: tuple[str, ...]
     negative: tuple[str, ...]
     lookalikes: tuple[Lookalike, ...]
     examples: Examples
@@ -310,6 +314,7 @@ class _PackReader:
             mask=self.pair(raw, "mask", pid, default=(0, 0)) or (0, 0),
             length=self.pair(raw, "length", pid, default=None),
             context=self.words(raw, "context", where, pid),
+            personal=self.words(raw, "personal", where, pid),
             negative=self.words(raw, "negative", where, pid),
             lookalikes=self.lookalikes(raw.get("lookalikes", []), pid),
             examples=self.examples(raw.get("examples"), pid),
