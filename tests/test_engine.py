@@ -200,9 +200,20 @@ def test_business_numbers_are_not_reported(find: Find) -> None:
     assert find("고객센터 1588-1234, 수신자부담 080-123-4567, 인터넷전화 070-1234-5678") == []
 
 
-def test_landline_needs_a_label(find: Find) -> None:
+def test_a_landline_is_personal_only_under_a_personal_label_or_on_a_persons_row(
+    find: Find,
+) -> None:
     assert find("02-123-4567") == []
-    assert types_of(find("전화번호 02-123-4567")) == ["kr.phone"]
+    # A shop's, hotel's or office's listed number is not personal data.
+    assert find("전화번호 02-123-4567") == []
+    assert find("酒店名称,电话\n首尔乐天酒店,02-771-1000\n新罗酒店,02-2233-3131\n") == []
+    assert find("서울지사 대표전화 02-345-6789") == []
+    # 자택, 宅电, home phone: a person's own line; a phone column on a row naming a person.
+    assert types_of(find("자택 전화 02-123-4567")) == ["kr.phone"]
+    assert types_of(find("宅电：031-234-5678")) == ["kr.phone"]
+    assert types_of(find("Home phone: 051-234-5678")) == ["kr.phone"]
+    assert types_of(find("성명,전화번호\n김민준,02-345-6789\n")) == ["kr.phone"]
+    assert types_of(find("姓名,座机\n김민준,02-345-6789\n")) == ["kr.phone"]
 
 
 # -- context-required types ------------------------------------------------------------------

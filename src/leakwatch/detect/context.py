@@ -231,11 +231,16 @@ class _Table:
     verified_to: int  # rows up to this chunk offset are known to belong to the table
 
     def fits(self, row: str) -> bool:
-        return abs(row.count(self.delimiter) + 1 - self.width) <= 1
+        if not self.delimiter:  # a list: one value a line
+            return is_list_item(row)
+        # Wider is fine: the last cell (an address, a note) may hold the delimiter itself.
+        return row.count(self.delimiter) + 1 >= self.width - 1
 
     def cell(self, row: str, offset: int) -> str | None:
         if self.header is None:
             return None
+        if not self.delimiter:
+            return self.header.cells[0]
         index = row.count(self.delimiter, 0, offset)
         cells = self.header.cells
         return cells[index] or None if index < len(cells) else None
@@ -264,6 +269,7 @@ class ColumnTracker:
 
     header_words: WordMatcher
     _table: _Table | None = None
+    _carried: TableCarry | None = None  # the table the chunk's first rows continue
 
     def column(self, chunk: str, row_start: int, row_end: int, offset: int) -> str | None:
         """The header cell above `chunk[row_start + offset]`, when its row is in a table."""
@@ -275,20 +281,33 @@ class ColumnTracker:
             table is not None
             and table.delimiter in row
             and row_start >= table.verified_to
-            and table.fits(row)
+            and (table.fits(row) or chunk.find("\n", row_end) < 0)  # or cut by the chunk end
             and _continues(chunk, table, table.verified_to, row_start)
         ):
             table.verified_to = row_end
             return table.cell(row, offset)
         delimiter = _delimiter_of(row)
         if delimiter is None:
-            return None
-        self._table = _find_table(chunk, row_start, row_end, delimiter, self.header_words)
-        return self._table.cell(row, offset)
+            if not is_list_item(row):
+                return None
+            found = _find_list(chunk, row_start, row_end, self.header_words)
+        else:
+            found = _find_table(chunk, row_start, row_end, delimiter, self.header_words)
+        if found.header is None and found.top == 0 and self._carried is not None:
+            # The rows run up to the chunk's start: they continue the table carried in, and
+            # its header names them however far above it was (a 100,000-row dump).
+            carried = self._carried
+            if carried.delimiter == found.delimiter and (
+                not carried.delimiter or abs(carried.width - found.width) <= 1
+            ):
+                found.header = carried.header
+        self._table = found
+        return found.cell(row, offset)
 
     def restore(self, carry: TableCarry | None) -> None:
         """Start a chunk whose first rows may continue the previous chunk's table."""
         self._table = None
+        self._carried = carry
         if carry is not None:
             self._table = _Table(carry.delimiter, carry.width, carry.header, 0, 0)
 
@@ -311,6 +330,8 @@ class ColumnTracker:
             table = None
             if delimiter is not None:
                 table = _find_table(chunk, end, end, delimiter, self.header_words)
+            elif is_list_item(last_line):
+                table = _find_list(chunk, end, end, self.header_words)
         if table is not None and table.header is not None:
             table.top = table.verified_to = 0
             self._table = table
@@ -319,11 +340,49 @@ class ColumnTracker:
 
 
 _MAX_LOOKBACK_LINES = 200_000
+_MAX_ODD_ROWS = 2
 
 
 def _delimiter_of(row: str) -> str | None:
     delimiter = max(_DELIMITERS, key=row.count)
     return delimiter if delimiter in row else None
+
+
+# A line of a list: one value and nothing else (`800101-1234560`, `M12345678`, `010 1234 5678`).
+_LIST_ITEM = re.compile(
+    "[ \t]*(?=[^\n]*[0-9\uff10-\uff19])[0-9A-Za-z\uff10-\uff19\uff21-\uff3a]"
+    "[0-9A-Za-z\uff10-\uff19\uff21-\uff3a \\-.\u2010-\u2015\uff0d]{5,30}[ \t\r]*"
+)
+
+
+def is_list_item(line: str) -> bool:
+    """Whether a line holds one value and nothing else (a row of a one-column list)."""
+    return _LIST_ITEM.fullmatch(line) is not None and not any(d in line for d in _DELIMITERS)
+
+
+def _find_list(chunk: str, row_start: int, row_end: int, header_words: WordMatcher) -> _Table:
+    """Walk up from a list line while lines are list lines; the line above them is the
+    list's header when it is a short known label (`주민등록번호`, `身份证号：`)."""
+    position = row_start
+    for _ in range(_MAX_LOOKBACK_LINES):
+        if position <= 0:
+            break
+        line_end = position - 1
+        line_start = chunk.rfind("\n", max(0, line_end - _MAX_HEADER_LINE), line_end) + 1
+        line = chunk[line_start:line_end]
+        if is_list_item(line):
+            position = line_start
+            continue
+        cell = line.strip().rstrip(":：").strip()
+        if (
+            cell
+            and len(cell) <= _MAX_HEADER_CELL
+            and not _has_digit(cell, 0, len(cell))
+            and header_words.search(fold(cell))
+        ):
+            return _Table("", 1, Header("", (cell,)), position, row_end)
+        break
+    return _Table("", 1, None, position, row_end)
 
 
 def _continues(chunk: str, table: _Table, start: int, end: int) -> bool:
@@ -341,6 +400,7 @@ def _find_table(
     row = chunk[row_start:row_end]
     width = row.count(delimiter) + 1 if row else 0
     position = row_start
+    odd = 0  # consecutive rows of another width (an address with commas in it)
     for _ in range(_MAX_LOOKBACK_LINES):
         if position <= 0:
             break
@@ -362,7 +422,11 @@ def _find_table(
         if header is not None:
             return _Table(delimiter, width or len(header.cells), header, position, row_end)
         if width and abs(line.count(delimiter) + 1 - width) > 1:
-            break
+            odd += 1
+            if odd > _MAX_ODD_ROWS:
+                break
+        else:
+            odd = 0
         position = line_start
     return _Table(delimiter, width, None, position, row_end)
 

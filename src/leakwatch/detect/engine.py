@@ -35,6 +35,7 @@ from leakwatch.detect.context import (
     WordMatcher,
     fold,
     hangul_names,
+    is_list_item,
     script_share,
 )
 from leakwatch.detect.packs import SCRIPTS, Pack, Pattern, compile_re2
@@ -84,7 +85,12 @@ _CLUSTER = re.compile(
 )
 _SUPPORT_CONTEXT = frozenset({"context", "column"})
 _LABELLED = ("context:", "column:")
-_SUPPORT_UNVERIFIED = frozenset({"context", "column", "row"})
+_SUPPORT_UNVERIFIED = frozenset({"context", "column", "row", "list"})
+_NOT_A_TIMESTAMP = (*_LABELLED, "list")  # evidence that a bare 13-digit number is an ID
+# A list (one value a line) of at least this many lines, nearly all of them identifiers that
+# validate, is a list of identifiers: each of its lines is supported by the others.
+LIST_MIN_LINES = 8
+LIST_SHARE = 0.8
 _STRENGTH = {Verdict.PASS: 2, Verdict.UNVERIFIED: 1, Verdict.FORMAT: 1, Verdict.FAIL: 0}
 # Column names that mark a header row besides the packs' own context words.
 _HEADER_WORDS = (
@@ -415,7 +421,7 @@ class ChunkScanner:
             return True
         row_start, row_end = _row_bounds(chunk, start, end)
         row = chunk[row_start:row_end]
-        return any(delimiter in row for delimiter in _TABLE_DELIMITERS)
+        return any(delimiter in row for delimiter in _TABLE_DELIMITERS) or is_list_item(row)
 
     def _match(
         self,
@@ -477,6 +483,7 @@ class ChunkScanner:
             cand.row_start, cand.row_end = _row_bounds(chunk, cand.start, cand.end)
             rows.setdefault(cand.row_start, []).append(cand)
         starts = [cand.start for cand in candidates]  # sorted
+        listed = _list_members(chunk, candidates)
         scored = []
         for row_candidates in rows.values():
             first = row_candidates[0]
@@ -487,6 +494,8 @@ class ChunkScanner:
                 evidence = list(cand.validation.evidence)
                 evidence += self._label_evidence(chunk, cand)
                 evidence += self._column_evidence(chunk, cand)
+                if listed and id(cand) in listed:
+                    evidence.append("list")
                 if self._hopeless(cand, evidence, _SUPPORT_CONTEXT):
                     continue  # most look-alikes stop here, before any further work
                 cand.evidence = evidence
@@ -515,7 +524,7 @@ class ChunkScanner:
                 evidence += self._lookalike_evidence(chunk, row, cand, evidence)
                 if "landline" in evidence:
                     evidence += _personal_evidence(chunk, cand, evidence)
-                if "bare" in evidence and any(e.startswith(_LABELLED) for e in evidence):
+                if "bare" in evidence and any(e.startswith(_NOT_A_TIMESTAMP) for e in evidence):
                     evidence.remove(
                         "bare"
                     )  # labelled as this type: no timestamp, whatever its form
@@ -599,14 +608,11 @@ class ChunkScanner:
         home = cand.compiled.home_script
         if home is None or not looks:
             return []
-        # A column headed 韩国手机 / 한국 휴대폰 / Korean mobile, or in the home script at all
-        # (연락처: a Korean table), says whose numbers it holds, whatever names the rows carry
-        # (Chinese residents of Korea have Korean numbers).
+        # A column headed 韩国手机 / 한국 휴대폰 / Korean mobile says whose numbers it holds,
+        # whatever names the rows carry (Chinese residents of Korea have Korean numbers).
         for item in evidence:
-            if item.startswith("column:"):
-                header = item[len("column:") :]
-                if cand.compiled.marker(header) or re.search(f"[{home}]", header):
-                    return []
+            if item.startswith("column:") and cand.compiled.marker(item[len("column:") :]):
+                return []
         # Row evidence never comes from the same type: two Beijing numbers on one row must not
         # vouch for each other.
         vouched = any(e.startswith(("marker", "name", "row:")) for e in evidence)
@@ -657,6 +663,54 @@ class ChunkScanner:
 HOME_SHARE = 0.3  # below this share of home-script letters (vs Han), a page is foreign
 _HANGUL = re.compile("[\uac00-\ud7a3]")
 _HAN = re.compile("[\u4e00-\u9fff]")
+
+
+def _list_members(chunk: str, candidates: Sequence[_Candidate]) -> set[int]:
+    """Ids of the candidates that are lines of a list of validated identifiers.
+
+    A list is a run of lines holding one value each (blank lines end it). When nearly all
+    its lines (LIST_SHARE) hold a value that validates by itself (check digit, numbering
+    plan), the list is the evidence for each of its values of those types, post-2020 numbers
+    too: random 13-digit numbers pass date, century and check digit well under 1% of the
+    time, so a column of timestamps or order numbers never qualifies.
+    """
+    rows: dict[int, list[_Candidate]] = {}
+    for cand in candidates:
+        if chunk[cand.row_start : cand.row_end].strip() == cand.text.strip():
+            rows.setdefault(cand.row_start, []).append(cand)
+    if len(rows) < LIST_MIN_LINES * LIST_SHARE:
+        return set()
+    members: set[int] = set()
+    run: list[list[_Candidate]] = []
+    lines = 0
+    previous_end = -2
+    for row_start in sorted(rows):
+        row = rows[row_start]
+        gap = chunk[previous_end + 1 : row_start]
+        between = gap[:-1].split("\n") if gap else []
+        if run and not all(is_list_item(line) for line in between):
+            members |= _list_run(run, lines)
+            run, lines = [], 0
+        elif run:
+            lines += len(between)
+        run.append(row)
+        lines += 1
+        previous_end = row[0].row_end
+    if run:
+        members |= _list_run(run, lines)
+    return members
+
+
+def _list_run(run: list[list[_Candidate]], lines: int) -> set[int]:
+    validated = [
+        {c.pattern.id for c in row
+         if c.validation.verdict is Verdict.PASS and not c.pattern.requires_context}
+        for row in run
+    ]  # fmt: skip
+    if lines < LIST_MIN_LINES or sum(1 for v in validated if v) < LIST_SHARE * lines:
+        return set()
+    types = set().union(*validated)
+    return {id(c) for row in run for c in row if c.pattern.id in types}
 
 
 def _row_bounds(chunk: str, start: int, end: int) -> tuple[int, int]:
@@ -845,8 +899,10 @@ def _confidence(cand: _Candidate) -> float:
         score = min(score, weights["cap"])
     if verdict is Verdict.UNVERIFIED and not _SUPPORT_UNVERIFIED & kinds:
         score = min(score, weights["cap"])
-    if "landline" in kinds and "personal" not in kinds and not (
-        _SUPPORT_CONTEXT & kinds and _PERSON & kinds
+    if (
+        "landline" in kinds
+        and "personal" not in kinds
+        and not (_SUPPORT_CONTEXT & kinds and _PERSON & kinds)
     ):
         # Landlines are mostly shops, hotels and offices: personal under a label that says
         # so (자택, 宅电), or under a phone label on a row that names a person.

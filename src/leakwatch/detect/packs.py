@@ -41,7 +41,7 @@ EVIDENCE_KINDS = frozenset(
     {
         "checksum", "valid", "masked", "format", "checksum-failed", "bare", "landline",
         "context", "column", "row", "name", "marker", "negative", "other", "label", "foreign",
-        "lookalike", "timestamp", "personal",
+        "lookalike", "timestamp", "personal", "list",
     }
 )  # fmt: skip
 _PACK_KEYS = frozenset({"id", "country", "name", "script", "markers", "negative", "description"})
