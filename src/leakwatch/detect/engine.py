@@ -40,6 +40,7 @@ from leakwatch.detect.context import (
 )
 from leakwatch.detect.packs import SCRIPTS, Pack, Pattern, compile_re2
 from leakwatch.detect.redact import MASK_CHARS, Fingerprinter, mask, mask_snippet
+from leakwatch.detect.sql import SqlCarry, SqlColumns
 from leakwatch.extract.sources import context_before
 from leakwatch.models import Finding, Validation, Verdict
 
@@ -224,6 +225,16 @@ def _compile(pack: Pack) -> _CompiledPack:
 
 
 @dataclass(frozen=True, slots=True)
+class Carry:
+    """What one chunk of a document hands the next: the table its last rows belong to and
+    the SQL statement they are in. Comparable, so a chunk scanned on a guessed carry can be
+    checked (see detect/parallel.py)."""
+
+    table: TableCarry | None
+    sql: SqlCarry | None
+
+
+@dataclass(frozen=True, slots=True)
 class ChunkJob:
     """A stretch of one document to scan, cut at a line end (in a giant line, overlapping its
     neighbour: only findings starting in [emit_from, emit_to) belong to this job)."""
@@ -328,7 +339,7 @@ class DocumentScan:
     def __init__(self, detector: Detector, source: str) -> None:
         self.cutter = ChunkCutter(source, detector.foreign_packs)
         self.scanner = ChunkScanner(detector)
-        self.table: TableCarry | None = None
+        self.table: Carry | None = None
         self.counts: Counter[str] = Counter()
 
     def feed(self, piece: str) -> list[Finding]:
@@ -350,23 +361,24 @@ class DocumentScan:
 
 class ChunkScanner:
     """Finds the identifiers in chunks. The only state one chunk hands the next is the table
-    its last rows belong to (`TableCarry`), so chunks can be scanned in other processes."""
+    its last rows belong to and the SQL statement they are in (`Carry`), so chunks can be
+    scanned in other processes."""
 
     def __init__(self, detector: Detector) -> None:
         self.detector = detector
         self.columns = ColumnTracker(detector.header_words)
+        self.sql = SqlColumns()
         self._column_kinds: dict[tuple[str, str], str | None] = {}
         self.source = ""
         self._foreign: frozenset[str] = frozenset()
 
-    def scan(
-        self, job: ChunkJob, table: TableCarry | None
-    ) -> tuple[list[Finding], TableCarry | None]:
+    def scan(self, job: ChunkJob, carry: Carry | None) -> tuple[list[Finding], Carry | None]:
         """The chunk's findings, and the table still open at its end."""
         self.source = job.source
         self._foreign = job.foreign
-        self.columns.restore(table)
+        self.columns.restore(carry.table if carry else None)
         chunk = job.text
+        self.sql.start(chunk, carry.sql if carry else None)
         candidates = self._candidates(chunk)
         findings = []
         if candidates:
@@ -390,7 +402,8 @@ class ChunkScanner:
                 column = cand.start - newline if newline >= 0 else job.column + cand.start + 1
                 findings.append(self._finding(chunk, cand, line, column))
         self.columns.end_chunk(chunk, job.emit_to)  # the carry is taken where the part ends
-        return findings, self.columns.carry()
+        table, sql = self.columns.carry(), self.sql.carry(chunk, job.emit_to)
+        return findings, (None if table is None and sql is None else Carry(table, sql))
 
     def _candidates(self, chunk: str) -> list[_Candidate]:
         windows = _windows(chunk)
@@ -565,8 +578,12 @@ class ChunkScanner:
         return [] if label is None else [_label_kind(label.word, label.owners, cand.pattern.id)]
 
     def _column_evidence(self, chunk: str, cand: _Candidate) -> list[str]:
-        offset = cand.start - cand.row_start
-        header = self.columns.column(chunk, cand.row_start, cand.row_end, offset)
+        header = None
+        if self.sql.active:  # a value of an INSERT: its column name is its header
+            header = self.sql.column(chunk, cand.start)
+        if header is None:
+            offset = cand.start - cand.row_start
+            header = self.columns.column(chunk, cand.row_start, cand.row_end, offset)
         if header is None:
             return []
         key = (header, cand.pattern.id)

@@ -1,11 +1,11 @@
 """Scan large documents on every core: their parts go to worker processes, speculatively.
 
 A part of a document depends on the part before it in one way only: the table its first rows
-may continue (`TableCarry`). Each part is therefore sent off with the carry the last accepted
-part left, which is almost always right (prose has no table; a CSV dump has one header
-throughout), and results are accepted strictly in order. A part scanned with a wrong carry
-is scanned again here with the right one. Findings, their order and their line numbers are
-exactly those of a scan in one process.
+may continue and the SQL statement they are in (`Carry`). Each part is therefore sent off
+with the carry the last accepted part left, which is almost always right (prose has no
+table; a CSV dump has one header throughout), and results are accepted strictly in order.
+A part scanned with a wrong carry is scanned again here with the right one. Findings, their
+order and their line numbers are exactly those of a scan in one process.
 
 Two kinds of part:
 - a large plain UTF-8 file is cut into line-aligned byte ranges (one pass here: hash, line
@@ -34,10 +34,10 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from leakwatch.detect.classify import PageClassifier, TextSignals
-from leakwatch.detect.context import TableCarry
 from leakwatch.detect.engine import (
     CONTEXT_CHARS,
     PAGE_SAMPLE_CHARS,
+    Carry,
     ChunkCutter,
     ChunkJob,
     ChunkScanner,
@@ -48,10 +48,10 @@ from leakwatch.detect.redact import Fingerprinter
 from leakwatch.extract.sources import ByteRange, FilePlan, RangeSource, column_at
 from leakwatch.models import Finding
 
-ChunkResult = tuple[list[Finding], TableCarry | None]
+ChunkResult = tuple[list[Finding], Carry | None]
 # ... and what the range said, and the column its successor starts at (with whether that
 # column counts from a line start inside the range, or continues the range's own start).
-RangeResult = tuple[list[Finding], TableCarry | None, TextSignals, tuple[int, bool] | None]
+RangeResult = tuple[list[Finding], Carry | None, TextSignals, tuple[int, bool] | None]
 # Prose read ahead of a range, so trade-offer windows reach across range ends (UTF-8 bytes).
 CONTEXT_BYTES = 3 * 1024
 
@@ -90,7 +90,7 @@ class RangeJob:
 
 
 def scan_range(
-    scanner: ChunkScanner, classifier: PageClassifier, job: RangeJob, carry: TableCarry | None
+    scanner: ChunkScanner, classifier: PageClassifier, job: RangeJob, carry: Carry | None
 ) -> RangeResult:
     """Read, decode, scan and classify one range."""
     part = job.file.read(job.part, CONTEXT_CHARS)
@@ -139,12 +139,12 @@ def _nothing() -> None:
     return None
 
 
-def _scan_chunk_in_worker(job: ChunkJob, carry: TableCarry | None) -> ChunkResult:
+def _scan_chunk_in_worker(job: ChunkJob, carry: Carry | None) -> ChunkResult:
     assert _worker is not None, "worker started without its initializer"
     return _worker[1].scan(job, carry)
 
 
-def _scan_range_in_worker(job: RangeJob, carry: TableCarry | None) -> RangeResult:
+def _scan_range_in_worker(job: RangeJob, carry: Carry | None) -> RangeResult:
     assert _worker is not None, "worker started without its initializer"
     return scan_range(_worker[1], _worker[2], job, carry)
 
@@ -207,18 +207,18 @@ class _InOrder(Generic[Job, Result]):
     def __init__(
         self,
         pool: ScanPool,
-        remote: Callable[[Job, TableCarry | None], Result],
-        local: Callable[[Job, TableCarry | None], Result],
+        remote: Callable[[Job, Carry | None], Result],
+        local: Callable[[Job, Carry | None], Result],
         *,
-        table: TableCarry | None = None,
+        table: Carry | None = None,
         started: bool = False,
     ) -> None:
         self.pool = pool
-        self.remote: Callable[[Job, TableCarry | None], Result] = remote
-        self.local: Callable[[Job, TableCarry | None], Result] = local
+        self.remote: Callable[[Job, Carry | None], Result] = remote
+        self.local: Callable[[Job, Carry | None], Result] = local
         self.table = table  # left by the last accepted part
         self.rescans = 0  # parts whose guessed carry was wrong
-        self._in_flight: deque[tuple[Job, TableCarry | None, Future[Result]]] = deque()
+        self._in_flight: deque[tuple[Job, Carry | None, Future[Result]]] = deque()
         self._started = started
 
     def add(self, job: Job) -> list[tuple[Job, Result]]:
@@ -320,7 +320,7 @@ def scan_planned(
     tail = None if text.next_start is None else column_at(text.text, text.next_start)
     base = _next_base(tail, 0)
 
-    def here(job: RangeJob, carry: TableCarry | None) -> RangeResult:
+    def here(job: RangeJob, carry: Carry | None) -> RangeResult:
         return scan_range(scanner, classifier, job, carry)
 
     parts: _InOrder[RangeJob, RangeResult] = _InOrder(

@@ -1,0 +1,191 @@
+"""SQL dumps: the column an `INSERT` value sits in, from the statement's column list or the
+table's `CREATE TABLE`.
+
+`INSERT INTO members (name, jumin, hp) VALUES ('김민준', '8001011234560', '01023456789'), …`
+is a table whose header is the column list; mysqldump's default `INSERT INTO t VALUES (…)`
+names its columns only in the `CREATE TABLE t (…)` above it. A value's column is found by
+walking back to the start of its tuple and counting the commas outside quotes.
+
+The statement heads and table definitions of a document are learnt chunk by chunk, in
+order, and handed to the next chunk in a `SqlCarry` (extended INSERT lines run to megabytes,
+so a head is often chunks away from its values).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+
+# `INSERT INTO t (a, b) VALUES`, `INSERT IGNORE INTO "s"."t" VALUES`, `REPLACE INTO t`.
+_INSERT = re.compile(
+    r"(?:insert(?:\s+ignore)?|replace)\s+into\s+((?:[`\"\[]?\w+[`\"\]]?\.)?[`\"\[]?\w+[`\"\]]?)"
+    r"\s*(\([^()]{0,4000}\))?\s*values\s*",
+    re.IGNORECASE,
+)
+_CREATE = re.compile(
+    r"create\s+table(?:\s+if\s+not\s+exists)?\s+"
+    r"((?:[`\"\[]?\w+[`\"\]]?\.)?[`\"\[]?\w+[`\"\]]?)\s*\(",
+    re.IGNORECASE,
+)
+_COLUMN_LINE = re.compile(r"\s*[`\"\[]?(\w+)[`\"\]]?\s+\w")
+_NOT_COLUMNS = frozenset(
+    {"primary", "key", "unique", "index", "constraint", "foreign", "check", "fulltext"}
+)
+_MAX_TABLE = 20_000  # characters of a CREATE TABLE body looked at
+_MAX_TUPLE = 4_000  # how far back a value's tuple may start
+
+
+def _name(quoted: str) -> str:
+    """A table name without its schema and quotes, in lower case."""
+    return quoted.rsplit(".", 1)[-1].strip('`"[]').lower()
+
+
+@dataclass(frozen=True, slots=True)
+class SqlCarry:
+    """What a chunk hands the next: the tables defined so far, and the columns of the
+    INSERT statement its last line is in."""
+
+    tables: tuple[tuple[str, tuple[str, ...]], ...]
+    columns: tuple[str, ...] | None
+
+
+@dataclass(slots=True)
+class SqlColumns:
+    """Names the column of values inside INSERT statements, chunk by chunk."""
+
+    _tables: dict[str, tuple[str, ...]]
+    _heads: list[int]  # chunk offsets where INSERT values start
+    _head_columns: list[tuple[str, ...] | None]
+    _carried: tuple[str, ...] | None
+
+    def __init__(self) -> None:
+        self._tables = {}
+        self._heads = []
+        self._head_columns = []
+        self._carried = None
+
+    def start(self, chunk: str, carry: SqlCarry | None) -> None:
+        """Learn the statement heads and table definitions of a new chunk."""
+        self._tables = dict(carry.tables) if carry else {}
+        self._carried = carry.columns if carry else None
+        self._heads, self._head_columns = [], []
+        if not any(word in chunk for word in ("INTO", "into", "TABLE", "table")):
+            return  # the common case, prose or CSV: nothing to learn
+        for match in _CREATE.finditer(chunk):
+            defined = _table_columns(chunk, match.end())
+            if defined:
+                self._tables[_name(match.group(1))] = defined
+        for match in _INSERT.finditer(chunk):
+            listed = match.group(2)
+            columns: tuple[str, ...] | None = None
+            if listed:
+                columns = tuple(c.strip().strip('`"[]') for c in listed[1:-1].split(","))
+            else:
+                columns = self._tables.get(_name(match.group(1)))
+            self._heads.append(match.end())
+            self._head_columns.append(columns)
+
+    def carry(self, chunk: str, end: int) -> SqlCarry | None:
+        """The state the chunk after `end` starts from."""
+        index = bisect.bisect_right(self._heads, end) - 1
+        head = self._heads[index] if index >= 0 else 0
+        columns = self._head_columns[index] if index >= 0 else self._carried
+        if columns is not None and _statement_ended(chunk, head, end):
+            columns = None
+        if not self._tables and columns is None:
+            return None
+        return SqlCarry(tuple(sorted(self._tables.items())), columns)
+
+    @property
+    def active(self) -> bool:
+        return bool(self._heads) or self._carried is not None
+
+    def column(self, chunk: str, position: int) -> str | None:
+        """The column name of the value at `chunk[position]`, when it is inside an INSERT."""
+        index = bisect.bisect_right(self._heads, position) - 1
+        head = self._heads[index] if index >= 0 else 0
+        columns = self._head_columns[index] if index >= 0 else self._carried
+        if not columns:
+            return None
+        opening = _tuple_start(chunk, max(head, position - _MAX_TUPLE), position)
+        if opening is None:
+            return None
+        cell = _commas_before(chunk, opening + 1, position)
+        if cell is None or cell >= len(columns):
+            return None
+        return columns[cell]
+
+
+def _table_columns(chunk: str, body: int) -> tuple[str, ...]:
+    """Column names of a CREATE TABLE body starting at `body` (one definition a line, or
+    comma-separated on one line)."""
+    depth, end = 1, body
+    limit = min(len(chunk), body + _MAX_TABLE)
+    while end < limit and depth:
+        char = chunk[end]
+        depth += (char == "(") - (char == ")")
+        end += 1
+    text = chunk[body : end - 1]
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        depth += (char == "(") - (char == ")")
+        if char == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    columns = []
+    for part in parts:
+        match = _COLUMN_LINE.match(part)
+        if match and match.group(1).lower() not in _NOT_COLUMNS:
+            columns.append(match.group(1))
+    return tuple(columns)
+
+
+def _tuple_start(chunk: str, low: int, position: int) -> int | None:
+    """The `(` opening the VALUES tuple that `position` is in: one preceded by `VALUES` or by
+    the `),` closing the tuple before it."""
+    at = position
+    while True:
+        at = chunk.rfind("(", low, at)
+        if at < 0:
+            return None
+        before = chunk[max(0, at - 8) : at].rstrip()
+        if before.endswith(",") and before[:-1].rstrip().endswith(")"):
+            return at
+        if before.lower().endswith("values"):
+            return at
+
+
+def _commas_before(chunk: str, start: int, end: int) -> int | None:
+    """Commas outside quoted strings in `chunk[start:end]`; None if `end` is not at the
+    start of a value (then the tuple was misread)."""
+    commas = depth = 0
+    quote = ""
+    i = start
+    while i < end:
+        char = chunk[i]
+        if quote:
+            if char == "\\":
+                i += 1
+            elif char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            if not depth:
+                return None
+            depth -= 1
+        elif char == "," and not depth:
+            commas += 1
+        i += 1
+    return commas
+
+
+def _statement_ended(chunk: str, head: int, end: int) -> bool:
+    """Whether the INSERT whose values start at `head` ends (`);`) before `end`."""
+    return re.search(r"\)\s*;\s*$", chunk[max(head, end - 200) : end]) is not None or (
+        chunk.find(";\n", head, end) >= 0
+    )
