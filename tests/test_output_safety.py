@@ -9,6 +9,7 @@ import contextlib
 import errno
 import json
 import os
+import select
 import resource
 import signal
 import stat
@@ -431,7 +432,12 @@ def _interrupt_while_writing(tmp_path: Path, presses: int) -> tuple[int, bytes, 
     with _streaming_scan(tmp_path, "-f", "json", "-o", str(fifo)) as process:
         _wait_for_findings(tmp_path / "home")
         process.send_signal(signal.SIGINT)  # stop scanning: the JSON is written now
-        time.sleep(2)  # it fills the pipe and waits for us to read
+        # Once output reaches the FIFO the run is writing its results; it soon fills the
+        # pipe and waits for us to read. (A fixed sleep failed on a loaded machine: the run
+        # was still recording when the next Ctrl-C came.)
+        readable, _, _ = select.select([reader], [], [], 60)
+        assert readable, "the scan wrote nothing after Ctrl-C"
+        time.sleep(0.5)
         assert process.poll() is None
         for _ in range(presses - 1):
             process.send_signal(signal.SIGINT)

@@ -575,6 +575,11 @@ class ChunkScanner:
             above = chunk[_line_start(chunk, cand.row_start - 1, LABEL_BEFORE) : cand.row_start]
             if not _CLUSTER.search(above):
                 label = labels.nearest(above + before, "")
+        if label is None and before[-1:] in _KEY_ENDS:
+            # A query, JSON or log key right before the value: `jumin1=`, `"ordTel": "`.
+            key = _KEY.search(before)
+            if key is not None:
+                label = labels.classify(_CAMEL.sub(" ", key.group(1)))
         return [] if label is None else [_label_kind(label.word, label.owners, cand.pattern.id)]
 
     def _column_evidence(self, chunk: str, cand: _Candidate) -> list[str]:
@@ -649,7 +654,9 @@ class ChunkScanner:
     def _finding(self, chunk: str, cand: _Candidate, line: int, column: int) -> Finding:
         pattern = cand.pattern
         detector = self.detector
-        masked = mask(cand.text, pattern.mask)
+        # A number written over two fields is shown as the one number it is.
+        shown = cand.validation.normalized if pattern.reports else cand.text
+        masked = mask(shown, pattern.mask)
         row_start = cand.row_start
         snippet_from = max(row_start, cand.start - SNIPPET_BEFORE)
         snippet_to = min(cand.row_end, cand.end + SNIPPET_AFTER)
@@ -673,7 +680,7 @@ class ChunkScanner:
             line=line,
             column=column,
             context=snippet.strip(),
-            value=cand.text if detector.reveal else None,
+            value=shown if detector.reveal else None,
         )
 
 
@@ -882,6 +889,10 @@ def _row_evidence(cand: _Candidate, row: Iterable[_Candidate]) -> list[str]:
 
 
 _PERSON = frozenset({"name", "row"})
+# A key naming the value after it, a field number aside: `jumin1=`, `"ordTel": "`, `hp2:`.
+_KEY = re.compile(r"([A-Za-z][A-Za-z_]{1,30}?)_?[0-9]{0,2}[\"'`]?\s*[=:]\s*[\"'`]?$")
+_KEY_ENDS = frozenset("=:\"'` ")
+_CAMEL = re.compile("(?<=[a-z])(?=[A-Z])")
 _LAST_DIGIT = re.compile("[0-9](?=[^0-9]*$)")
 
 

@@ -49,6 +49,7 @@ _PATTERN_KEYS = frozenset(
     {
         "id", "label", "severity", "regex", "validator", "boundary", "requires_context", "mask",
         "length", "context", "personal", "negative", "lookalikes", "examples", "description",
+        "reports",
     }
 )  # fmt: skip
 _LOOKALIKE_KEYS = frozenset({"when", "country", "against", "unless_labelled"})
@@ -107,10 +108,15 @@ class Pattern:
     validator: Validator = field(compare=False, repr=False)
     compiled: Any = field(compare=False, repr=False)
 
+    # Another pattern's type this one reports (`kr.rrn.split` finds RRNs written over two
+    # fields: its findings are `kr.rrn`); None: its own id.
+    reports: str | None = None
+
     @property
     def type(self) -> str:
-        """The finding type this pattern reports (its id: the output contract)."""
-        return self.id
+        """The finding type this pattern reports (its id, or the id it `reports`: the output
+        contract)."""
+        return self.reports or self.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,7 +327,19 @@ class _PackReader:
             pack_id=pack_id,
             validator=VALIDATORS[validator_name],
             compiled=compiled,
+            reports=self.reported_type(raw, pid),
         )
+
+    def reported_type(self, raw: Mapping[str, Any], pid: str) -> str | None:
+        reports = raw.get("reports")
+        if reports is None:
+            return None
+        if not isinstance(reports, str) or not _ID.fullmatch(reports):
+            raise self.fail("reports must be the id of another pattern, like kr.rrn", pid)
+        ids = [p.get("id") for p in self.data.get("patterns", []) if isinstance(p, dict)]
+        if reports == pid or reports not in ids:
+            raise self.fail(f"reports {reports!r}, which is no other pattern of this pack", pid)
+        return reports
 
     def compile(self, source: str, pid: str, key: str) -> Any:
         try:

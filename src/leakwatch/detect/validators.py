@@ -78,6 +78,18 @@ def kr_rrn(text: str, today: dt.date) -> Validation:
     return Validation(Verdict.UNVERIFIED, digits, ("checksum-failed", *_bare(text, born, today)))
 
 
+_HALVES = re.compile(r"([0-9]{6})[^0-9].*?([0-9]{7})")
+
+
+def kr_rrn_split(text: str, today: dt.date) -> Validation:
+    """An RRN written over two fields (`jumin1=800101&jumin2=1234560`, two cells): the first
+    six digits and the last seven, joined, validated as `kr_rrn`."""
+    halves = _HALVES.fullmatch(text)
+    if halves is None:
+        return _FAIL
+    return kr_rrn(f"{halves.group(1)}-{halves.group(2)}", today)
+
+
 def kr_arn(text: str, today: dt.date) -> Validation:
     """Korean alien registration number: RRN layout with S in 5-8.
 
@@ -306,6 +318,7 @@ def _degenerate(digits: str) -> bool:
 VALIDATORS: Mapping[str, Validator] = MappingProxyType(
     {
         "kr_rrn": kr_rrn,
+        "kr_rrn_split": kr_rrn_split,
         "kr_arn": kr_arn,
         "kr_rrn_masked": kr_rrn_masked,
         "kr_arn_masked": kr_arn_masked,
