@@ -9,8 +9,8 @@ import contextlib
 import errno
 import json
 import os
-import select
 import resource
+import select
 import signal
 import stat
 import subprocess

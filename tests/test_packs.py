@@ -50,7 +50,7 @@ def write_pack(folder: Path, text: str, name: str = "zz.toml") -> Path:
 
 
 def test_builtin_pack_has_the_contract_types(packs: tuple) -> None:  # type: ignore[type-arg]
-    ids = {p.id for pack in packs for p in pack.patterns}
+    ids = {p.type for pack in packs for p in pack.patterns}  # kr.rrn.split reports kr.rrn
     assert ids == KOREAN_TYPES
     assert builtin_pack_dir() == REPO / "patterns"
 
@@ -80,6 +80,10 @@ def test_an_extra_pack_is_loaded_beside_the_builtin_ones(tmp_path: Path) -> None
         (('label = "A number"', 'lable = "A number"'), "unknown key 'lable'"),
         (('examples.no_match = ["1234-5678"]', ""), "examples.no_match"),
         (('context = ["number"]', 'context = "number"'), "'context' must be a list"),
+        (
+            ('label = "A number"', 'label = "A number"\nreports = "zz.other"'),
+            "reports 'zz.other', which is no other pattern of this pack",
+        ),
     ],
 )
 def test_bad_pattern_is_refused_naming_file_pattern_and_problem(
@@ -138,7 +142,7 @@ def test_pack_is_valid_toml_with_synthetic_examples_only() -> None:
 def test_cli_patterns_test_and_list(cli: Callable[..., Result]) -> None:
     ok = cli("patterns", "test")
     assert ok.code == 0, ok.stdout + ok.stderr
-    assert re.search(r"12 patterns, \d+ examples, 0 failures", ok.stdout)
+    assert re.search(r"13 patterns, \d+ examples, 0 failures", ok.stdout)
     listing = cli("patterns", "list", "-f", "json")
     assert listing.code == 0
     assert "kr.driver_license" in listing.stdout
