@@ -44,7 +44,7 @@ from leakwatch.pipeline import scan_local
 FIXTURES_ROOT = Path(__file__).resolve().parent / "fixtures"
 FIXTURES = FIXTURES_ROOT / "accuracy"
 LABELS = FIXTURES / "labels.json"
-CORPORA = ("accuracy", "holdout-1", "holdout-2", "holdout-3")
+CORPORA = ("accuracy", "holdout-1", "holdout-2", "holdout-3", "holdout-4")
 # The corpus's birth dates and "future" numbers are relative to this day (tests/synthetic.py).
 TODAY = dt.date(2026, 11, 28)
 MIN_PRECISION = 0.98
@@ -322,7 +322,11 @@ def _document_accuracy(corpus: Corpus, what: str) -> tuple[float, list[str]]:
 
 @pytest.mark.parametrize(
     ("corpus", "what"),
-    [*((name, "category") for name in CORPORA), ("accuracy", "published")],
+    [
+        *((name, "category") for name in CORPORA),
+        ("accuracy", "published"),
+        ("holdout-4", "published"),
+    ],
     indirect=["corpus"],
 )
 def test_document_facts(corpus: Corpus, what: str) -> None:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from leakwatch.detect import engine
+from leakwatch.detect.classify import PageClassifier
 from leakwatch.detect.engine import Detector
 from leakwatch.detect.packs import Pack
-from leakwatch.detect.parallel import DetectorSpec, ParallelDocumentScan, ScanPool
+from leakwatch.detect.parallel import DetectorSpec, ParallelDocumentScan, ScanPool, scan_planned
 from leakwatch.detect.redact import Fingerprinter
 from leakwatch.extract import sources
 from leakwatch.models import Finding
@@ -129,3 +131,51 @@ def test_a_giant_line_in_a_planned_file_is_cut_without_losing_anything(
     outputs = [scanned(cli, path, jobs) for jobs in ("1", "2")]
     assert outputs[0] == outputs[1]
     assert outputs[0][-1]["findings_by_type"] == {"kr.rrn": 30_000}
+
+
+BIG_HEADER = "姓名,身份证号,手机号,座机,护照号,驾照号,地址\n"
+
+
+def header_led_dump(rng: random.Random, rows: int) -> str:
+    """A dump whose only context is its header row: every row below it is a person."""
+    lines = [BIG_HEADER]
+    for i in range(rows):
+        # Now and then an address with the delimiter in it (a row wider than the header).
+        address = "서울, 강남구, 역삼동" if i % 4999 == 7 else "서울특별시 강남구 역삼동"
+        lines.append(
+            f"{synthetic.hangul_name(rng)},{synthetic.rrn(rng)},{synthetic.mobile(rng)},"
+            f"{synthetic.landline(rng)},{synthetic.passport(rng)},"
+            f"{synthetic.driver_license(rng)},{address}\n"
+        )
+    return "".join(lines)
+
+
+@pytest.mark.timeout(300)
+def test_a_big_dumps_header_names_every_row_however_far_down(
+    packs: tuple[Pack, ...], tmp_path: Path
+) -> None:
+    # The header is the only thing saying that the 9-character codes are passports and the
+    # 12-digit numbers licences: it must reach row 100,000, in every chunk and every range.
+    rows = 100_000
+    path = tmp_path / "members.csv"
+    path.write_text(header_led_dump(random.Random(9), rows), encoding="utf-8")
+    expected = {"kr.rrn": rows, "kr.phone": 2 * rows, "kr.passport": rows,
+                "kr.driver_license": rows}  # fmt: skip
+    detector = Detector(packs, Fingerprinter(KEY), today=TODAY)
+    one = detector.open(str(path))
+    with path.open(encoding="utf-8") as text:
+        for piece in iter(lambda: text.read(1 << 20), ""):
+            one.feed(piece)
+    one.finish()
+    assert dict(one.counts) == expected  # --jobs 1
+    (item,) = sources.expand([str(path)])
+    assert isinstance(item, sources.Input)
+    plan = sources.DocumentReader(item, None, TODAY).plan()
+    assert plan is not None
+    assert len(list(plan.ranges())) >= 3
+    counts: Counter[str] = Counter()
+    spec = DetectorSpec((), KEY, detector.min_confidence, False, TODAY)
+    with ScanPool(spec, workers=2) as pool:
+        for outcome in scan_planned(detector, PageClassifier(packs), str(path), plan, pool):
+            counts.update(f.type for f in outcome.findings)
+    assert dict(counts) == expected  # --jobs 2: the second worker's ranges too

@@ -31,7 +31,7 @@ EXPOSURE_MIN_MEDIUM = 5
 # Findings below this confidence never make a page a case, whatever --min-confidence shows.
 CASE_MIN_CONFIDENCE = 0.5
 _MARKER, _DATA, _AMBIGUOUS, _SALE, _TRAP = "marker", "data", "ambiguous", "sale", "trap"
-_OFFER, _NEWS, _REQUEST = "offer", "news", "request"
+_OFFER, _NEWS, _REQUEST, _CONTACT = "offer", "news", "request", "contact"
 _DATA_KINDS = frozenset({_DATA, _AMBIGUOUS})
 _SENTENCE_END = re.compile("[。！？!?\n]")
 
@@ -44,6 +44,7 @@ class _Vocabulary:
     kinds: dict[str, frozenset[str]]
     home_script: re.Pattern[str] | None
     sales: WordMatcher  # sale words, and the traps holding them: the cheap first pass
+    services: WordMatcher | None  # 接码: a service showing its own phone numbers
 
     def sale_spans(self, text: str) -> list[tuple[int, int]]:
         """Stretches of `text` within a window of a sale word (traps excepted), merged.
@@ -96,6 +97,7 @@ def _compile(pack: Pack) -> _Vocabulary:
         (_DATA, trading.data),
         (_AMBIGUOUS, trading.ambiguous),
         (_SALE, trading.sale),
+        (_CONTACT, trading.contact),
         (_OFFER, trading.offer),
         (_NEWS, trading.news),
         (_REQUEST, trading.requests),
@@ -106,11 +108,22 @@ def _compile(pack: Pack) -> _Vocabulary:
                 kinds[fold(word)] = {_TRAP}
             else:
                 kinds.setdefault(fold(word), set()).add(kind)
+    # A word holding other words is of their kinds too: `收韩国料` (a buying request) is a
+    # sale word, a marker and a data term at once, and the matcher, taking the longest word,
+    # would hide the shorter ones inside it.
+    inner = WordMatcher(word for word, found in kinds.items() if _TRAP not in found)
+    for word, found in kinds.items():
+        if _TRAP in found:
+            continue
+        for match in inner.finditer(word):
+            if match.group() != word:
+                found.update(kinds[fold(match.group())] - {_TRAP})
     # Text in the home script (Hangul) is itself a Korea marker.
     home = re.compile(f"[{SCRIPTS[pack.script]}]{{2,}}") if pack.script else None
     frozen = {word: frozenset(found) for word, found in kinds.items()}
     sales = WordMatcher((*trading.sale, *trading.traps))
-    return _Vocabulary(pack.id, trading.window, WordMatcher(frozen), frozen, home, sales)
+    services = WordMatcher(trading.services) if trading.services else None
+    return _Vocabulary(pack.id, trading.window, WordMatcher(frozen), frozen, home, sales, services)
 
 
 @dataclass(slots=True)
@@ -128,6 +141,7 @@ class TextSignals:
     data_sale: tuple[str, ...] | None
     weak_trade: tuple[str, ...] | None
     sale_word: str | None
+    service: str | None = None
 
 
 @dataclass(slots=True)
@@ -140,6 +154,7 @@ class PageSignals:
     _data_sale: tuple[str, ...] | None = None  # data + sale close together, no marker
     _weak_trade: tuple[str, ...] | None = None  # marker + ambiguous data + sale
     _sale_word: str | None = None
+    _service: str | None = None  # the page is a phone service's (接码): its numbers are its own
     _findings: Counter[str] = field(default_factory=Counter)
     _marking: set[str] = field(default_factory=set)  # found types that say "Korea"
     _masked: Counter[str] = field(default_factory=Counter)
@@ -152,7 +167,9 @@ class PageSignals:
         return self._trade_window is not None
 
     def text_signals(self) -> TextSignals:
-        return TextSignals(self._trade_window, self._data_sale, self._weak_trade, self._sale_word)
+        return TextSignals(
+            self._trade_window, self._data_sale, self._weak_trade, self._sale_word, self._service
+        )
 
     def absorb(self, other: TextSignals) -> None:
         """Take in the text signals of a later stretch of the same document."""
@@ -160,6 +177,7 @@ class PageSignals:
         self._data_sale = self._data_sale or other.data_sale
         self._weak_trade = self._weak_trade or other.weak_trade
         self._sale_word = self._sale_word or other.sale_word
+        self._service = self._service or other.service
 
     def feed(self, piece: str) -> None:
         """Add document prose (any size; a tail is kept so windows span pieces).
@@ -175,6 +193,10 @@ class PageSignals:
         text = self._tail + piece
         self._tail = text[-2 * window :]
         for vocabulary in vocabularies:
+            if vocabulary.services is not None and self._service is None:
+                found = vocabulary.services.search(text)
+                if found is not None:
+                    self._service = found.group()
             for lo, hi in vocabulary.sale_spans(text):
                 self._look(vocabulary, text[lo:hi])
 
@@ -245,7 +267,15 @@ class PageSignals:
                 self._medium[finding.type].add(finding.fingerprint)
 
     def verdict(self) -> Verdict:
-        if self._trade_window is not None:
+        if self._service is not None:
+            # A phone service's page (接码) lists its own numbers: they are no one's data.
+            for found in (self._findings, self._masked, self._medium):
+                for kind in [k for k in found if _is_phone(k)]:
+                    del found[kind]
+            self._marking = {k for k in self._marking if not _is_phone(k)}
+        if self._trade_window is not None and not (
+            self._service is not None and not (self._findings or self._masked)
+        ):
             return Verdict(Category.TRADING, self._trade_window)
         identifiers = sorted({*self._marking, *self._masked})
         if self._data_sale is not None and identifiers:
@@ -263,6 +293,11 @@ class PageSignals:
             counts = tuple(f"{kind}={n}" for kind, n in sorted(self._findings.items()))
             return Verdict(Category.EXPOSURE, counts)
         return Verdict(None, ())
+
+
+def _is_phone(finding_type: str) -> bool:
+    """`kr.phone`, `kr.phone.masked`: the types a phone service's page shows of its own."""
+    return finding_type.split(".")[1:2] == ["phone"]
 
 
 def _near(hits: _Hits, kind: str, lo: int, hi: int) -> int:

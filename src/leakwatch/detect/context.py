@@ -158,6 +158,8 @@ class LabelVocabulary:
         right = self._words.search(after)
         if right is None or _BARRIER.search(after, 0, right.start()):
             return None
+        if _OWN_VALUE.match(after, right.end()):
+            return None  # `样本 800101-1****** 价格 2U/条`: 价格 labels the 2 after it
         return self._label(right) if _joins(after[: right.start()]) else None
 
     def classify(self, text: str) -> Label | None:
@@ -167,6 +169,7 @@ class LabelVocabulary:
 
 
 _DIGIT = re.compile("[0-9]")
+_OWN_VALUE = re.compile(r"[\s:：=]{0,3}[0-9]")  # a label followed by a number of its own
 # What separates a label from a number it does not name: another number, a sentence end.
 _BARRIER = re.compile("[0-9。！？!?；;，,、]")
 _LAST_BARRIER = re.compile("[0-9。！？!?；;，,、](?=[^0-9。！？!?；;，,、]*$)")

@@ -97,7 +97,8 @@ _STRENGTH = {Verdict.PASS: 2, Verdict.UNVERIFIED: 1, Verdict.FORMAT: 1, Verdict.
 _HEADER_WORDS = (
     "姓名", "名字", "性别", "年龄", "出生日期", "生日", "邮箱", "密码", "账户名", "用户名", "序号",
     "编号", "地址", "住址", "實名", "实名", "이름", "성명", "성별", "나이", "주소", "이메일",
-    "비밀번호", "아이디", "번호", "생일", "직업", "name", "gender", "sex", "age", "email",
+    "비밀번호", "아이디", "번호", "생일", "직업", "상호", "상호명", "대표자", "대표", "업체명",
+    "회사명", "고객센터", "店名", "公司名称", "酒店名称", "name", "gender", "sex", "age", "email",
     "e-mail", "password", "username", "id", "dob", "address",
 )  # fmt: skip
 
@@ -108,6 +109,7 @@ class _CompiledPack:
 
     pack: Pack
     personal: dict[str, WordMatcher]  # per pattern id: labels saying "this person's own"
+    business: dict[str, WordMatcher]  # per pattern id: words saying "a business's row"
     labels: LabelVocabulary
     markers: WordMatcher  # Korea markers, and the trading traps that contain them
     traps: frozenset[str]
@@ -216,6 +218,7 @@ def _compile(pack: Pack) -> _CompiledPack:
     return _CompiledPack(
         pack=pack,
         personal={p.id: WordMatcher(p.personal) for p in pack.patterns if p.personal},
+        business={p.id: WordMatcher(p.business) for p in pack.patterns if p.business},
         labels=LabelVocabulary({w: frozenset(o) for w, o in owners.items()}),
         markers=WordMatcher((*pack.markers, *traps)),
         traps=frozenset(fold(t) for t in traps),
@@ -536,7 +539,7 @@ class ChunkScanner:
                     evidence.append("marker:" + marker)
                 evidence += self._lookalike_evidence(chunk, row, cand, evidence)
                 if "landline" in evidence:
-                    evidence += _personal_evidence(chunk, cand, evidence)
+                    evidence += _landline_evidence(chunk, row, cand, evidence)
                 if "bare" in evidence and any(e.startswith(_NOT_A_TIMESTAMP) for e in evidence):
                     evidence.remove(
                         "bare"
@@ -575,6 +578,11 @@ class ChunkScanner:
             above = chunk[_line_start(chunk, cand.row_start - 1, LABEL_BEFORE) : cand.row_start]
             if not _CLUSTER.search(above):
                 label = labels.nearest(above + before, "")
+        if label is None and before[-1:] in _LIST_SEPARATORS:
+            # One label over an enumeration: `護照號碼：M…、M…、M…` names each value in it.
+            listed = _ENUMERATION.search(before)
+            if listed and all(_same_shape(t, cand.text) for t in _TOKEN.findall(listed.group())):
+                label = labels.nearest(before[: listed.start()], "")
         if label is None and before[-1:] in _KEY_ENDS:
             # A query, JSON or log key right before the value: `jumin1=`, `"ordTel": "`.
             key = _KEY.search(before)
@@ -889,6 +897,16 @@ def _row_evidence(cand: _Candidate, row: Iterable[_Candidate]) -> list[str]:
 
 
 _PERSON = frozenset({"name", "row"})
+_LIST_SEPARATORS = frozenset("、,，/ ")
+_TOKEN = re.compile(r"[0-9A-Za-z][0-9A-Za-z\-]{5,}")
+_ENUMERATION = re.compile(r"(?:[0-9A-Za-z][0-9A-Za-z\-]{5,}[ ]*[、,，/][ ]*){1,20}$")
+
+
+def _same_shape(token: str, value: str) -> bool:
+    """Whether an enumerated token looks like the value (same length, same first kind)."""
+    return len(token) == len(value) and token[0].isdigit() == value[0].isdigit()
+
+
 # A key naming the value after it, a field number aside: `jumin1=`, `"ordTel": "`, `hp2:`.
 _KEY = re.compile(r"([A-Za-z][A-Za-z_]{1,30}?)_?[0-9]{0,2}[\"'`]?\s*[=:]\s*[\"'`]?$")
 _KEY_ENDS = frozenset("=:\"'` ")
@@ -896,20 +914,25 @@ _CAMEL = re.compile("(?<=[a-z])(?=[A-Z])")
 _LAST_DIGIT = re.compile("[0-9](?=[^0-9]*$)")
 
 
-def _personal_evidence(chunk: str, cand: _Candidate, evidence: list[str]) -> list[str]:
-    """`personal:<label>` when the label or column naming a landline says it is a person's
-    (`자택 전화 02-…`: the nearest label is 전화, the word before it says whose)."""
+def _landline_evidence(chunk: str, row: str, cand: _Candidate, evidence: list[str]) -> list[str]:
+    """Whose a landline is: `personal:<label>` when the label or column naming it says it is
+    a person's (`자택 전화 02-…`: the nearest label is 전화, the word before it says whose;
+    `home_phone`), else `business:<word>` when its row is a business's (a shop's footer)."""
     personal = cand.compiled.personal.get(cand.pattern.id)
-    if personal is None:
-        return []
-    before = chunk[max(cand.row_start, cand.start - LABEL_BEFORE) : cand.start]
-    barrier = _LAST_DIGIT.search(before)
-    texts = [before[barrier.end() if barrier else 0 :]]
-    texts += [item.split(":", 1)[1] for item in evidence if item.startswith(_LABELLED)]
-    for text in texts:
-        word = personal.search(fold(text))
+    if personal is not None:
+        before = chunk[max(cand.row_start, cand.start - LABEL_BEFORE) : cand.start]
+        barrier = _LAST_DIGIT.search(before)
+        texts = [before[barrier.end() if barrier else 0 :]]
+        texts += [item.split(":", 1)[1] for item in evidence if item.startswith(_LABELLED)]
+        for text in texts:
+            word = personal.search(fold(text).replace("_", " "))
+            if word is not None:
+                return ["personal:" + word.group()]
+    business = cand.compiled.business.get(cand.pattern.id)
+    if business is not None:
+        word = business.search(row)
         if word is not None:
-            return ["personal:" + word.group()]
+            return ["business:" + word.group()]
     return []
 
 
@@ -930,7 +953,7 @@ def _confidence(cand: _Candidate) -> float:
     if (
         "landline" in kinds
         and "personal" not in kinds
-        and not (_SUPPORT_CONTEXT & kinds and _PERSON & kinds)
+        and ("business" in kinds or not (_SUPPORT_CONTEXT & kinds and _PERSON & kinds))
     ):
         # Landlines are mostly shops, hotels and offices: personal under a label that says
         # so (자택, 宅电), or under a phone label on a row that names a person.

@@ -41,20 +41,32 @@ EVIDENCE_KINDS = frozenset(
     {
         "checksum", "valid", "masked", "format", "checksum-failed", "bare", "landline",
         "context", "column", "row", "name", "marker", "negative", "other", "label", "foreign",
-        "lookalike", "timestamp", "personal", "list",
+        "lookalike", "timestamp", "personal", "business", "list",
     }
 )  # fmt: skip
 _PACK_KEYS = frozenset({"id", "country", "name", "script", "markers", "negative", "description"})
 _PATTERN_KEYS = frozenset(
     {
         "id", "label", "severity", "regex", "validator", "boundary", "requires_context", "mask",
-        "length", "context", "personal", "negative", "lookalikes", "examples", "description",
+        "length", "context", "personal", "business", "negative", "lookalikes", "examples",
+        "description",
         "reports",
     }
 )  # fmt: skip
 _LOOKALIKE_KEYS = frozenset({"when", "country", "against", "unless_labelled"})
 _TRADING_KEYS = frozenset(
-    {"window", "data", "ambiguous", "sale", "offer", "news", "requests", "traps"}
+    {
+        "window",
+        "data",
+        "ambiguous",
+        "sale",
+        "contact",
+        "offer",
+        "news",
+        "requests",
+        "traps",
+        "services",
+    }
 )
 _SCORING_DEFAULTS: Mapping[str, float] = MappingProxyType({"cap": 0.4})
 
@@ -101,6 +113,9 @@ class Pattern:
     # validator reads as a business line (a landline) is personal only under one of them, or
     # under a plain label on a row that names a person.
     personal: tuple[str, ...]
+    # Words that make a row a business's (상호, 대표전화, 酒店): a landline there is not
+    # personal, whatever name the row carries (a shop's representative).
+    business: tuple[str, ...]
     negative: tuple[str, ...]
     lookalikes: tuple[Lookalike, ...]
     examples: Examples
@@ -127,10 +142,12 @@ class TradingVocabulary:
     data: tuple[str, ...]
     ambiguous: tuple[str, ...]
     sale: tuple[str, ...]
+    contact: tuple[str, ...]  # channels (私聊, TG): they support an offer, never make one
     offer: tuple[str, ...]
     news: tuple[str, ...]
     requests: tuple[str, ...]
     traps: tuple[str, ...]
+    services: tuple[str, ...]  # a page of such a service lists its own numbers (接码)
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,10 +287,12 @@ class _PackReader:
             data=self.words(table, "data", "[trading]"),
             ambiguous=self.words(table, "ambiguous", "[trading]"),
             sale=self.words(table, "sale", "[trading]"),
+            contact=self.words(table, "contact", "[trading]"),
             offer=self.words(table, "offer", "[trading]"),
             news=self.words(table, "news", "[trading]"),
             requests=self.words(table, "requests", "[trading]"),
             traps=self.words(table, "traps", "[trading]"),
+            services=self.words(table, "services", "[trading]"),
         )
         if not vocabulary.data or not vocabulary.sale:
             raise self.fail("[trading] needs 'data' and 'sale' words")
@@ -321,6 +340,7 @@ class _PackReader:
             length=self.pair(raw, "length", pid, default=None),
             context=self.words(raw, "context", where, pid),
             personal=self.words(raw, "personal", where, pid),
+            business=self.words(raw, "business", where, pid),
             negative=self.words(raw, "negative", where, pid),
             lookalikes=self.lookalikes(raw.get("lookalikes", []), pid),
             examples=self.examples(raw.get("examples"), pid),

@@ -1,5 +1,5 @@
 """SQL dumps: the column an `INSERT` value sits in, from the statement's column list or the
-table's `CREATE TABLE`.
+table's `CREATE TABLE`; and the column of a row of PostgreSQL's `COPY … FROM stdin`.
 
 `INSERT INTO members (name, jumin, hp) VALUES ('김민준', '8001011234560', '01023456789'), …`
 is a table whose header is the column list; mysqldump's default `INSERT INTO t VALUES (…)`
@@ -28,6 +28,12 @@ _CREATE = re.compile(
     r"((?:[`\"\[]?\w+[`\"\]]?\.)?[`\"\[]?\w+[`\"\]]?)\s*\(",
     re.IGNORECASE,
 )
+# PostgreSQL's dump: `COPY t (a, b) FROM stdin;`, then one tab-separated row a line, then `\.`.
+_COPY = re.compile(
+    r"^COPY\s+((?:[\"]?\w+[\"]?\.)?[\"]?\w+[\"]?)\s*(\([^()]{0,4000}\))\s*FROM\s+stdin;[^\n]*\n",
+    re.IGNORECASE | re.MULTILINE,
+)
+_COPY_END = "\n\\.\n"
 _COLUMN_LINE = re.compile(r"\s*[`\"\[]?(\w+)[`\"\]]?\s+\w")
 _NOT_COLUMNS = frozenset(
     {"primary", "key", "unique", "index", "constraint", "foreign", "check", "fulltext"}
@@ -48,6 +54,7 @@ class SqlCarry:
 
     tables: tuple[tuple[str, tuple[str, ...]], ...]
     columns: tuple[str, ...] | None
+    copy: bool = False  # the statement is a COPY: tab-separated rows
 
 
 @dataclass(slots=True)
@@ -55,21 +62,26 @@ class SqlColumns:
     """Names the column of values inside INSERT statements, chunk by chunk."""
 
     _tables: dict[str, tuple[str, ...]]
-    _heads: list[int]  # chunk offsets where INSERT values start
+    _heads: list[int]  # chunk offsets where INSERT values (or COPY rows) start
     _head_columns: list[tuple[str, ...] | None]
+    _copies: set[int]  # the heads that are COPY statements: tab-separated rows follow
     _carried: tuple[str, ...] | None
+    _carried_copy: bool
 
     def __init__(self) -> None:
         self._tables = {}
         self._heads = []
         self._head_columns = []
+        self._copies = set()
         self._carried = None
+        self._carried_copy = False
 
     def start(self, chunk: str, carry: SqlCarry | None) -> None:
         """Learn the statement heads and table definitions of a new chunk."""
         self._tables = dict(carry.tables) if carry else {}
         self._carried = carry.columns if carry else None
-        self._heads, self._head_columns = [], []
+        self._carried_copy = carry.copy if carry else False
+        self._heads, self._head_columns, self._copies = [], [], set()
         if not any(word in chunk for word in ("INTO", "into", "TABLE", "table")):
             return  # the common case, prose or CSV: nothing to learn
         for match in _CREATE.finditer(chunk):
@@ -78,24 +90,28 @@ class SqlColumns:
                 self._tables[_name(match.group(1))] = defined
         for match in _INSERT.finditer(chunk):
             listed = match.group(2)
-            columns: tuple[str, ...] | None = None
-            if listed:
-                columns = tuple(c.strip().strip('`"[]') for c in listed[1:-1].split(","))
-            else:
-                columns = self._tables.get(_name(match.group(1)))
+            table = _name(match.group(1))
+            columns = _column_list(listed) if listed else self._tables.get(table)
             self._heads.append(match.end())
             self._head_columns.append(columns)
+        if "COPY" in chunk or "copy" in chunk:
+            for match in _COPY.finditer(chunk):
+                index = bisect.bisect_left(self._heads, match.end())
+                self._heads.insert(index, match.end())
+                self._head_columns.insert(index, _column_list(match.group(2)))
+                self._copies.add(match.end())
 
     def carry(self, chunk: str, end: int) -> SqlCarry | None:
         """The state the chunk after `end` starts from."""
         index = bisect.bisect_right(self._heads, end) - 1
         head = self._heads[index] if index >= 0 else 0
         columns = self._head_columns[index] if index >= 0 else self._carried
-        if columns is not None and _statement_ended(chunk, head, end):
+        copy = head in self._copies if index >= 0 else self._carried_copy
+        if columns is not None and _statement_ended(chunk, head, end, copy):
             columns = None
         if not self._tables and columns is None:
             return None
-        return SqlCarry(tuple(sorted(self._tables.items())), columns)
+        return SqlCarry(tuple(sorted(self._tables.items())), columns, copy and columns is not None)
 
     @property
     def active(self) -> bool:
@@ -108,6 +124,12 @@ class SqlColumns:
         columns = self._head_columns[index] if index >= 0 else self._carried
         if not columns:
             return None
+        if head in self._copies if index >= 0 else self._carried_copy:
+            if chunk.find(_COPY_END, head, position) >= 0:
+                return None  # after the data's end
+            line_start = chunk.rfind("\n", head, position) + 1 or head
+            tabs = chunk.count("\t", line_start, position)
+            return columns[tabs] if tabs < len(columns) else None
         opening = _tuple_start(chunk, max(head, position - _MAX_TUPLE), position)
         if opening is None:
             return None
@@ -184,8 +206,16 @@ def _commas_before(chunk: str, start: int, end: int) -> int | None:
     return commas
 
 
-def _statement_ended(chunk: str, head: int, end: int) -> bool:
-    """Whether the INSERT whose values start at `head` ends (`);`) before `end`."""
+def _column_list(listed: str) -> tuple[str, ...]:
+    """`(a, `b`, "c")` as its names."""
+    return tuple(c.strip().strip('`"[]') for c in listed[1:-1].split(","))
+
+
+def _statement_ended(chunk: str, head: int, end: int, copy: bool = False) -> bool:
+    """Whether the INSERT whose values start at `head` ends (`);`) before `end`, or the COPY
+    data there ends (a line holding only a backslash and a dot)."""
+    if copy:
+        return chunk.find(_COPY_END, max(0, head - 1), end + 2) >= 0
     return re.search(r"\)\s*;\s*$", chunk[max(head, end - 200) : end]) is not None or (
         chunk.find(";\n", head, end) >= 0
     )

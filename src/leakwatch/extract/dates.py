@@ -1,7 +1,8 @@
 """When a page says it was published: a case's year is its published date when it declares one.
 
 Sources, most reliable first: `article:published_time` and similar `<meta>`, JSON-LD
-`datePublished`, `<time datetime>`, then visible lines such as `发布时间：2023-05-12`,
+`datePublished`, `<time datetime>`, a Telegram export's message dates (the `title` of an HTML
+export's date div, `"date"` in `result.json`), then visible lines such as `发布时间：2023-05-12`,
 `发表于 2023-5-12 10:21`, `작성일 2023.05.12`. A forum thread carries one date per post; the
 first is the thread's. Dates before 1990 or after tomorrow are ignored.
 """
@@ -71,7 +72,14 @@ def from_html(tree: LexborHTMLParser, text: str, today: dt.date) -> Published | 
 
 def from_text(text: str, today: dt.date) -> Published | None:
     """The first date line labelled as a publication date in visible text, else the first
-    date under a vaguer label (update time, "date")."""
+    date under a vaguer label (update time, "date"). A Telegram JSON export's first message
+    date comes first: each message is a post."""
+    if _TELEGRAM_JSON.search(text, 0, VISIBLE_SCAN):
+        stamp = _TELEGRAM_DATE.search(text, 0, VISIBLE_SCAN)
+        if stamp is not None:
+            parsed = parse_datetime(stamp.group(1), today)
+            if parsed:
+                return Published(parsed, "telegram")
     for regex in _VISIBLE:
         found = _first_date(regex, text, today)
         if found is not None:
@@ -162,6 +170,30 @@ def _markup_dates(tree: LexborHTMLParser) -> Iterator[_Found]:
         stamp = node.attributes.get("datetime")
         if stamp:
             yield _Found(stamp, "time")
+    # A Telegram Desktop HTML export: each message's time is the title of its date div.
+    for node in tree.css("div.date.details[title]"):
+        stamp = _telegram_title(node.attributes.get("title") or "")
+        if stamp:
+            yield _Found(stamp, "telegram")
+            break
+
+
+_TELEGRAM_TITLE = re.compile(
+    r"(\d{2})\.(\d{2})\.(\d{4}) (\d{2}):(\d{2}):(\d{2})(?: UTC([+-]\d{2}):(\d{2}))?"
+)
+# A Telegram Desktop JSON export (`result.json`): messages with ISO `"date"` fields.
+_TELEGRAM_JSON = re.compile(r'"messages"\s*:\s*\[')
+_TELEGRAM_DATE = re.compile(r'"date"\s*:\s*"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})"')
+
+
+def _telegram_title(title: str) -> str | None:
+    """`03.02.2024 14:22:11 UTC+08:00` (day first) as ISO 8601."""
+    match = _TELEGRAM_TITLE.fullmatch(title.strip())
+    if match is None:
+        return None
+    day, month, year, hour, minute, second, zone_hours, zone_minutes = match.groups()
+    stamp = f"{year}-{month}-{day}T{hour}:{minute}:{second}"
+    return stamp + (f"{zone_hours}:{zone_minutes}" if zone_hours else "")
 
 
 def _json_ld_dates(raw: str) -> Iterator[str]:
