@@ -3,6 +3,7 @@ identifiers come from tests/synthetic.py, fingerprints from a test key."""
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections import Counter
 from collections.abc import Sequence
@@ -47,14 +48,17 @@ def page(
     category: Category | None = Category.TRADING,
     published: str | None = None,
     findings: Sequence[Finding] = (),
-    sha256: str = "a" * 64,
+    sha256: str | None = None,
     fetched_at: str = "2026-11-28T10:00:00+00:00",
     country: str | None = None,
     address: str | None = None,
     site: str | None = None,
 ) -> DocumentFacts:
-    """The facts of a crawled page."""
+    """The facts of a crawled page (its content hash, unless given, is its URL's: pages at
+    different URLs have different content)."""
     host = site or url.split("/")[2]
+    if sha256 is None:
+        sha256 = hashlib.sha256(url.encode()).hexdigest()
     by_type = dict(Counter(f.type for f in findings))
     return DocumentFacts(
         source=url,
@@ -84,7 +88,11 @@ def page(
 
 
 def local(
-    path: str, *, category: Category | None, findings: Sequence[Finding] = ()
+    path: str,
+    *,
+    category: Category | None,
+    findings: Sequence[Finding] = (),
+    sha256: str = "b" * 64,
 ) -> DocumentFacts:
     by_type = dict(Counter(f.type for f in findings))
     return DocumentFacts(
@@ -99,7 +107,7 @@ def local(
         published_source=None,
         findings=len(findings),
         findings_by_type=by_type,
-        content_sha256="b" * 64,
+        content_sha256=sha256,
     )
 
 

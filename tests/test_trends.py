@@ -269,3 +269,30 @@ def test_a_published_date_that_is_not_a_date_falls_back_to_first_seen(tmp_path: 
             )
         result = writer.trend_counts(TrendQuery(by=Grouping.MONTH))
     assert table(result) == {"2020-02": (0, 1, 0), "2024-04": (0, 2, 0)}
+
+
+def test_one_case_is_one_page_not_one_url_or_one_copy(tmp_path: Path) -> None:
+    # KISA counts pages: a page reached under a tracking parameter, or saved to disk and
+    # scanned again later, is the same case; the same dump posted on two sites is two.
+    dump = "d" * 64
+    with Store.open(tmp_path / "s.db", ip_country=lambda a: None) as writer:
+        run = start(writer)
+        writer.record(run, document=page("https://bbs.example.cn/t/1", sha256=dump,
+                                         fetched_at="2023-03-01T00:00:00Z"))  # fmt: skip
+        writer.record(run, document=page("https://bbs.example.cn/t/1?utm_source=x", sha256=dump,
+                                         category=Category.EXPOSURE,
+                                         fetched_at="2024-05-01T00:00:00Z"))  # fmt: skip
+        writer.record(run, document=local("/cases/saved.html", category=Category.EXPOSURE,
+                                          sha256=dump))  # fmt: skip
+        writer.record(run, document=page("https://other.example.tw/post/9", sha256=dump,
+                                         fetched_at="2024-05-02T00:00:00Z"))  # fmt: skip
+        by_year = writer.trend_counts(TrendQuery())
+        by_site = writer.trend_counts(TrendQuery(by=Grouping.SITE))
+    # bbs.example.cn's three copies: one trading case in 2023, its earliest date and its
+    # strongest category; other.example.tw's post: a second case, in 2024.
+    assert table(by_year) == {"2023": (0, 1, 0), "2024": (0, 1, 0)}
+    assert by_year.total.cases == 2
+    assert {g.key: g.cases for g in by_site.groups} == {
+        "bbs.example.cn": 1,
+        "other.example.tw": 1,
+    }

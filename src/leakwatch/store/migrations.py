@@ -174,6 +174,14 @@ MIGRATIONS: tuple[Migration, ...] = (
                 WHERE case_category IS NOT NULL""",
         ),
     ),
+    Migration(
+        3,
+        "find a case's copies (same content) fast: one case is one page",
+        (
+            """CREATE INDEX documents_content ON documents (sha256, site)
+                WHERE case_category IS NOT NULL""",
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

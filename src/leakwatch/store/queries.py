@@ -3,7 +3,11 @@
 A few single-pass GROUP BY queries.
 
 What is counted (README "Store and reports"):
-- a case is a document that was ever `exposure` or `trading` (its strongest category);
+- a case is a page that was ever `exposure` or `trading` (its strongest category). Copies of
+  one page count once: documents with the same content (sha256) at the same site (a URL
+  with tracking parameters, a mirror path), or a local copy of a crawled page (no site of
+  its own), are one case, at the earliest date of any of them, with the strongest category
+  of any. The same dump posted on two sites is two cases, as KISA counts pages;
 - its date is its declared published date (published basis) else when it was first seen as
   a case; with the first-seen basis, always the latter;
 - findings per type are the occurrences the detector counted on the period's cases;
@@ -46,22 +50,19 @@ class _Counter:
         exposure: dict[str | None, int] = {}
         trading: dict[str | None, int] = {}
         findings: dict[str | None, dict[str, int]] = {}
-        where, params = self._cases_scope()
+        cases, params = self._cases()
         # A document's findings_by_type is a JSON object: json_each gives one row per type.
         key = "j.key" if by is Grouping.TYPE else self._case_key()
-        cases_from = (
-            "documents d, json_each(d.findings_by_type) j" if by is Grouping.TYPE else "documents d"
-        )
+        cases_from = "d, json_each(d.findings_by_type) j" if by is Grouping.TYPE else "d"
         for group, category, count in self.db.execute(
-            f"""SELECT {key}, d.case_category, count(*) FROM {cases_from}
-                WHERE {where} GROUP BY 1, 2""",
+            f"""{cases} SELECT {key}, d.case_category, count(*) FROM {cases_from}
+                GROUP BY 1, 2""",
             params,
         ):
             (trading if category == "trading" else exposure)[group] = count
         for group, type_, count in self.db.execute(
-            f"""SELECT {key}, j.key, sum(j.value)
-                FROM documents d, json_each(d.findings_by_type) j
-                WHERE {where} GROUP BY 1, 2""",
+            f"""{cases} SELECT {key}, j.key, sum(j.value)
+                FROM d, json_each(d.findings_by_type) j GROUP BY 1, 2""",
             params,
         ):
             findings.setdefault(group, {})[type_] = int(count)
@@ -82,9 +83,9 @@ class _Counter:
     def _case_key(self) -> str:
         match self.query.by:
             case Grouping.YEAR:
-                return f"substr({self.case_date}, 1, 4)"
+                return "substr(d.case_date, 1, 4)"
             case Grouping.MONTH:
-                return f"substr({self.case_date}, 1, 7)"
+                return "substr(d.case_date, 1, 7)"
             case Grouping.SITE:
                 return "d.site"
             case Grouping.COUNTRY:
@@ -92,14 +93,38 @@ class _Counter:
             case Grouping.CATEGORY | Grouping.TYPE:
                 return "d.case_category"
 
-    def _cases_scope(self) -> tuple[str, list[Any]]:
+    def _cases(self) -> tuple[str, list[Any]]:
+        """A `WITH` clause defining `d`: one row per case (one per page, copies folded into
+        their earliest document), with its `case_date`, in the query's scope."""
         where = ["d.case_category IS NOT NULL"]
         params: list[Any] = []
         if self.query.countries:
             where.append(f"d.country IN ({_marks(self.query.countries)})")
             params.extend(self.query.countries)
-        self._bounds(self.case_date, where, params)
-        return " AND ".join(where), params
+        bounds: list[str] = []
+        self._bounds("case_date", bounds, params)
+        # A page's identity: its content at its site. A document with no site (a local file)
+        # takes the site of a crawled document with the same content, if there is one.
+        home = """coalesce(d.site, (SELECT o.site FROM documents o
+                      WHERE o.sha256 = d.sha256 AND o.site IS NOT NULL
+                      AND o.case_category IS NOT NULL ORDER BY o.id LIMIT 1))"""
+        sql = f"""WITH copies AS (
+                    SELECT d.id, d.site, d.country, d.findings_by_type, d.case_category,
+                           {self.case_date} AS case_date,
+                           CASE WHEN d.sha256 IS NULL THEN 'document:' || d.id
+                                ELSE coalesce({home}, '') || '|' || d.sha256 END AS page
+                    FROM documents d WHERE {" AND ".join(where)}),
+                  ranked AS (
+                    SELECT c.*, row_number() OVER (PARTITION BY page
+                                                   ORDER BY case_date, id) AS copy,
+                           max(case_category) OVER (PARTITION BY page) AS strongest
+                    FROM copies c),
+                  d AS (
+                    SELECT id, site, country, findings_by_type, case_date,
+                           strongest AS case_category
+                    FROM ranked WHERE copy = 1 {"AND " + " AND ".join(bounds) if bounds else ""})
+              """
+        return sql, params
 
     def _bounds(self, date: str, where: list[str], params: list[Any]) -> None:
         if self.query.since:
@@ -149,10 +174,9 @@ class _Counter:
         findings: dict[str, int] = {}
         exposure = trading = 0
         if by is Grouping.TYPE:  # a case with two types is in two groups: count it once
-            where, params = self._cases_scope()
+            cases, params = self._cases()
             for category, count in self.db.execute(
-                f"SELECT d.case_category, count(*) FROM documents d WHERE {where} GROUP BY 1",
-                params,
+                f"{cases} SELECT d.case_category, count(*) FROM d GROUP BY 1", params
             ):
                 if category == "trading":
                     trading = count
