@@ -217,6 +217,10 @@ def test_empty_store_in_every_format(cli: Cli, tmp_path: Path, fmt: str) -> None
         assert len(result.stdout.splitlines()) == 1
     elif fmt == "html":
         assert result.stdout.rstrip().endswith("</html>")
+    if fmt != "csv":  # the report says which store it read, and what to do next
+        assert str(path) in result.stdout.replace("\\/", "/")
+    if fmt in ("table", "markdown", "html"):
+        assert "leakwatch scan" in " ".join(result.stdout.replace("\\", "").split())
 
 
 def test_no_store_yet_is_an_empty_report_and_creates_nothing(cli: Cli, tmp_path: Path) -> None:

@@ -99,6 +99,7 @@ def report(
         fail(str(exc), EXIT_USAGE, no_color)
     query = TrendQuery(by=by, basis=year_basis, since=lower, before=upper, countries=countries)
     counts, baseline_counts = _EMPTY, None
+    store_path = str(db if db is not None else default_path(os.environ))
     with _reading(db, no_color) as store:
         if store is not None:
             counts = store.trend_counts(query)
@@ -112,6 +113,7 @@ def report(
         until=until,
         baseline_year=baseline,
         baseline_counts=baseline_counts,
+        store=store_path,
     )
     with _writing(output, no_color, db) as out:
         console = output_console(out, output, no_color) if fmt is ReportFormat.TABLE else None

@@ -79,7 +79,7 @@ def percent(value: float | None, *, signed: bool = False) -> str:
 def label(report: TrendReport, row: TrendRow) -> str:
     if row.key is None:
         return _NONE_LABEL.get(report.by, "(none)")
-    return row.key
+    return f"{row.key} (so far)" if row.partial else row.key
 
 
 def summary(report: TrendReport) -> str:
@@ -97,10 +97,25 @@ def summary(report: TrendReport) -> str:
         previous = report.previous
         if previous is not None and headline.growth_vs_previous is not None:
             text += f" ({percent(headline.growth_vs_previous, signed=True)} on {previous.key})"
+        current = report.current
+        if current is not None:
+            text += f"; {current.key} so far: {current.cases:,} cases"
         return text + f"; {report.total.records:,} distinct records in all."
+    current = report.current
+    if report.by.is_period and current is not None:  # cases only in the period not over yet
+        return (
+            f"{current.cases:,} cases{where} in {current.key} so far (the year is not over), "
+            f"{percent(current.trading_share)} of them trading; "
+            f"{report.total.records:,} distinct records in all."
+        )
     total = report.total
     if total.cases == 0 and total.records == 0:
-        return f"No cases{where} in the store" + (" for this period." if _bounded(report) else ".")
+        if _bounded(report) or report.countries:
+            return f"No cases{where} in the store for this period."
+        return (
+            "No cases in the store yet: scan pages or files first "
+            "(`leakwatch scan PATH|URL...` records what it finds), then run `leakwatch report`."
+        )
     return (
         f"{total.cases:,} cases{where} ({total.exposure:,} exposure, {total.trading:,} trading, "
         f"{percent(total.trading_share)} trading), {total.records:,} distinct records."
@@ -109,6 +124,8 @@ def summary(report: TrendReport) -> str:
 
 def filters_line(report: TrendReport) -> str:
     parts = [f"by {report.by}", f"year basis: {report.basis}"]
+    if report.store is not None:
+        parts.append(f"store: {report.store}")
     if report.since or report.until:
         parts.append(f"from {report.since or 'the start'} to {report.until or 'now'}")
     if report.countries:
@@ -146,6 +163,7 @@ def row_dict(report: TrendReport, row: TrendRow) -> dict[str, Any]:
     }
     if report.by.is_period:
         data["growth_vs_previous"] = _round(row.growth_vs_previous)
+        data["partial"] = row.partial
     if report.baseline is not None:
         data["growth_vs_baseline"] = _round(row.growth_vs_baseline)
     return data
@@ -158,6 +176,7 @@ def report_dict(report: TrendReport) -> dict[str, Any]:
         "kind": "trend_report",
         "tool": {"name": "leakwatch", "version": __version__},
         "generated": report.generated,
+        "store": report.store,
         "by": str(report.by),
         "year_basis": str(report.basis),
         "filters": {
@@ -171,6 +190,7 @@ def report_dict(report: TrendReport) -> dict[str, Any]:
             else None
         ),
         "cagr": _round(report.cagr),
+        "headline": (None if report.headline is None else row_dict(report, report.headline)),
         "totals": {
             "cases": total.cases,
             "exposure": total.exposure,
@@ -189,7 +209,7 @@ def report_dict(report: TrendReport) -> dict[str, Any]:
 def csv_header(report: TrendReport) -> list[str]:
     header = [str(report.by), "cases", "exposure", "trading", "trading_share", "records"]
     if report.by.is_period:
-        header.append("growth_vs_previous")
+        header += ["growth_vs_previous", "partial"]
     if report.baseline is not None:
         header.append("growth_vs_baseline")
     return header + [f"findings:{t}" for t in report.types]
@@ -204,7 +224,7 @@ def render_csv(report: TrendReport, out: TextIO) -> None:
         cells: list[Any] = [data[str(report.by)], row.cases, row.exposure, row.trading]
         cells += [_blank(data["trading_share"]), row.records]
         if report.by.is_period:
-            cells.append(_blank(data["growth_vs_previous"]))
+            cells += [_blank(data["growth_vs_previous"]), "true" if row.partial else "false"]
         if report.baseline is not None:
             cells.append(_blank(data["growth_vs_baseline"]))
         cells += [row.findings_by_type.get(t, 0) for t in report.types]

@@ -5,7 +5,11 @@ run from the first to the last one holding any case or record, every period in b
 listed, with zeros when nothing was found then. Growth compares cases and is a fraction
 (0.26 for +26%); it is None where it is undefined: the first period, or a previous (or
 baseline) period with no cases. CAGR is the compound annual growth of cases from the first
-listed period to the last, None when the first has no cases or there is only one.
+listed period to the last complete one with cases (the headline's), None when the first has
+no cases or there is only one.
+
+The period holding the day the report is made is incomplete (`partial`): it is shown, marked
+"so far", but the headline speaks of the last complete period and CAGR leaves it out.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ class TrendRow:
     findings_by_type: Mapping[str, int]
     growth_vs_previous: float | None = None  # periods only
     growth_vs_baseline: float | None = None  # with a baseline only
+    partial: bool = False  # the current period: not over yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,14 +61,22 @@ class TrendReport:
     cagr: float | None
     generated: str
     types: tuple[str, ...] = field(default=())  # every finding type in the report, sorted
+    store: str | None = None  # the store the counts were read from
 
     @property
     def headline(self) -> TrendRow | None:
-        """The period a one-line summary speaks of: the last one with cases."""
+        """The period a one-line summary speaks of: the last complete one with cases."""
         if not self.by.is_period:
             return None
-        with_cases = [row for row in self.rows if row.cases]
+        with_cases = [row for row in self.rows if row.cases and not row.partial]
         return with_cases[-1] if with_cases else None
+
+    @property
+    def current(self) -> TrendRow | None:
+        """The period not over yet, when the report reaches it and it has cases."""
+        if not self.rows or not self.rows[-1].partial or not self.rows[-1].cases:
+            return None
+        return self.rows[-1]
 
     @property
     def previous(self) -> TrendRow | None:
@@ -157,9 +170,12 @@ def build(
     until: str | None = None,
     baseline_year: int | None = None,
     baseline_counts: TrendCounts | None = None,
+    store: str | None = None,
 ) -> TrendReport:
     """The report for `counts` (grouped as `query.by`); `baseline_counts` are the counts of
-    `baseline_query(query, baseline_year)`."""
+    `baseline_query(query, baseline_year)`. `generated` (ISO 8601) is also the day that
+    decides which period is not over yet."""
+    current = _current_key(generated, query.by)
     baseline = None
     if baseline_year is not None:
         cases = baseline_counts.total.cases if baseline_counts is not None else 0
@@ -187,6 +203,7 @@ def build(
                 growth_vs_baseline=(
                     growth(group.cases, baseline.cases) if baseline is not None else None
                 ),
+                partial=current is not None and group.key == current,
             )
         )
         previous = group
@@ -211,10 +228,24 @@ def build(
             findings_by_type=dict(total.findings_by_type),
         ),
         baseline=baseline,
-        cagr=cagr(rows, query.by) if query.by.is_period else None,
+        cagr=cagr(_up_to_headline(rows), query.by) if query.by.is_period else None,
         generated=generated,
         types=tuple(types),
+        store=store,
     )
+
+
+def _up_to_headline(rows: Sequence[TrendRow]) -> list[TrendRow]:
+    """The periods from the first to the last complete one with cases (the headline's)."""
+    complete = [i for i, row in enumerate(rows) if row.cases and not row.partial]
+    return list(rows[: complete[-1] + 1]) if complete else []
+
+
+def _current_key(generated: str, by: Grouping) -> str | None:
+    """The period (YYYY or YYYY-MM) holding the day the report is made."""
+    if not by.is_period or not _DATE.match(generated):
+        return None
+    return generated[:7] if by is Grouping.MONTH else generated[:4]
 
 
 def growth(current: int, reference: int) -> float | None:
