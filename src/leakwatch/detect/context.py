@@ -358,8 +358,13 @@ _LIST_ITEM = re.compile(
 )
 
 
+_MAX_LIST_ITEM = 48
+
+
 def is_list_item(line: str) -> bool:
     """Whether a line holds one value and nothing else (a row of a one-column list)."""
+    if len(line) > _MAX_LIST_ITEM:  # most lines: prose, table rows
+        return False
     return _LIST_ITEM.fullmatch(line) is not None and not any(d in line for d in _DELIMITERS)
 
 

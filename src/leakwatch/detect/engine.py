@@ -92,6 +92,7 @@ _NOT_A_TIMESTAMP = (*_LABELLED, "list")  # evidence that a bare 13-digit number 
 # validate, is a list of identifiers: each of its lines is supported by the others.
 LIST_MIN_LINES = 8
 LIST_SHARE = 0.8
+_LIST_SLACK = 8  # spaces and a carriage return around a list line's value
 _STRENGTH = {Verdict.PASS: 2, Verdict.UNVERIFIED: 1, Verdict.FORMAT: 1, Verdict.FAIL: 0}
 # Column names that mark a header row besides the packs' own context words.
 _HEADER_WORDS = (
@@ -578,12 +579,12 @@ class ChunkScanner:
             above = chunk[_line_start(chunk, cand.row_start - 1, LABEL_BEFORE) : cand.row_start]
             if not _CLUSTER.search(above):
                 label = labels.nearest(above + before, "")
-        if label is None and before[-1:] in _LIST_SEPARATORS:
+        if label is None and (before[-1:] in _LIST_SEPARATORS or before.endswith(", ")):
             # One label over an enumeration: `護照號碼：M…、M…、M…` names each value in it.
             listed = _ENUMERATION.search(before)
             if listed and all(_same_shape(t, cand.text) for t in _TOKEN.findall(listed.group())):
                 label = labels.nearest(before[: listed.start()], "")
-        if label is None and before[-1:] in _KEY_ENDS:
+        if label is None and before.rstrip(_KEY_QUOTES)[-1:] in _KEY_SIGNS:
             # A query, JSON or log key right before the value: `jumin1=`, `"ordTel": "`.
             key = _KEY.search(before)
             if key is not None:
@@ -708,6 +709,8 @@ def _list_members(chunk: str, candidates: Sequence[_Candidate]) -> set[int]:
     """
     rows: dict[int, list[_Candidate]] = {}
     for cand in candidates:
+        if cand.row_end - cand.row_start - (cand.end - cand.start) > _LIST_SLACK:
+            continue  # more on its line than the value (a table row, prose): the usual case
         if chunk[cand.row_start : cand.row_end].strip() == cand.text.strip():
             rows.setdefault(cand.row_start, []).append(cand)
     if len(rows) < LIST_MIN_LINES * LIST_SHARE:
@@ -897,7 +900,7 @@ def _row_evidence(cand: _Candidate, row: Iterable[_Candidate]) -> list[str]:
 
 
 _PERSON = frozenset({"name", "row"})
-_LIST_SEPARATORS = frozenset("、,，/ ")
+_LIST_SEPARATORS = frozenset("、，/")  # and ", " (a bare comma is a CSV cell's)
 _TOKEN = re.compile(r"[0-9A-Za-z][0-9A-Za-z\-]{5,}")
 _ENUMERATION = re.compile(r"(?:[0-9A-Za-z][0-9A-Za-z\-]{5,}[ ]*[、,，/][ ]*){1,20}$")
 
@@ -909,7 +912,8 @@ def _same_shape(token: str, value: str) -> bool:
 
 # A key naming the value after it, a field number aside: `jumin1=`, `"ordTel": "`, `hp2:`.
 _KEY = re.compile(r"([A-Za-z][A-Za-z_]{1,30}?)_?[0-9]{0,2}[\"'`]?\s*[=:]\s*[\"'`]?$")
-_KEY_ENDS = frozenset("=:\"'` ")
+_KEY_QUOTES = "\"'` "
+_KEY_SIGNS = frozenset("=:")
 _CAMEL = re.compile("(?<=[a-z])(?=[A-Z])")
 _LAST_DIGIT = re.compile("[0-9](?=[^0-9]*$)")
 

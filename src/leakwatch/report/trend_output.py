@@ -95,7 +95,12 @@ def summary(report: TrendReport) -> str:
                 f", {percent(headline.growth_vs_baseline, signed=True)} on {report.baseline.year}"
             )
         previous = report.previous
-        if previous is not None and headline.growth_vs_previous is not None:
+        baseline_key = str(report.baseline.year) if report.baseline is not None else None
+        if (
+            previous is not None
+            and headline.growth_vs_previous is not None
+            and previous.key != baseline_key  # said already
+        ):
             text += f" ({percent(headline.growth_vs_previous, signed=True)} on {previous.key})"
         current = report.current
         if current is not None:
@@ -291,7 +296,9 @@ def render_table(report: TrendReport, console: Console) -> None:
             table.add_column(name, justify="right", no_wrap=True)
     for row in report.rows:
         # Text, not markup: a site name like "[red]x" must print as it is.
-        table.add_row(*[Text(cell) for cell in _cells(report, row)])
+        cells = _cells(report, row)
+        cells[0] = cells[0].replace(" (so far)", "\n(so far)")  # two lines, never three
+        table.add_row(*[Text(cell) for cell in cells])
     if report.rows:
         total = report.total
         totals = ["total", f"{total.cases:,}", f"{total.exposure:,}", f"{total.trading:,}",
@@ -309,7 +316,7 @@ def render_table(report: TrendReport, console: Console) -> None:
             types.add_column(type_, justify="right")
         for row in report.rows:
             counts = [f"{row.findings_by_type.get(t, 0):,}" for t in report.types]
-            types.add_row(Text(label(report, row)), *counts)
+            types.add_row(Text(label(report, row).replace(" (so far)", "\n(so far)")), *counts)
         console.print(types)
     console.print(Text(summary(report)))
 
@@ -484,7 +491,9 @@ def svg_chart(report: TrendReport, *, width: int = 880, height: int = 300) -> st
         tip = (
             f"{_e(name)}: {row.cases:,} cases ({row.exposure:,} exposure, {row.trading:,} trading)"
         )
-        out.append(f"<g><title>{tip}</title>")
+        # The period not over yet is drawn faded: its bar is still growing.
+        faded = ' opacity="0.45"' if row.partial else ""
+        out.append(f"<g{faded}><title>{tip}</title>")
         out.append(
             f'<rect class="exposure" x="{x:.1f}" y="{base - exposure_h:.1f}" '
             f'width="{bar_w:.1f}" height="{exposure_h:.1f}"/>'
