@@ -169,7 +169,8 @@ class LabelVocabulary:
 
 
 _DIGIT = re.compile("[0-9]")
-_OWN_VALUE = re.compile(r"[\s:：=]{0,3}[0-9]")  # a label followed by a number of its own
+# A label followed by a number of its own, or a form key (`&hp=`): it names what follows.
+_OWN_VALUE = re.compile(r"[\s:：=]{0,3}[0-9]|\s*=")
 # What separates a label from a number it does not name: another number, a sentence end.
 _BARRIER = re.compile("[0-9。！？!?；;，,、]")
 _LAST_BARRIER = re.compile("[0-9。！？!?；;，,、](?=[^0-9。！？!?；;，,、]*$)")

@@ -82,7 +82,7 @@ class SqlColumns:
         self._carried = carry.columns if carry else None
         self._carried_copy = carry.copy if carry else False
         self._heads, self._head_columns, self._copies = [], [], set()
-        if not any(word in chunk for word in ("INTO", "into", "TABLE", "table")):
+        if not any(word in chunk for word in ("INTO", "into", "TABLE", "table", "COPY", "copy")):
             return  # the common case, prose or CSV: nothing to learn
         for match in _CREATE.finditer(chunk):
             defined = _table_columns(chunk, match.end())
