@@ -97,6 +97,17 @@ class FetchInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Capture:
+    """Where and when a web archive captured a page: the archive file, the record's offset
+    in it, the capture instant (ISO 8601, UTC) and the payload digest the archive computed."""
+
+    archive: str
+    offset: int
+    date: str
+    digest: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class QueuedUrl:
     """A URL the crawler has accepted into its frontier (in scope, unseen, within limits)."""
 
@@ -133,7 +144,8 @@ class DocumentFacts:
     findings: int
     findings_by_type: dict[str, int] = field(default_factory=dict)
     content_sha256: str | None = None
-    fetch: FetchInfo | None = None  # set for crawled pages
+    fetch: FetchInfo | None = None  # set for crawled pages, and archived ones
+    capture: Capture | None = None  # set for pages read from a web archive
     # The source as it is, when its name held an identifier and `source` is masked: only
     # with --reveal, and never stored.
     raw_source: str | None = None

@@ -12,7 +12,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import urlsplit
 
 from leakwatch.detect.classify import PageClassifier, PageSignals
 from leakwatch.detect.engine import Detector, DocumentScan
@@ -25,15 +27,23 @@ from leakwatch.detect.parallel import (
 )
 from leakwatch.detect.pipes import PipeWorkers
 from leakwatch.errors import InputError
-from leakwatch.extract import dates, sources
+from leakwatch.extract import archives, dates, sources
 from leakwatch.fetch.crawler import Crawler, CrawlSettings, Page
 from leakwatch.fetch.guard import Resolver
 from leakwatch.fetch.targets import Target
-from leakwatch.models import DocumentFacts, Finding, PageSettled, QueuedUrl, ScanIssue, Severity
+from leakwatch.models import (
+    DocumentFacts,
+    FetchInfo,
+    Finding,
+    PageSettled,
+    QueuedUrl,
+    ScanIssue,
+    Severity,
+)
 
 Event = Finding | DocumentFacts | ScanIssue | PageSettled
 # Issue kinds that are not failures: a policy or a content type kept the page out.
-NOT_FAILURES = frozenset({"skipped", "partial", "robots", "offsite"})
+NOT_FAILURES = frozenset({"skipped", "partial", "robots", "offsite", "recapture"})
 
 
 @dataclass(slots=True)
@@ -97,9 +107,15 @@ def scan_local(
     documents are scanned on several cores (same findings, same order). File names are
     written masked (see detect.names)."""
     names = names or SourceNames(detector)
+    captured: set[tuple[str, str]] = set()  # (URL, payload digest) of archived pages scanned
     for found in sources.expand(list(arguments)):
         if isinstance(found, InputError):
             yield ScanIssue(names.path(found.source), found.kind, names.mask(found.problem))
+            continue
+        if found.path is not None and archives.is_archive(found.path):
+            yield from scan_archive(
+                found.path, names.path(found.name), detector, classifier, names, captured
+            )
             continue
         raw = found.name
         item = found if found.path is None else replace(found, name=names.path(raw))
@@ -108,6 +124,90 @@ def scan_local(
         if detector.reveal and item.name != raw:
             events = (_with_raw_source(event, raw) for event in events)
         yield from events
+
+
+def scan_archive(
+    path: Path,
+    name: str,
+    detector: Detector,
+    classifier: PageClassifier,
+    names: SourceNames,
+    captured: set[tuple[str, str]],
+) -> Iterator[Event]:
+    """Scan each page an archive captured, as a crawled page is scanned (decoded with its
+    HTTP headers, classified, dated); its first sighting is the capture instant. A page
+    captured again with the same payload (a revisit, or the same digest) is not scanned
+    again."""
+    for record in archives.read_archive(path, name):
+        if isinstance(record, InputError):
+            yield ScanIssue(names.mask(record.source), record.kind, names.mask(record.problem))
+            continue
+        digest = record.capture.digest
+        if isinstance(record, archives.Recapture) or (
+            digest is not None and (record.url, digest) in captured
+        ):
+            yield ScanIssue(
+                names.url(record.url), "recapture", f"captured again {record.capture.date}"
+            )
+            continue
+        if digest is not None:
+            captured.add((record.url, digest))
+        for event in _scan_archived(record, detector, classifier):
+            yield _masked_url(event, names, detector.reveal)
+
+
+def _scan_archived(
+    record: archives.ArchivedPage, detector: Detector, classifier: PageClassifier
+) -> Iterator[Event]:
+    url = record.url
+    fetch = FetchInfo(
+        url=url,
+        final_url=url,
+        site=(urlsplit(url).hostname or "").lower(),
+        target=record.capture.archive,
+        depth=0,
+        status=record.status,
+        fetched_at=record.capture.date,
+        address=None,
+        country=None,
+    )
+    item = sources.Input(
+        url,
+        None,
+        walked=True,
+        content=record.body,
+        declared_type=record.media_type,
+        charset=record.charset,
+        url=url,
+    )
+    reader = sources.DocumentReader(item, None, detector.today)
+    for event in scan_document(reader, detector, classifier):
+        if isinstance(event, DocumentFacts):
+            yield replace(event, fetch=fetch, capture=record.capture)
+        else:
+            yield event
+    if record.truncated:
+        yield ScanIssue(url, "partial", f"record body cut at {len(record.body):,} bytes")
+
+
+def _masked_url(event: Event, names: SourceNames, reveal: bool) -> Event:
+    """An archived page's URL written as a crawled page's is (see PageScanner._masked)."""
+    name = names.url
+    if isinstance(event, ScanIssue):
+        return replace(event, source=name(event.source), message=names.mask(event.message))
+    if isinstance(event, Finding):
+        return replace(event, source=name(event.source))
+    if isinstance(event, DocumentFacts) and event.fetch is not None:
+        fetch = replace(
+            event.fetch,
+            url=name(event.fetch.url),
+            final_url=name(event.fetch.final_url),
+            site=names.mask(event.fetch.site),
+        )
+        source = name(event.source)
+        raw = event.source if reveal and source != event.source else None
+        return replace(event, source=source, fetch=fetch, raw_source=raw)
+    return event
 
 
 def _with_raw_source(event: Event, raw: str) -> Event:

@@ -631,7 +631,8 @@ class _Renderer:
             self.writer.document(event)
         elif isinstance(event, ScanIssue):
             self.writer.issue(event)
-            if not self.quiet or event.kind not in NOT_FAILURES:
+            # A page an archive captured again is counted in the summary, not told one by one.
+            if event.kind != "recapture" and (not self.quiet or event.kind not in NOT_FAILURES):
                 self.progress.message(_issue_line(event))
 
 
@@ -652,7 +653,8 @@ def _summary(tally: Tally, interrupted: bool) -> Summary:
 
 _VERBS = {"partial": "scanned in part", "robots": "not fetched", "offsite": "not followed",
           "skipped": "skipped", "missing": "skipped", "unreadable": "skipped",
-          "binary": "skipped", "target": "skipped"}  # fmt: skip
+          "binary": "skipped", "target": "skipped", "archive": "could not read",
+          "archive-record": "could not read"}  # fmt: skip
 
 
 def _issue_line(issue: ScanIssue) -> str:

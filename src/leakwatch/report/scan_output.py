@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from leakwatch import __version__
-from leakwatch.models import DocumentFacts, FetchInfo, Finding, ScanIssue
+from leakwatch.models import Capture, DocumentFacts, FetchInfo, Finding, ScanIssue
 from leakwatch.safe_text import visible
 
 SCHEMA_VERSION = 1
@@ -118,7 +118,17 @@ def document_dict(document: DocumentFacts) -> dict[str, Any]:
         "findings_by_type": dict(document.findings_by_type),
         "sha256": document.content_sha256,
         **({"fetch": fetch_dict(document.fetch)} if document.fetch else {}),
+        **({"capture": capture_dict(document.capture)} if document.capture else {}),
         **({"raw_source": document.raw_source} if document.raw_source is not None else {}),
+    }
+
+
+def capture_dict(capture: Capture) -> dict[str, Any]:
+    return {
+        "archive": capture.archive,
+        "offset": capture.offset,
+        "date": capture.date,
+        "digest": capture.digest,
     }
 
 

@@ -35,11 +35,13 @@ class Recorder:
                 self.store.record(self.run_id, findings=self._findings)
                 self._findings = []
         elif isinstance(event, DocumentFacts):
-            if event.fetch is not None:
+            if event.fetch is not None and event.capture is None:  # crawled: await PageSettled
                 self._document = event
-            else:
+            else:  # a file, stdin, or a page read from an archive
                 self._write(document=event)
         elif isinstance(event, ScanIssue):
+            if event.kind == "recapture":
+                return  # a page an archive captured again: no error, and nothing new
             self._issues.append(event)  # written with the next document or frontier change
         else:
             self._settled(event)

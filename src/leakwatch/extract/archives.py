@@ -1,0 +1,245 @@
+"""Web archive files (WARC, ARC, WET): each capture of a page, as a document to scan.
+
+The pages of past years are gone from the live web; archives keep them, with the instant of
+each capture (`WARC-Date`). A `response` record with a 2xx status and a text type is one
+page as it was fetched, HTTP headers and all; a WET `conversion` record is one page's text; a
+`revisit` record says a URL was captured again with the same payload (no body).
+
+One reader, warcio, behind this small interface (`is_archive`, `read_archive`): it is pure
+Python, reads WARC, ARC and WET, gzipped per record (as Common Crawl writes them) or not, and
+streams: a record's body is read, handed on and dropped, so memory stays flat whatever the
+archive's size. See README "Web archives" for why warcio and not FastWARC.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import logging
+import os
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+
+from leakwatch.errors import InputError
+from leakwatch.models import Capture
+
+ARCHIVE_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz", ".wet", ".wet.gz", ".warc.wet.gz")
+_MAGIC_GZIP = b"\x1f\x8b"
+_HEADS = (b"WARC/", b"filedesc://")
+_TEXT_TYPES = ("text/", "application/xhtml+xml", "application/json", "application/xml")
+MAX_RECORD_BYTES = 20 << 20  # a record's body beyond this is cut (and said)
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedPage:
+    """A page as the archive captured it: its URL, the HTTP status and type it was served
+    with, and its body (the HTTP payload, de-chunked and decompressed)."""
+
+    url: str
+    capture: Capture
+    status: int
+    media_type: str | None
+    charset: str | None
+    body: bytes
+    truncated: bool
+    converted: bool = False  # a WET conversion record: extracted text, not the page
+
+
+@dataclass(frozen=True, slots=True)
+class Recapture:
+    """The same URL captured again with an identical payload (a `revisit` record)."""
+
+    url: str
+    capture: Capture
+
+
+def is_archive(path: Path) -> bool:
+    """Whether a file is a WARC/ARC/WET archive, by its content (gzipped or not)."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(4096)
+    except OSError:
+        return False
+    if head.startswith(_MAGIC_GZIP):
+        try:
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 64)
+        except zlib.error:
+            return False
+    return head.startswith(_HEADS)
+
+
+def read_archive(
+    path: Path, name: str, max_bytes: int = MAX_RECORD_BYTES
+) -> Iterator[ArchivedPage | Recapture | InputError]:
+    """The pages and recaptures in an archive, one record at a time. A broken record ends
+    the file with one InputError (an archive cannot be resynchronised past a bad length);
+    what came before it stands."""
+    _quiet_warcio()
+    try:
+        file = path.open("rb")
+    except OSError as exc:
+        yield InputError(name, f"cannot open: {exc.strerror or exc}", "unreadable")
+        return
+    with file:
+        done = 0
+        for found in _records(file, name, max_bytes):
+            if isinstance(found, _NotChunked):
+                break
+            done += 1
+            yield found
+            if isinstance(found, InputError) and found.kind != "archive-record":
+                return
+        else:
+            return
+    # A whole file gzipped as one member (`gzip crawl.warc`): read it as one stream, past
+    # the records already read. Offsets are then in the uncompressed stream.
+    with gzip.open(path, "rb") as stream:
+        for index, found in enumerate(_records(stream, name, max_bytes, size=None)):
+            if index >= done and not isinstance(found, _NotChunked):
+                yield found
+
+
+class _NotChunked:
+    """warcio met a gzip member holding more than one record."""
+
+
+def _records(
+    file: Any, name: str, max_bytes: int, size: int | None = -1
+) -> Iterator[ArchivedPage | Recapture | InputError | _NotChunked]:
+    """Every record of an open archive (see read_archive); `size` -1: the file's own."""
+    if size == -1:
+        size = os.fstat(file.fileno()).st_size
+    records = ArchiveIterator(file, arc2warc=True)
+    while True:
+        errors = records.err_count
+        try:
+            with contextlib.redirect_stderr(io.StringIO()):  # warcio quotes archive lines there
+                record = next(records)
+                found = _read_record(record, name, records, max_bytes)
+        except StopIteration:
+            if size is not None and records.offset < size:
+                yield InputError(
+                    name,
+                    f"broken archive after offset {records.offset:,}: its last "
+                    f"{size - records.offset:,} bytes are not a whole record (cut short?)",
+                    "archive",
+                )
+            return
+        except ArchiveLoadFailed as exc:
+            if "non-chunked" in str(exc):
+                yield _NotChunked()
+                return
+            yield _broken(name, records.offset, exc)
+            return
+        except (EOFError, zlib.error, gzip.BadGzipFile, ValueError) as exc:
+            yield _broken(name, records.offset, exc)
+            return
+        except OSError as exc:
+            yield InputError(name, f"cannot read: {exc.strerror or exc}", "unreadable")
+            return
+        if records.err_count > errors:
+            yield InputError(
+                f"{name}@{records.offset:,}",
+                "a record's length is wrong: the bytes after it were skipped",
+                "archive-record",
+            )
+        if found is not None:
+            yield found
+
+
+def _broken(name: str, offset: int, exc: BaseException) -> InputError:
+    where = f"after offset {offset:,}" if offset else "at its start"
+    return InputError(name, f"broken archive {where}: {_reason(exc)}", "archive")
+
+
+def _quiet_warcio() -> None:
+    """warcio logs odd records (quoting them) through logging's last-resort handler, which
+    prints to stderr; a handler of its own keeps them off the user's terminal."""
+    logger = logging.getLogger("warcio")
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+
+
+def _read_record(
+    record: Any, name: str, records: ArchiveIterator, max_bytes: int
+) -> ArchivedPage | Recapture | InputError | None:
+    kind = record.rec_type
+    if kind not in ("response", "revisit", "conversion"):
+        return None  # request, metadata, warcinfo: nothing of the page
+    headers = record.rec_headers
+    url = (headers.get_header("WARC-Target-URI") or "").strip().strip("<>")
+    date = _iso(headers.get_header("WARC-Date") or "")
+    digest = headers.get_header("WARC-Payload-Digest")
+    status = 200  # a WET conversion: the page's text
+    media_type: str | None = "text/plain"
+    charset: str | None = "utf-8"
+    if kind == "response":
+        http = record.http_headers
+        status = int(http.get_statuscode() or 0) if http is not None else 0
+        content_type = (http.get_header("Content-Type") or "") if http is not None else ""
+        media_type, charset = _content_type(content_type)
+    wanted = kind != "revisit" and _is_url(url) and 200 <= status < 300
+    wanted = wanted and (not media_type or media_type.startswith(_TEXT_TYPES))
+    body, truncated = _body(record, max_bytes) if wanted else (b"", False)
+    # Only now: warcio reads a record to its end to tell where it started.
+    capture = Capture(name, records.get_record_offset(), date, digest)
+    if not _is_url(url):
+        return InputError(
+            f"{name}@{capture.offset:,}",
+            "a record whose WARC-Target-URI is not a URL",
+            "archive-record",
+        )
+    if kind == "revisit":
+        return Recapture(url, capture)
+    if not wanted:
+        return None  # not a page: a redirect, an error, an image
+    return ArchivedPage(
+        url, capture, status, media_type, charset, body, truncated, kind == "conversion"
+    )
+
+
+def _body(record: Any, max_bytes: int) -> tuple[bytes, bool]:
+    stream = record.content_stream()
+    body = stream.read(max_bytes + 1)
+    truncated = len(body) > max_bytes
+    if truncated:
+        while stream.read(1 << 20):  # skip the rest, so the next record can be read
+            pass
+    return body[:max_bytes], truncated
+
+
+def _content_type(value: str) -> tuple[str | None, str | None]:
+    parts = [p.strip() for p in value.split(";")]
+    media_type = parts[0].lower() or None
+    charset = None
+    for part in parts[1:]:
+        key, _, val = part.partition("=")
+        if key.strip().lower() == "charset" and val.strip():
+            charset = val.strip().strip("\"'").lower()
+    return media_type, charset
+
+
+def _iso(date: str) -> str:
+    """`2021-03-04T05:06:07Z` as `2021-03-04T05:06:07+00:00`; ARC's `20210304050607` too."""
+    date = date.strip()
+    if len(date) == 14 and date.isdigit():
+        date = f"{date[:4]}-{date[4:6]}-{date[6:8]}T{date[8:10]}:{date[10:12]}:{date[12:14]}Z"
+    return date.replace("Z", "+00:00")
+
+
+def _is_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
