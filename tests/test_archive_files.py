@@ -8,6 +8,7 @@ import gzip
 import io
 import json
 import random
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,6 +134,18 @@ def test_first_seen_is_the_capture_date_and_a_recapture_is_no_second_case(
     report = cli("report", "--db", str(db), "--year-basis", "first-seen", "-f", "json")
     years = {row["year"]: row["cases"] for row in json.loads(report.stdout)["years"]}
     assert years == {2021: 1, 2022: 1, 2023: 1}
+    # The store knows the capture, and that the page was still there in 2022.
+    with sqlite3.connect(db) as connection:
+        first_seen, last_seen, capture = connection.execute(
+            "SELECT first_seen, last_seen, capture FROM documents WHERE key = ?",
+            ("http://bbs.example.cn/t/1",),
+        ).fetchone()
+    assert (first_seen[:10], last_seen[:10]) == ("2021-03-04", "2022-03-04")
+    assert json.loads(capture) == {
+        "archive": str(archive), "offset": 0, "date": "2021-03-04T05:06:07+00:00",
+        "digest": json.loads(capture)["digest"],
+    }  # fmt: skip
+    assert json.loads(capture)["digest"].startswith("sha1:")
     # Scanning the same archive again counts nothing twice.
     again, _ = scan_json(cli, str(archive), "--db", str(db), "-o", str(tmp_path / "again.json"))
     assert again.code == 0, again.stderr

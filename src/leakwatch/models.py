@@ -108,6 +108,15 @@ class Capture:
 
 
 @dataclass(frozen=True, slots=True)
+class Recaptured:
+    """A page an archive captured again with the same payload: not scanned again, but it was
+    still there then (the store's last sighting of it moves on)."""
+
+    url: str  # the page's URL (masked where it holds an identifier)
+    capture: Capture
+
+
+@dataclass(frozen=True, slots=True)
 class QueuedUrl:
     """A URL the crawler has accepted into its frontier (in scope, unseen, within limits)."""
 

@@ -37,13 +37,14 @@ from leakwatch.models import (
     Finding,
     PageSettled,
     QueuedUrl,
+    Recaptured,
     ScanIssue,
     Severity,
 )
 
-Event = Finding | DocumentFacts | ScanIssue | PageSettled
+Event = Finding | DocumentFacts | ScanIssue | PageSettled | Recaptured
 # Issue kinds that are not failures: a policy or a content type kept the page out.
-NOT_FAILURES = frozenset({"skipped", "partial", "robots", "offsite", "recapture"})
+NOT_FAILURES = frozenset({"skipped", "partial", "robots", "offsite"})
 
 
 @dataclass(slots=True)
@@ -73,7 +74,9 @@ class Tally:
         return max(0, self.queued - sum(self.pages.values()))
 
     def add(self, event: Event) -> None:
-        if isinstance(event, PageSettled):
+        if isinstance(event, Recaptured):
+            self.issues["recapture"] += 1  # a note in the summary, not a failure
+        elif isinstance(event, PageSettled):
             self.pages[event.outcome] += 1
             self.queued += len(event.queued)
             if event.target:
@@ -146,9 +149,7 @@ def scan_archive(
         if isinstance(record, archives.Recapture) or (
             digest is not None and (record.url, digest) in captured
         ):
-            yield ScanIssue(
-                names.url(record.url), "recapture", f"captured again {record.capture.date}"
-            )
+            yield Recaptured(names.url(record.url), record.capture)
             continue
         if digest is not None:
             captured.add((record.url, digest))

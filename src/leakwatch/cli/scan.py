@@ -631,8 +631,7 @@ class _Renderer:
             self.writer.document(event)
         elif isinstance(event, ScanIssue):
             self.writer.issue(event)
-            # A page an archive captured again is counted in the summary, not told one by one.
-            if event.kind != "recapture" and (not self.quiet or event.kind not in NOT_FAILURES):
+            if not self.quiet or event.kind not in NOT_FAILURES:
                 self.progress.message(_issue_line(event))
 
 

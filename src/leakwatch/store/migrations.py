@@ -180,6 +180,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         (
             """CREATE INDEX documents_content ON documents (sha256, site)
                 WHERE case_category IS NOT NULL""",
+            # The earliest web-archive capture a document was read from (JSON: archive,
+            # offset, date, digest); NULL for crawled pages and files.
+            "ALTER TABLE documents ADD COLUMN capture TEXT",
         ),
     ),
 )

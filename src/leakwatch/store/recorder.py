@@ -11,7 +11,14 @@ another page's.
 
 from __future__ import annotations
 
-from leakwatch.models import DocumentFacts, Finding, PageSettled, QueuedUrl, ScanIssue
+from leakwatch.models import (
+    DocumentFacts,
+    Finding,
+    PageSettled,
+    QueuedUrl,
+    Recaptured,
+    ScanIssue,
+)
 from leakwatch.pipeline import Event
 from leakwatch.store import FindingsStore
 
@@ -40,9 +47,9 @@ class Recorder:
             else:  # a file, stdin, or a page read from an archive
                 self._write(document=event)
         elif isinstance(event, ScanIssue):
-            if event.kind == "recapture":
-                return  # a page an archive captured again: no error, and nothing new
             self._issues.append(event)  # written with the next document or frontier change
+        elif isinstance(event, Recaptured):
+            self.store.recaptured(event.url, event.capture.date)
         else:
             self._settled(event)
 

@@ -198,6 +198,14 @@ class Store:
         self._crawl_of_run[int(run_id)] = int(crawl)
         return int(run_id)
 
+    def recaptured(self, url: str, date: str) -> None:
+        """A page an archive captured again, unchanged: it was still there at `date`."""
+        with self._write("recording a recapture"):
+            self._db.execute(
+                "UPDATE documents SET last_seen = max(last_seen, ?) WHERE key = ?",
+                (utc_time(date), document_key(url, crawled=True)),
+            )
+
     def finish_run(
         self, run_id: int, *, finished: str, outcome: str, summary: Mapping[str, Any]
     ) -> None:
@@ -378,6 +386,8 @@ class Store:
                 "findings": facts.findings,
                 "findings_by_type": _json(dict(facts.findings_by_type)),
                 "changed": changed,
+                "capture": _json(_capture(facts)) if facts.capture else None,
+                "capture_date": utc_time(facts.capture.date) if facts.capture else None,
             },
         )
         # Findings recorded before these facts (a large file's batches, an earlier scan)
@@ -655,6 +665,9 @@ UPDATE documents SET
     sha256 = coalesce(:sha256, sha256),
     findings = :findings,
     findings_by_type = :findings_by_type,
+    capture = CASE WHEN :capture IS NOT NULL AND (capture IS NULL
+                        OR :capture_date < json_extract(capture, '$.date')) THEN :capture
+                   ELSE capture END,
     case_category = CASE WHEN case_category = 'trading' OR :category = 'trading' THEN 'trading'
                          WHEN case_category = 'exposure' OR :category = 'exposure'
                               THEN 'exposure' END,
@@ -666,6 +679,13 @@ WHERE id = :id
 """
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _capture(facts: DocumentFacts) -> dict[str, Any]:
+    capture = facts.capture
+    assert capture is not None
+    return {"archive": capture.archive, "offset": capture.offset,
+            "date": utc_time(capture.date), "digest": capture.digest}  # fmt: skip
 
 
 def _json(value: Any) -> str:
