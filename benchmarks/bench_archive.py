@@ -1,0 +1,141 @@
+"""Archive scan throughput and peak memory: leakwatch next to a baseline that only reads the
+records with the same reader (warcio), same invocation.
+
+    python benchmarks/bench_archive.py                # 100 MB WARC.gz of ~30 KB pages, seed 1
+    python benchmarks/bench_archive.py --mb 1000      # the memory target (under 300 MB)
+
+The archive is generated once (seeded, cached in benchmarks/.data/): HTML pages of Chinese
+prose, about 30 KB each, a few of them holding Korean identifiers, captured over 2020-2025,
+every record its own gzip member as Common Crawl writes them. The baseline
+(`--run-baseline FILE`) iterates every record and reads its HTTP payload: what any archive
+tool must do before it looks at a byte, so leakwatch/baseline is the price of the scan
+itself. leakwatch runs as users run it: `leakwatch scan FILE -f jsonl -o OUT -q --no-store`.
+Wall time includes interpreter start-up; memory is the process tree's peak resident set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+import corpus  # noqa: E402
+from bench_detect import measure  # noqa: E402
+
+MB = corpus.MB
+PAGE_CHARS = 10_000  # about 30 KB of UTF-8 Chinese
+TARGET_RSS_MB = 300.0
+
+
+def generate(seed: int, mb: int) -> Path:
+    """A seeded WARC.gz of about `mb` MB (cached)."""
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    path = HERE / ".data" / f"archive-seed{seed}-{mb}mb.warc.gz"
+    if path.exists():
+        return path
+    path.parent.mkdir(exist_ok=True)
+    rng = random.Random(seed)
+    partial = path.with_suffix(".part")
+    with partial.open("wb") as out:
+        writer = WARCWriter(out, gzip=True)
+        number = 0
+        while out.tell() < mb * MB:
+            number += 1
+            # A forum post: about 60 paragraphs of prose lines (look-alike numbers in some),
+            # and in one post of ten a line with a Korean identifier.
+            lines: list[str] = []
+            while sum(map(len, lines)) < PAGE_CHARS:
+                lines.append(corpus.make_line(rng)[0].strip())
+            if number % 10 == 0:
+                lines.insert(rng.randrange(len(lines)), corpus.korean(rng)[1])
+            body = "".join(f"<p>{line}</p>\n" for line in lines)
+            html = (f'<html><head><meta charset="utf-8"><title>帖子 {number}</title></head>'
+                    f"<body>{body}</body></html>").encode()  # fmt: skip
+            year = 2020 + number % 6
+            date = f"{year}-{1 + number % 12:02d}-{1 + number % 28:02d}T10:00:00Z"
+            http = StatusAndHeaders(
+                "200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1"
+            )
+            record = writer.create_warc_record(
+                f"http://bbs{number % 40}.example.cn/thread-{number}.html", "response",
+                payload=io.BytesIO(html), http_headers=http, warc_headers_dict={"WARC-Date": date},
+            )  # fmt: skip
+            writer.write_record(record)
+    partial.rename(path)
+    return path
+
+
+def run_baseline(path: str) -> int:
+    """Read every record's payload with warcio; print the record and byte counts."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    records = payload = 0
+    with open(path, "rb") as stream:
+        for record in ArchiveIterator(stream):
+            if record.rec_type == "response":
+                payload += len(record.content_stream().read())
+                records += 1
+    print(json.dumps({"records": records, "payload": payload}))
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--mb", type=int, default=100, help="archive size in MB (default 100)")
+    parser.add_argument("--run-baseline", metavar="FILE", help=argparse.SUPPRESS)
+    parser.add_argument("--json", metavar="FILE", help="also write results as JSON")
+    args = parser.parse_args()
+    if args.run_baseline:
+        return run_baseline(args.run_baseline)
+    archive = generate(args.seed, args.mb)
+    size = archive.stat().st_size
+    env = {**os.environ, "LEAKWATCH_HOME": tempfile.mkdtemp(prefix="bench-archive-")}
+    leakwatch = [sys.executable, "-m", "leakwatch"]
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "out"
+        base_s, base_rss = measure([sys.executable, __file__, "--run-baseline", str(archive)],
+                                   out, env)  # fmt: skip
+        counted = json.loads(out.read_text())
+        lw_s, lw_rss = measure([*leakwatch, "scan", str(archive), "--no-store", "-q",
+                                "-f", "jsonl", "-o", str(Path(scratch) / "found.jsonl")],
+                               out, env)  # fmt: skip
+        found = [json.loads(line) for line in (Path(scratch) / "found.jsonl").open()]
+    documents = sum(1 for r in found if r.get("kind") == "document")
+    findings = sum(1 for r in found if r.get("kind") == "finding")
+    records = counted["records"]
+    rows = [
+        ("baseline (warcio, read only)", base_s, base_rss),
+        ("leakwatch scan", lw_s, lw_rss),
+    ]
+    print(f"archive: {archive.name}, {size / MB:.1f} MB, {records:,} response records "
+          f"({counted['payload'] / MB:.1f} MB of payload)")  # fmt: skip
+    for name, seconds, rss in rows:
+        print(f"  {name:30} {seconds:7.2f} s  {records / seconds:8.0f} records/s  "
+              f"{size / MB / seconds:6.1f} MB/s  peak {rss / MB:6.1f} MB")  # fmt: skip
+    print(f"  leakwatch/baseline time: {lw_s / base_s:.2f}x; documents {documents:,}, "
+          f"findings {findings:,}; peak memory target < {TARGET_RSS_MB:.0f} MB: "
+          f"{'met' if lw_rss / MB < TARGET_RSS_MB else 'NOT met'}")  # fmt: skip
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "archive_mb": size / MB, "records": records, "documents": documents,
+            "findings": findings, "baseline_s": base_s, "leakwatch_s": lw_s,
+            "ratio": lw_s / base_s, "leakwatch_peak_mb": lw_rss / MB,
+            "baseline_peak_mb": base_rss / MB,
+        }, indent=1))  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
