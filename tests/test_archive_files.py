@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -21,8 +20,6 @@ from tests import synthetic
 from tests.conftest import Result
 
 Cli = Callable[..., Result]
-# warcio's writer (used here to build the archives) leaves its temporary buffers to the GC.
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
 
 @dataclass(frozen=True)
@@ -75,6 +72,7 @@ def write_warc(path: Path, shots: Sequence[Shot], *, compress: bool = True) -> P
                     warc_headers_dict=headers,
                 )  # fmt: skip
             writer.write_record(record)
+            record.raw_stream.close()  # warcio's spooled buffer: closed here, not by the GC
     return path
 
 
@@ -242,3 +240,21 @@ def test_a_whole_file_gzipped_as_one_member_is_still_read(cli: Cli, tmp_path: Pa
     assert "Traceback" not in result.stderr
     assert result.code == 0, result.stderr
     assert len(report["documents"]) == 2
+
+
+def test_jobs_spread_records_over_workers_and_change_nothing(cli: Cli, tmp_path: Path) -> None:
+    rng = random.Random(8)
+    shots = [
+        Shot(f"http://bbs{n % 3}.example.cn/t/{n}", f"202{n % 4}-0{1 + n % 9}-01T00:00:00Z",
+             member_page(rng, 1 + n % 3))
+        for n in range(40)
+    ]  # fmt: skip
+    archive = write_warc(tmp_path / "many.warc.gz", shots)
+    outputs = []
+    for jobs in ("1", "2"):
+        result = cli("scan", str(archive), "--no-store", "-f", "jsonl", "--jobs", jobs)
+        assert result.code == 0, result.stderr
+        records = [json.loads(line) for line in result.stdout.splitlines()]
+        outputs.append([r for r in records if r["kind"] in ("finding", "document")])
+    assert outputs[0] == outputs[1]
+    assert sum(1 for r in outputs[0] if r["kind"] == "document") == 40

@@ -8,8 +8,9 @@ events, a store records them, a test inspects them.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -117,7 +118,7 @@ def scan_local(
             continue
         if found.path is not None and archives.is_archive(found.path):
             yield from scan_archive(
-                found.path, names.path(found.name), detector, classifier, names, captured
+                found.path, names.path(found.name), detector, classifier, names, captured, pool
             )
             continue
         raw = found.name
@@ -136,25 +137,55 @@ def scan_archive(
     classifier: PageClassifier,
     names: SourceNames,
     captured: set[tuple[str, str]],
+    pool: ScanPool | None = None,
 ) -> Iterator[Event]:
     """Scan each page an archive captured, as a crawled page is scanned (decoded with its
     HTTP headers, classified, dated); its first sighting is the capture instant. A page
     captured again with the same payload (a revisit, or the same digest) is not scanned
-    again."""
+    again. With a pool, pages are scanned by its workers, a few in flight, and their
+    events come out in the archive's order."""
+    waiting: deque[Future[list[Event]] | list[Event]] = deque()
     for record in archives.read_archive(path, name):
         if isinstance(record, InputError):
-            yield ScanIssue(names.mask(record.source), record.kind, names.mask(record.problem))
-            continue
-        digest = record.capture.digest
-        if isinstance(record, archives.Recapture) or (
-            digest is not None and (record.url, digest) in captured
+            issue = ScanIssue(names.mask(record.source), record.kind, names.mask(record.problem))
+            waiting.append([issue])
+        elif isinstance(record, archives.Recapture) or (
+            record.capture.digest is not None and (record.url, record.capture.digest) in captured
         ):
-            yield Recaptured(names.url(record.url), record.capture)
-            continue
-        if digest is not None:
-            captured.add((record.url, digest))
-        for event in _scan_archived(record, detector, classifier):
-            yield _masked_url(event, names, detector.reveal)
+            waiting.append([Recaptured(names.url(record.url), record.capture)])
+        else:
+            if record.capture.digest is not None:
+                captured.add((record.url, record.capture.digest))
+            if pool is None:
+                scanned = _scan_archived(record, detector, classifier)
+                waiting.append([_masked_url(event, names, detector.reveal) for event in scanned])
+            else:
+                waiting.append(pool.submit(_scan_archived_in_worker, record))
+        while waiting and (
+            not isinstance(waiting[0], Future)
+            or waiting[0].done()
+            or pool is None
+            or len(waiting) > pool.depth
+        ):
+            yield from _masked_events(waiting.popleft(), names, detector.reveal)
+    while waiting:
+        yield from _masked_events(waiting.popleft(), names, detector.reveal)
+
+
+def _masked_events(
+    events: Future[list[Event]] | list[Event], names: SourceNames, reveal: bool
+) -> Iterator[Event]:
+    """Events in the order they were queued: a worker's (masked here), or final ones."""
+    if isinstance(events, Future):
+        for event in events.result():
+            yield _masked_url(event, names, reveal)
+    else:
+        yield from events
+
+
+def _scan_archived_in_worker(record: archives.ArchivedPage) -> list[Event]:
+    detector, classifier = worker_detector()
+    return list(_scan_archived(record, detector, classifier))
 
 
 def _scan_archived(

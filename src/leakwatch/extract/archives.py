@@ -18,6 +18,7 @@ import gzip
 import io
 import logging
 import os
+import stat
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -62,8 +63,11 @@ class Recapture:
 
 
 def is_archive(path: Path) -> bool:
-    """Whether a file is a WARC/ARC/WET archive, by its content (gzipped or not)."""
+    """Whether a file is a WARC/ARC/WET archive, by its content (gzipped or not). Only a
+    regular file is looked at: a FIFO's first bytes, once read, are gone."""
     try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return False
         with path.open("rb") as file:
             head = file.read(4096)
     except OSError:
