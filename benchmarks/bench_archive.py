@@ -22,6 +22,7 @@ import os
 import random
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -90,12 +91,42 @@ def run_baseline(path: str) -> int:
     return 0
 
 
+def compare_readers(path: Path) -> None:
+    """Read every response payload with warcio and, when it is installed, FastWARC: the
+    measurement behind the choice of reader (README "Web archive files")."""
+    from warcio.archiveiterator import ArchiveIterator as WarcioIterator
+
+    started = time.perf_counter()
+    with path.open("rb") as stream:
+        warcio_bytes = sum(
+            len(record.content_stream().read())
+            for record in WarcioIterator(stream)
+            if record.rec_type == "response"
+        )
+    warcio_s = time.perf_counter() - started
+    print(f"  readers: warcio {warcio_s:.2f} s ({warcio_bytes / MB:.1f} MB of payload)", end="")
+    try:
+        from fastwarc.warc import ArchiveIterator, WarcRecordType  # type: ignore[import-not-found]
+    except ImportError:
+        print("; FastWARC not installed (pip install fastwarc to compare)")
+        return
+    started = time.perf_counter()
+    with path.open("rb") as stream:
+        records = ArchiveIterator(stream, record_types=WarcRecordType.response, parse_http=True)
+        fast_bytes = sum(len(record.reader.read()) for record in records)
+    fast_s = time.perf_counter() - started
+    print(f"; FastWARC {fast_s:.2f} s ({fast_bytes / MB:.1f} MB): {warcio_s / fast_s:.1f}x")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--mb", type=int, default=100, help="archive size in MB (default 100)")
     parser.add_argument("--run-baseline", metavar="FILE", help=argparse.SUPPRESS)
     parser.add_argument("--json", metavar="FILE", help="also write results as JSON")
+    parser.add_argument(
+        "--readers", action="store_true", help="also time warcio against FastWARC (if installed)"
+    )
     args = parser.parse_args()
     if args.run_baseline:
         return run_baseline(args.run_baseline)
@@ -127,6 +158,8 @@ def main() -> int:
     print(f"  leakwatch/baseline time: {lw_s / base_s:.2f}x; documents {documents:,}, "
           f"findings {findings:,}; peak memory target < {TARGET_RSS_MB:.0f} MB: "
           f"{'met' if lw_rss / MB < TARGET_RSS_MB else 'NOT met'}")  # fmt: skip
+    if args.readers:
+        compare_readers(archive)
     if args.json:
         Path(args.json).write_text(json.dumps({
             "archive_mb": size / MB, "records": records, "documents": documents,
