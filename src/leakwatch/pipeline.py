@@ -158,7 +158,12 @@ def scan_archive(
                 captured.add((record.url, record.capture.digest))
             if pool is None:
                 scanned = _scan_archived(record, detector, classifier)
-                waiting.append([_masked_url(event, names, detector.reveal) for event in scanned])
+                waiting.append(
+                    [
+                        masked_event(event, names, detector.reveal, target_is_url=False)
+                        for event in scanned
+                    ]
+                )
             else:
                 waiting.append(pool.submit(_scan_archived_in_worker, record))
         while waiting and (
@@ -178,7 +183,7 @@ def _masked_events(
     """Events in the order they were queued: a worker's (masked here), or final ones."""
     if isinstance(events, Future):
         for event in events.result():
-            yield _masked_url(event, names, reveal)
+            yield masked_event(event, names, reveal, target_is_url=False)
     else:
         yield from events
 
@@ -222,8 +227,11 @@ def _scan_archived(
         yield ScanIssue(url, "partial", f"record body cut at {len(record.body):,} bytes")
 
 
-def _masked_url(event: Event, names: SourceNames, reveal: bool) -> Event:
-    """An archived page's URL written as a crawled page's is (see PageScanner._masked)."""
+def masked_event(
+    event: Event, names: SourceNames, reveal: bool, *, target_is_url: bool = True
+) -> Event:
+    """A fetched (or archived) page's event with its URLs masked where they hold an
+    identifier; `--reveal` keeps the raw source beside the masked one (never stored)."""
     name = names.url
     if isinstance(event, ScanIssue):
         return replace(event, source=name(event.source), message=names.mask(event.message))
@@ -234,6 +242,7 @@ def _masked_url(event: Event, names: SourceNames, reveal: bool) -> Event:
             event.fetch,
             url=name(event.fetch.url),
             final_url=name(event.fetch.final_url),
+            target=name(event.fetch.target) if target_is_url else event.fetch.target,
             site=names.mask(event.fetch.site),
         )
         source = name(event.source)
@@ -335,23 +344,7 @@ class PageScanner:
         self.emit(PageSettled(name(url), outcome, kept, final, name(target)))
 
     def _masked(self, event: Event) -> Event:
-        name = self.names.url
-        if isinstance(event, ScanIssue):
-            return replace(event, source=name(event.source), message=self.names.mask(event.message))
-        if isinstance(event, Finding):
-            return replace(event, source=name(event.source))
-        if isinstance(event, DocumentFacts) and event.fetch is not None:
-            fetch = replace(
-                event.fetch,
-                url=name(event.fetch.url),
-                final_url=name(event.fetch.final_url),
-                target=name(event.fetch.target),
-                site=self.names.mask(event.fetch.site),
-            )
-            source = name(event.source)
-            raw = event.source if self.detector.reveal and source != event.source else None
-            return replace(event, source=source, fetch=fetch, raw_source=raw)
-        return event
+        return masked_event(event, self.names, self.detector.reveal)
 
 
 def scan_page(
