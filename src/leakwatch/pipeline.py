@@ -158,12 +158,7 @@ def scan_archive(
                 captured.add((record.url, record.capture.digest))
             if pool is None:
                 scanned = _scan_archived(record, detector, classifier)
-                waiting.append(
-                    [
-                        masked_event(event, names, detector.reveal, target_is_url=False)
-                        for event in scanned
-                    ]
-                )
+                waiting.append(list(_masked_archived(scanned, names, detector.reveal)))
             else:
                 waiting.append(pool.submit(_scan_archived_in_worker, record))
         while waiting and (
@@ -182,10 +177,15 @@ def _masked_events(
 ) -> Iterator[Event]:
     """Events in the order they were queued: a worker's (masked here), or final ones."""
     if isinstance(events, Future):
-        for event in events.result():
-            yield masked_event(event, names, reveal, target_is_url=False)
+        yield from _masked_archived(events.result(), names, reveal)
     else:
         yield from events
+
+
+def _masked_archived(events: Iterable[Event], names: SourceNames, reveal: bool) -> Iterator[Event]:
+    # An archived page's fetch target is its archive file, whose name is masked already.
+    for event in events:
+        yield masked_event(event, names, reveal, target_is_url=False)
 
 
 def _scan_archived_in_worker(record: archives.ArchivedPage) -> list[Event]:
