@@ -230,3 +230,33 @@ def test_jobs_spread_records_over_workers_and_change_nothing(cli: Cli, tmp_path:
         outputs.append([r for r in records if r["kind"] in ("finding", "document")])
     assert outputs[0] == outputs[1]
     assert sum(1 for r in outputs[0] if r["kind"] == "document") == 40
+
+
+def test_a_payload_the_store_holds_is_not_scanned_again_and_older_captures_move_it_back(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # A backfill is run crawl by crawl: the 2023 crawl first, then the 2021 one, which holds
+    # the same page unchanged. The page is scanned once, and counted in 2021.
+    rng = random.Random(10)
+    page = member_page(rng, 2)
+    url = "http://bbs.example.cn/t/1"
+    newer, older = tmp_path / "CC-MAIN-2023.warc.gz", tmp_path / "CC-MAIN-2021.warc.gz"
+    write_warc(newer, [Capture(url, at("2023-02-01T00:00:00"), page)])
+    write_warc(older, [Capture(url, at("2021-02-01T00:00:00"), page)])
+    db = tmp_path / "s.db"
+    first, report = scan_json(cli, str(newer), "--db", str(db))
+    assert first.code == 0, first.stderr
+    assert report["summary"]["findings"] == 2
+    second, report = scan_json(cli, str(older), "--db", str(db))
+    assert second.code == 0, second.stderr
+    assert report["summary"]["findings"] == 0  # not scanned again
+    assert report["summary"]["errors_by_kind"] == {"recapture": 1}
+    result = cli("report", "--db", str(db), "--year-basis", "first-seen", "-f", "json")
+    years = {row["year"]: row["cases"] for row in json.loads(result.stdout)["years"]}
+    assert years == {2021: 1}
+    with sqlite3.connect(db) as connection:
+        first_seen, last_seen, capture = connection.execute(
+            "SELECT first_seen, last_seen, capture FROM documents WHERE key = ?", (url,)
+        ).fetchone()
+    assert (first_seen[:10], last_seen[:10]) == ("2021-02-01", "2023-02-01")
+    assert json.loads(capture)["archive"] == str(older)

@@ -106,6 +106,7 @@ def scan_local(
     stdin: BinaryIO | None = None,
     pool: ScanPool | None = None,
     names: SourceNames | None = None,
+    known: Callable[[str, str], bool] | None = None,
 ) -> Iterator[Event]:
     """Scan files, folders and stdin ('-'); one event at a time. With a pool, large
     documents are scanned on several cores (same findings, same order). File names are
@@ -118,8 +119,9 @@ def scan_local(
             continue
         if found.path is not None and archives.is_archive(found.path):
             yield from scan_archive(
-                found.path, names.path(found.name), detector, classifier, names, captured, pool
-            )
+                found.path, names.path(found.name), detector, classifier, names, captured, pool,
+                known,
+            )  # fmt: skip
             continue
         raw = found.name
         item = found if found.path is None else replace(found, name=names.path(raw))
@@ -138,20 +140,20 @@ def scan_archive(
     names: SourceNames,
     captured: set[tuple[str, str]],
     pool: ScanPool | None = None,
+    known: Callable[[str, str], bool] | None = None,
 ) -> Iterator[Event]:
     """Scan each page an archive captured, as a crawled page is scanned (decoded with its
     HTTP headers, classified, dated); its first sighting is the capture instant. A page
     captured again with the same payload (a revisit, or the same digest) is not scanned
-    again. With a pool, pages are scanned by its workers, a few in flight, and their
-    events come out in the archive's order."""
+    again, in this run or (`known`: asked of the store) an earlier one. With a pool, pages
+    are scanned by its workers, a few in flight, and their events come out in the
+    archive's order."""
     waiting: deque[Future[list[Event]] | list[Event]] = deque()
     for record in archives.read_archive(path, name):
         if isinstance(record, InputError):
             issue = ScanIssue(names.mask(record.source), record.kind, names.mask(record.problem))
             waiting.append([issue])
-        elif isinstance(record, archives.Recapture) or (
-            record.capture.digest is not None and (record.url, record.capture.digest) in captured
-        ):
+        elif isinstance(record, archives.Recapture) or _seen(record, captured, known):
             waiting.append([Recaptured(names.url(record.url), record.capture)])
         else:
             if record.capture.digest is not None:
@@ -170,6 +172,18 @@ def scan_archive(
             yield from _masked_events(waiting.popleft(), names, detector.reveal)
     while waiting:
         yield from _masked_events(waiting.popleft(), names, detector.reveal)
+
+
+def _seen(
+    record: archives.ArchivedPage,
+    captured: set[tuple[str, str]],
+    known: Callable[[str, str], bool] | None,
+) -> bool:
+    """Whether this payload of this URL was scanned already (this run, or recorded)."""
+    digest = record.capture.digest
+    if digest is None:
+        return False
+    return (record.url, digest) in captured or (known is not None and known(record.url, digest))
 
 
 def _masked_events(

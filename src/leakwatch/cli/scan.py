@@ -325,7 +325,7 @@ def _run(job: _Job, messages: Console) -> tuple[Tally, bool, int, str | None]:
                     classifier = PageClassifier(job.packs)
                     work = Work(
                         plan, job.settings, job.detector, classifier, pool, job.names,
-                        record.resume,
+                        record.resume, record.store.captured if record.store else None,
                     )  # fmt: skip
                     interrupted = _execute(work, render)
                     finishing.start()  # from here on, one Ctrl-C does not lose the results
@@ -413,6 +413,8 @@ class Work:
     pool: ScanPool | None
     names: SourceNames
     resume: Resume | None = None
+    # Whether the store already holds a page captured with this payload (URL, digest).
+    known: Callable[[str, str], bool] | None = None
 
 
 @dataclass(slots=True)
@@ -527,8 +529,9 @@ def _execute(work: Work, render: _Renderer) -> bool:
         if plan.paths:
             stdin = sys.stdin.buffer if sys.stdin is not None else None  # None: started closed
             events = scan_local(
-                plan.paths, detector, classifier, stdin=stdin, pool=pool, names=names
-            )
+                plan.paths, detector, classifier, stdin=stdin, pool=pool, names=names,
+                known=work.known,
+            )  # fmt: skip
             for event in events:
                 render(event)
         if plan.targets:

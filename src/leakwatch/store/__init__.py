@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from leakwatch.detect.redact import data_dir
-from leakwatch.models import DocumentFacts, Finding, QueuedUrl, ScanIssue
+from leakwatch.models import Capture, DocumentFacts, Finding, QueuedUrl, ScanIssue
 from leakwatch.store.sqlite import Store, document_key
 from leakwatch.store.values import (
     ExportRow,
@@ -72,7 +72,9 @@ class FindingsStore(Protocol):
         seen: str | None = None,
     ) -> None: ...
 
-    def recaptured(self, url: str, date: str) -> None: ...
+    def captured(self, url: str, digest: str) -> bool: ...
+
+    def recaptured(self, url: str, capture: Capture) -> None: ...
 
     def finish_run(
         self, run_id: int, *, finished: str, outcome: str, summary: Mapping[str, Any]

@@ -49,7 +49,7 @@ class Recorder:
         elif isinstance(event, ScanIssue):
             self._issues.append(event)  # written with the next document or frontier change
         elif isinstance(event, Recaptured):
-            self.store.recaptured(event.url, event.capture.date)
+            self.store.recaptured(event.url, event.capture)
         else:
             self._settled(event)
 

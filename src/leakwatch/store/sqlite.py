@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Self, TypeVar
 
 from leakwatch.errors import StoreError
-from leakwatch.models import DocumentFacts, Finding, QueuedUrl, ScanIssue
+from leakwatch.models import Capture, DocumentFacts, Finding, QueuedUrl, ScanIssue
 from leakwatch.store import migrations, queries
 from leakwatch.store.country import IpCountry, registry_country, site_country
 from leakwatch.store.values import ExportRow, Resume, RunRecord, TrendCounts, TrendQuery
@@ -198,12 +198,40 @@ class Store:
         self._crawl_of_run[int(run_id)] = int(crawl)
         return int(run_id)
 
-    def recaptured(self, url: str, date: str) -> None:
-        """A page an archive captured again, unchanged: it was still there at `date`."""
+    def captured(self, url: str, digest: str) -> bool:
+        """Whether a page read from an archive with this payload digest is recorded."""
+        rows = self._read(
+            """SELECT 1 FROM documents WHERE key = ? AND capture IS NOT NULL
+               AND json_extract(capture, '$.digest') = ? LIMIT 1""",
+            (document_key(url, crawled=True), digest),
+        )
+        return bool(rows)
+
+    def recaptured(self, url: str, capture: Capture) -> None:
+        """A page an archive captured again, unchanged: it was there at the capture's date.
+        An earlier capture (a backfill of older crawls) moves its first sighting (and its
+        case's date) back, and becomes the capture the store keeps."""
+        when = utc_time(capture.date)
         with self._write("recording a recapture"):
             self._db.execute(
-                "UPDATE documents SET last_seen = max(last_seen, ?) WHERE key = ?",
-                (utc_time(date), document_key(url, crawled=True)),
+                """UPDATE documents SET
+                       first_seen = min(first_seen, :when),
+                       last_seen = max(last_seen, :when),
+                       case_seen = CASE WHEN case_seen IS NULL THEN NULL
+                                        ELSE min(case_seen, :when) END,
+                       capture = CASE WHEN capture IS NULL
+                                           OR :when < json_extract(capture, '$.date')
+                                      THEN :capture ELSE capture END
+                   WHERE key = :key""",
+                {"when": when, "key": document_key(url, crawled=True),
+                 "capture": _json(_capture_dict(capture))},
+            )  # fmt: skip
+            # Its identifiers were there then too: their records date from then.
+            self._db.execute(
+                """UPDATE findings SET first_seen = min(first_seen, ?),
+                                       last_seen = max(last_seen, ?)
+                   WHERE document_id = (SELECT id FROM documents WHERE key = ?)""",
+                (when, when, document_key(url, crawled=True)),
             )
 
     def finish_run(
@@ -386,7 +414,7 @@ class Store:
                 "findings": facts.findings,
                 "findings_by_type": _json(dict(facts.findings_by_type)),
                 "changed": changed,
-                "capture": _json(_capture(facts)) if facts.capture else None,
+                "capture": _json(_capture_dict(facts.capture)) if facts.capture else None,
                 "capture_date": utc_time(facts.capture.date) if facts.capture else None,
             },
         )
@@ -681,9 +709,7 @@ WHERE id = :id
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _capture(facts: DocumentFacts) -> dict[str, Any]:
-    capture = facts.capture
-    assert capture is not None
+def _capture_dict(capture: Capture) -> dict[str, Any]:
     return {"archive": capture.archive, "offset": capture.offset,
             "date": utc_time(capture.date), "digest": capture.digest}  # fmt: skip
 
