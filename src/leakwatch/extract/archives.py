@@ -26,9 +26,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from warcio.archiveiterator import ArchiveIterator
-from warcio.exceptions import ArchiveLoadFailed
-
 from leakwatch.errors import InputError
 from leakwatch.models import Capture
 
@@ -119,6 +116,10 @@ def _records(
     file: Any, name: str, max_bytes: int, size: int | None = -1
 ) -> Iterator[ArchivedPage | Recapture | InputError | _NotChunked]:
     """Every record of an open archive (see read_archive); `size` -1: the file's own."""
+    # Imported here: warcio costs every scan's start-up 40 ms, and most scans read no archive.
+    from warcio.archiveiterator import ArchiveIterator  # noqa: PLC0415 - see above
+    from warcio.exceptions import ArchiveLoadFailed  # noqa: PLC0415
+
     if size == -1:
         size = os.fstat(file.fileno()).st_size
     records = ArchiveIterator(file, arc2warc=True)
@@ -173,7 +174,7 @@ def _quiet_warcio() -> None:
 
 
 def _read_record(
-    record: Any, name: str, records: ArchiveIterator, max_bytes: int
+    record: Any, name: str, records: Any, max_bytes: int
 ) -> ArchivedPage | Recapture | InputError | None:
     kind = record.rec_type
     if kind not in ("response", "revisit", "conversion"):
