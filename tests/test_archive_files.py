@@ -260,3 +260,26 @@ def test_a_payload_the_store_holds_is_not_scanned_again_and_older_captures_move_
         ).fetchone()
     assert (first_seen[:10], last_seen[:10]) == ("2021-02-01", "2023-02-01")
     assert json.loads(capture)["archive"] == str(older)
+
+
+def test_a_record_without_a_date_or_with_an_odd_status_fails_alone(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # Found in review: a missing WARC-Date crashed the run when recording; a status like
+    # `2OO` ended the whole archive.
+    rng = random.Random(11)
+    pages = [
+        Capture(f"http://bbs.example.cn/t/{n}", at(f"2021-03-0{n}T00:00:00"), member_page(rng, 1))
+        for n in (1, 2, 3)
+    ]
+    archive = tmp_path / "odd.warc"
+    write_warc(archive, pages, gzip=False)
+    data = archive.read_bytes()
+    data = data.replace(b"WARC-Date: 2021-03-01T00:00:00Z\r\n", b"WARC-Date: yesterday\r\n", 1)
+    data = data.replace(b"HTTP/1.1 200 OK", b"HTTP/1.1 2OO OK", 2)  # the first two responses
+    archive.write_bytes(data)
+    result, report = scan_json(cli, str(archive), "--db", str(tmp_path / "s.db"))
+    assert result.code == 0, result.stderr
+    assert "internal error" not in result.stderr
+    assert sources_of(report) == ["http://bbs.example.cn/t/3"]
+    assert "without a valid WARC-Date" in result.stderr

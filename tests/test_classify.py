@@ -92,3 +92,10 @@ def test_terms_spanning_two_fed_pieces(classifier: PageClassifier) -> None:
     signals.feed("……出售韩")
     signals.feed("国实名数据")
     assert signals.verdict().category is Category.TRADING
+
+
+def test_a_service_line_does_not_cancel_a_sale_of_phone_numbers(classify: Classify) -> None:
+    # Found in review: one 接码 line anywhere cancelled a trade the text itself makes.
+    rows = "\n".join(f"김민준 010-2345-67{n:02d}" for n in range(3))
+    text = f"出售韩国实名手机号，一手料，0.5元/条，量大从优。\n{rows}\n另提供韩国接码服务。"
+    assert classify(text) is Category.TRADING

@@ -452,3 +452,28 @@ def test_compact_records_on_one_giant_line(detector: Detector) -> None:
 def test_many_clusters_each_on_their_own_line(detector: Detector) -> None:
     text = "\n".join(f"{i:08d}" for i in range(200_000))
     assert detector.scan_text("t", text) == []
+
+
+def test_a_label_over_a_long_enumeration_names_every_value(find: Find) -> None:
+    rng = random.Random(12)
+    text = "护照号码：" + "、".join(synthetic.passport(rng) for _ in range(8))
+    assert types_of(find(text)) == ["kr.passport"] * 8
+
+
+def test_a_lists_header_never_reaches_a_prose_line_at_the_end_of_a_file(find: Find) -> None:
+    rng = random.Random(13)
+    listed = "\n".join(synthetic.rrn(rng).replace("-", "") for _ in range(10))
+    tail = f"참고로 결제 건 {synthetic.rrn_post2020(rng).replace('-', '')} 은 환불되었습니다"
+    assert len(find(f"주민등록번호\n{listed}\n{tail}")) == 10  # no final newline
+
+
+def test_a_comma_in_a_column_comment_does_not_shift_the_columns(find: Find) -> None:
+    # Found in review: `COMMENT 'memo, free text'` made an extra column.
+    dump = (
+        "CREATE TABLE `members` (\n  `id` int NOT NULL,\n"
+        "  `note` varchar(50) COMMENT 'memo, free text',\n  `name` varchar(20),\n"
+        "  `phone` varchar(20),\n  `jumin` varchar(14)\n);\n"
+        "INSERT INTO `members` VALUES (1,'x','김민준','010-2345-6789','1701104123456');\n"
+    )
+    rrns = [f for f in find(dump) if f.type == "kr.rrn"]
+    assert [e for e in rrns[0].evidence if e.startswith("column:")] == ["column:jumin"]

@@ -271,6 +271,20 @@ def test_a_published_date_that_is_not_a_date_falls_back_to_first_seen(tmp_path: 
     assert table(result) == {"2020-02": (0, 1, 0), "2024-04": (0, 2, 0)}
 
 
+def test_a_local_copy_seen_first_is_still_its_sites_case(tmp_path: Path) -> None:
+    dump = "e" * 64
+    with Store.open(tmp_path / "s.db", ip_country=lambda a: None) as writer:
+        run = start(writer)
+        saved = local("/cases/saved.html", category=Category.EXPOSURE, sha256=dump)
+        writer.record(run, document=saved, seen="2023-01-01T00:00:00+00:00")
+        writer.record(run, document=page("https://bbs.example.cn/t/1", sha256=dump,
+                                         fetched_at="2024-05-01T00:00:00Z"))  # fmt: skip
+        by_site = writer.trend_counts(TrendQuery(by=Grouping.SITE))
+        by_year = writer.trend_counts(TrendQuery())
+    assert {g.key: g.cases for g in by_site.groups} == {"bbs.example.cn": 1}
+    assert table(by_year) == {"2023": (0, 1, 0)}  # the earliest copy's date, strongest category
+
+
 def test_one_case_is_one_page_not_one_url_or_one_copy(tmp_path: Path) -> None:
     # KISA counts pages: a page reached under a tracking parameter, or saved to disk and
     # scanned again later, is the same case; the same dump posted on two sites is two.

@@ -273,9 +273,7 @@ class PageSignals:
                 for kind in [k for k in found if _is_phone(k)]:
                     del found[kind]
             self._marking = {k for k in self._marking if not _is_phone(k)}
-        if self._trade_window is not None and not (
-            self._service is not None and not (self._findings or self._masked)
-        ):
+        if self._trade_window is not None:  # the text offers data: a service line changes nothing
             return Verdict(Category.TRADING, self._trade_window)
         identifiers = sorted({*self._marking, *self._masked})
         if self._data_sale is not None and identifiers:

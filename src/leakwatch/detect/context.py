@@ -285,7 +285,8 @@ class ColumnTracker:
             table is not None
             and table.delimiter in row
             and row_start >= table.verified_to
-            and (table.fits(row) or chunk.find("\n", row_end) < 0)  # or cut by the chunk end
+            # or a table row cut by the chunk's end (a list line is whole or no list line)
+            and (table.fits(row) or (bool(table.delimiter) and chunk.find("\n", row_end) < 0))
             and _continues(chunk, table, table.verified_to, row_start)
         ):
             table.verified_to = row_end

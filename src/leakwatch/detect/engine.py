@@ -582,6 +582,9 @@ class ChunkScanner:
         if label is None and (before[-1:] in _LIST_SEPARATORS or before.endswith(", ")):
             # One label over an enumeration: `護照號碼：M…、M…、M…` names each value in it.
             listed = _ENUMERATION.search(before)
+            if listed is not None and listed.start() == 0:  # a long one: look further back
+                before = chunk[max(cand.row_start, cand.start - MAX_ROW // 2) : cand.start]
+                listed = _ENUMERATION.search(before)
             if listed and all(_same_shape(t, cand.text) for t in _TOKEN.findall(listed.group())):
                 label = labels.nearest(before[: listed.start()], "")
         if label is None and before.rstrip(_KEY_QUOTES)[-1:] in _KEY_SIGNS:
@@ -902,7 +905,7 @@ def _row_evidence(cand: _Candidate, row: Iterable[_Candidate]) -> list[str]:
 _PERSON = frozenset({"name", "row"})
 _LIST_SEPARATORS = frozenset("、，/")  # and ", " (a bare comma is a CSV cell's)
 _TOKEN = re.compile(r"[0-9A-Za-z][0-9A-Za-z\-]{5,}")
-_ENUMERATION = re.compile(r"(?:[0-9A-Za-z][0-9A-Za-z\-]{5,}[ ]*[、,，/][ ]*){1,20}$")
+_ENUMERATION = re.compile(r"(?:[0-9A-Za-z][0-9A-Za-z\-]{5,}[ ]*[、,，/][ ]*){1,40}$")
 
 
 def _same_shape(token: str, value: str) -> bool:

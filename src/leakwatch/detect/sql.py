@@ -65,6 +65,8 @@ class SqlColumns:
     _heads: list[int]  # chunk offsets where INSERT values (or COPY rows) start
     _head_columns: list[tuple[str, ...] | None]
     _copies: set[int]  # the heads that are COPY statements: tab-separated rows follow
+    _copy_ends: dict[int, int]  # a COPY head -> where its data ends (the backslash-dot line)
+    _carried_end: int  # where a carried-in COPY's data ends in this chunk (-1: not looked)
     _carried: tuple[str, ...] | None
     _carried_copy: bool
 
@@ -73,6 +75,8 @@ class SqlColumns:
         self._heads = []
         self._head_columns = []
         self._copies = set()
+        self._copy_ends = {}
+        self._carried_end = -1
         self._carried = None
         self._carried_copy = False
 
@@ -82,6 +86,8 @@ class SqlColumns:
         self._carried = carry.columns if carry else None
         self._carried_copy = carry.copy if carry else False
         self._heads, self._head_columns, self._copies = [], [], set()
+        self._copy_ends = {}
+        self._carried_end = -1  # where a carried COPY's data ends in this chunk (-1: unknown)
         if not any(word in chunk for word in ("INTO", "into", "TABLE", "table", "COPY", "copy")):
             return  # the common case, prose or CSV: nothing to learn
         for match in _CREATE.finditer(chunk):
@@ -100,6 +106,8 @@ class SqlColumns:
                 self._heads.insert(index, match.end())
                 self._head_columns.insert(index, _column_list(match.group(2)))
                 self._copies.add(match.end())
+                ends = chunk.find(_COPY_END, match.end())
+                self._copy_ends[match.end()] = len(chunk) if ends < 0 else ends
 
     def carry(self, chunk: str, end: int) -> SqlCarry | None:
         """The state the chunk after `end` starts from."""
@@ -125,7 +133,14 @@ class SqlColumns:
         if not columns:
             return None
         if head in self._copies if index >= 0 else self._carried_copy:
-            if chunk.find(_COPY_END, head, position) >= 0:
+            if index >= 0:
+                data_end = self._copy_ends[head]
+            else:  # carried in: found once per chunk, not once per value
+                if self._carried_end < 0:
+                    ends = chunk.find(_COPY_END)
+                    self._carried_end = len(chunk) if ends < 0 else ends
+                data_end = self._carried_end
+            if position > data_end:
                 return None  # after the data's end
             line_start = chunk.rfind("\n", head, position) + 1 or head
             tabs = chunk.count("\t", line_start, position)
@@ -150,7 +165,14 @@ def _table_columns(chunk: str, body: int) -> tuple[str, ...]:
         end += 1
     text = chunk[body : end - 1]
     parts, depth, start = [], 0, 0
+    quote = ""
     for i, char in enumerate(text):
+        if quote:  # `COMMENT 'memo, free text'`: no column starts inside a string
+            quote = "" if char == quote else quote
+            continue
+        if char in "'\"":
+            quote = char
+            continue
         depth += (char == "(") - (char == ")")
         if char == "," and depth == 0:
             parts.append(text[start:i])

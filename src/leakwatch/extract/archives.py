@@ -14,6 +14,7 @@ archive's size. See README "Web archives" for why warcio and not FastWARC.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import gzip
 import io
 import logging
@@ -188,7 +189,8 @@ def _read_record(
     charset: str | None = "utf-8"
     if kind == "response":
         http = record.http_headers
-        status = int(http.get_statuscode() or 0) if http is not None else 0
+        code = (http.get_statuscode() or "") if http is not None else ""
+        status = int(code) if code.isdigit() else 0  # `2OO OK`: no page of ours
         content_type = (http.get_header("Content-Type") or "") if http is not None else ""
         media_type, charset = _content_type(content_type)
     wanted = kind != "revisit" and _is_url(url) and 200 <= status < 300
@@ -201,6 +203,10 @@ def _read_record(
             f"{name}@{capture.offset:,}",
             "a record whose WARC-Target-URI is not a URL",
             "archive-record",
+        )
+    if not date:
+        return InputError(
+            f"{name}@{capture.offset:,}", "a record without a valid WARC-Date", "archive-record"
         )
     if kind == "revisit":
         return Recapture(url, capture)
@@ -233,11 +239,18 @@ def _content_type(value: str) -> tuple[str | None, str | None]:
 
 
 def _iso(date: str) -> str:
-    """`2021-03-04T05:06:07Z` as `2021-03-04T05:06:07+00:00`; ARC's `20210304050607` too."""
+    """`2021-03-04T05:06:07Z` as `2021-03-04T05:06:07+00:00` (ARC's `20210304050607` too);
+    "" when it is no date (the record then fails alone)."""
     date = date.strip()
     if len(date) == 14 and date.isdigit():
         date = f"{date[:4]}-{date[4:6]}-{date[6:8]}T{date[8:10]}:{date[10:12]}:{date[12:14]}Z"
-    return date.replace("Z", "+00:00")
+    try:
+        when = dt.datetime.fromisoformat(date.replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)  # WARC-Date is UTC
+    return when.astimezone(dt.UTC).isoformat()
 
 
 def _is_url(url: str) -> bool:

@@ -105,11 +105,17 @@ class _Counter:
         self._bounds("case_date", bounds, params)
         # A page's identity: its content at its site. A document with no site (a local file)
         # takes the site of a crawled document with the same content, if there is one.
-        home = """coalesce(d.site, (SELECT o.site FROM documents o
+        # Its site and country are then that page's, whichever copy is the earliest.
+        twin = """(SELECT o.{column} FROM documents o
                       WHERE o.sha256 = d.sha256 AND o.site IS NOT NULL
-                      AND o.case_category IS NOT NULL ORDER BY o.id LIMIT 1))"""
+                      AND o.case_category IS NOT NULL ORDER BY o.id LIMIT 1)"""
+        home = f"coalesce(d.site, {twin.format(column='site')})"
+        country = (
+            f"CASE WHEN d.site IS NULL THEN {twin.format(column='country')} ELSE d.country END"
+        )
         sql = f"""WITH copies AS (
-                    SELECT d.id, d.site, d.country, d.findings_by_type, d.case_category,
+                    SELECT d.id, {home} AS site, {country} AS country, d.findings_by_type,
+                           d.case_category,
                            {self.case_date} AS case_date,
                            CASE WHEN d.sha256 IS NULL THEN 'document:' || d.id
                                 ELSE coalesce({home}, '') || '|' || d.sha256 END AS page
