@@ -117,7 +117,8 @@ def scan_local(
         if isinstance(found, InputError):
             yield ScanIssue(names.path(found.source), found.kind, names.mask(found.problem))
             continue
-        if found.path is not None and archives.is_archive(found.path):
+        # Named as text or HTML, a file is read as such; anything else may be an archive.
+        if found.path is not None and not found.known_text and archives.is_archive(found.path):
             yield from scan_archive(
                 found.path, names.path(found.name), detector, classifier, names, captured, pool,
                 known,
@@ -153,7 +154,7 @@ def scan_archive(
         if isinstance(record, InputError):
             issue = ScanIssue(names.mask(record.source), record.kind, names.mask(record.problem))
             waiting.append([issue])
-        elif isinstance(record, archives.Recapture) or _seen(record, captured, known):
+        elif isinstance(record, Recaptured) or _seen(record, captured, known):
             waiting.append([Recaptured(names.url(record.url), record.capture)])
         else:
             if record.capture.digest is not None:

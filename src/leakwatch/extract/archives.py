@@ -28,9 +28,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from leakwatch.errors import InputError
-from leakwatch.models import Capture
+from leakwatch.models import Capture, Recaptured
 
-ARCHIVE_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz", ".wet", ".wet.gz", ".warc.wet.gz")
 _MAGIC_GZIP = b"\x1f\x8b"
 _HEADS = (b"WARC/", b"filedesc://")
 _TEXT_TYPES = ("text/", "application/xhtml+xml", "application/json", "application/xml")
@@ -50,14 +49,6 @@ class ArchivedPage:
     body: bytes
     truncated: bool
     converted: bool = False  # a WET conversion record: extracted text, not the page
-
-
-@dataclass(frozen=True, slots=True)
-class Recapture:
-    """The same URL captured again with an identical payload (a `revisit` record)."""
-
-    url: str
-    capture: Capture
 
 
 def is_archive(path: Path) -> bool:
@@ -80,7 +71,7 @@ def is_archive(path: Path) -> bool:
 
 def read_archive(
     path: Path, name: str, max_bytes: int = MAX_RECORD_BYTES
-) -> Iterator[ArchivedPage | Recapture | InputError]:
+) -> Iterator[ArchivedPage | Recaptured | InputError]:
     """The pages and recaptures in an archive, one record at a time. A broken record ends
     the file with one InputError (an archive cannot be resynchronised past a bad length);
     what came before it stands."""
@@ -115,7 +106,7 @@ class _NotChunked:
 
 def _records(
     file: Any, name: str, max_bytes: int, size: int | None = -1
-) -> Iterator[ArchivedPage | Recapture | InputError | _NotChunked]:
+) -> Iterator[ArchivedPage | Recaptured | InputError | _NotChunked]:
     """Every record of an open archive (see read_archive); `size` -1: the file's own."""
     # Imported here: warcio costs every scan's start-up 40 ms, and most scans read no archive.
     from warcio.archiveiterator import ArchiveIterator  # noqa: PLC0415 - see above
@@ -176,7 +167,7 @@ def _quiet_warcio() -> None:
 
 def _read_record(
     record: Any, name: str, records: Any, max_bytes: int
-) -> ArchivedPage | Recapture | InputError | None:
+) -> ArchivedPage | Recaptured | InputError | None:
     kind = record.rec_type
     if kind not in ("response", "revisit", "conversion"):
         return None  # request, metadata, warcinfo: nothing of the page
@@ -209,7 +200,7 @@ def _read_record(
             f"{name}@{capture.offset:,}", "a record without a valid WARC-Date", "archive-record"
         )
     if kind == "revisit":
-        return Recapture(url, capture)
+        return Recaptured(url, capture)
     if not wanted:
         return None  # not a page: a redirect, an error, an image
     return ArchivedPage(

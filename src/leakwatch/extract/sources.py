@@ -79,6 +79,11 @@ class Input:
         return suffixes[-1] if suffixes else ""
 
     @property
+    def known_text(self) -> bool:
+        """Named as a text or HTML document (`.csv`, `.html`, ...): never an archive."""
+        return self.suffix in TEXT_SUFFIXES or self.suffix in HTML_SUFFIXES
+
+    @property
     def gzipped(self) -> bool:
         return self.path is not None and self.path.suffix.lower() == ".gz"
 

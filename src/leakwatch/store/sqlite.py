@@ -211,7 +211,7 @@ class Store:
         """A page an archive captured again, unchanged: it was there at the capture's date.
         An earlier capture (a backfill of older crawls) moves its first sighting (and its
         case's date) back, and becomes the capture the store keeps."""
-        when = utc_time(capture.date)
+        when, key = utc_time(capture.date), document_key(url, crawled=True)
         with self._write("recording a recapture"):
             self._db.execute(
                 """UPDATE documents SET
@@ -223,7 +223,7 @@ class Store:
                                            OR :when < json_extract(capture, '$.date')
                                       THEN :capture ELSE capture END
                    WHERE key = :key""",
-                {"when": when, "key": document_key(url, crawled=True),
+                {"when": when, "key": key,
                  "capture": _json(_capture_dict(capture))},
             )  # fmt: skip
             # Its identifiers were there then too: their records date from then.
@@ -231,7 +231,7 @@ class Store:
                 """UPDATE findings SET first_seen = min(first_seen, ?),
                                        last_seen = max(last_seen, ?)
                    WHERE document_id = (SELECT id FROM documents WHERE key = ?)""",
-                (when, when, document_key(url, crawled=True)),
+                (when, when, key),
             )
 
     def finish_run(
