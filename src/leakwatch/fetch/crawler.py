@@ -26,6 +26,7 @@ from leakwatch import __version__
 from leakwatch.errors import FetchError, LeakwatchError
 from leakwatch.fetch.guard import AddressPolicy, Resolver, make_pool
 from leakwatch.fetch.http import Fetcher, Response
+from leakwatch.fetch.retry import RETRY_KINDS, RETRY_STATUSES, Retries, paced, polite_get
 from leakwatch.fetch.robots import IGNORED, RobotsCache, Rules
 from leakwatch.fetch.targets import Target
 from leakwatch.fetch.throttle import Throttle
@@ -34,9 +35,6 @@ from leakwatch.models import FetchInfo, QueuedUrl, ScanIssue
 
 PROJECT_URL = "https://github.com/leakwatch/leakwatch"
 DEFAULT_USER_AGENT = f"leakwatch/{__version__} (+{PROJECT_URL})"
-# Scrapy's retry list: overload, gateway trouble and timeouts are worth a second try.
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 522, 524})
-RETRY_KINDS = frozenset({"timeout", "connection"})
 CONNECT_TIMEOUT = 10.0  # seconds to open a connection (a dead address), within the deadline
 MAX_POOL = 512  # connections kept open at most (file descriptors are finite)
 _DIGITS = re.compile(r"[0-9]{4,}")
@@ -176,6 +174,7 @@ class Crawler:
         # cost, at each task's end, as much as there are tasks (hundreds: drivers, scans).
         self._over = asyncio.Event()
         self._robots = RobotsCache(self._get_robots)
+        self._retries = Retries(settings.retries, settings.backoff, settings.max_retry_after)
 
     async def run(self) -> None:
         """Crawl until the frontier is empty; on cancellation (Ctrl-C) stop every request."""
@@ -296,7 +295,7 @@ class Crawler:
             while site.queue:
                 # Wait for the site's turn before taking a body slot (see _visit): drivers
                 # sleeping out a delay must not keep other sites' pages from being fetched.
-                await _paced(site.throttle)
+                await paced(site.throttle)
                 if site.queue:
                     await self._visit(site.queue.popleft())
         finally:
@@ -429,66 +428,14 @@ class Crawler:
     async def _request(
         self, site: _Site, url: str, *, max_bytes: int | None = None, any_type: bool = False
     ) -> Response:
-        """One URL, retried on overload and broken connections with exponential back-off
-        (Retry-After honoured up to max_retry_after); the site's throttle paces each try.
-        A request that ran out its deadline once the server had begun to answer (a trickle)
-        is not retried: the same server would trickle again, holding a connection as long."""
-        settings = self.settings
-        loop = asyncio.get_running_loop()
-        attempt = 0
-        while True:
-            await _paced(site.throttle)
-            async with self._slots:
-                started = loop.time()
-                site.throttle.start(started)
-                response: Response | None = None
-                try:
-                    assert self._fetcher is not None
-                    response = await self._fetcher.get(url, max_bytes=max_bytes, any_type=any_type)
-                except FetchError as exc:
-                    failure: FetchError | None = exc
-                else:
-                    failure = None
-                now = loop.time()
-            troubled = (
-                failure.kind in RETRY_KINDS
-                if failure is not None
-                else response is not None and response.status in RETRY_STATUSES
-            )
-            site.throttle.record(now, now - started, ok=_health(response, troubled))
-            if response is not None and response.retry_after is not None:
-                site.throttle.hold(now, min(response.retry_after, settings.max_retry_after))
-            trickled = failure is not None and failure.kind == "timeout" and failure.answered
-            if troubled and not trickled and attempt < settings.retries:
-                pause = settings.backoff * 2**attempt * self.rng.uniform(0.5, 1.5)
-                site.throttle.hold(now, pause)
-                attempt += 1
-                continue
-            if failure is not None:
-                raise failure
-            assert response is not None
-            return response
+        """One URL, paced by its site's throttle and retried on overload (retry.py)."""
+        assert self._fetcher is not None
+        return await polite_get(
+            self._fetcher, site.throttle, url, self._retries, self.rng,
+            slots=self._slots, max_bytes=max_bytes, any_type=any_type,
+        )  # fmt: skip
 
     async def _get_robots(self, url: str, max_bytes: int) -> Response:
         """robots.txt, retried as pages are: one lost connection must not close a site."""
         site = self._site(host_of(url))  # made by the page asking, unless it is a redirect's
         return await self._request(site, url, max_bytes=max_bytes, any_type=True)
-
-
-async def _paced(throttle: Throttle) -> None:
-    """Sleep until the throttle lets the next request start (another driver of the site may
-    start meanwhile and push that time on: wait again)."""
-    loop = asyncio.get_running_loop()
-    while (pause := throttle.wait(loop.time())) > 0:
-        await asyncio.sleep(pause)
-
-
-def _health(response: Response | None, troubled: bool) -> bool | None:
-    """What an answer says of the server, for its throttle: True for a 2xx (the delay may
-    adapt to its latency), False for overload, a timeout or a broken connection (it
-    doubles), None for anything else (a 404, a redirect: the delay stays as it is)."""
-    if troubled:
-        return False
-    if response is not None and 200 <= response.status < 300:
-        return True
-    return None

@@ -93,18 +93,24 @@ class Fetcher:
         self.proxied = proxied
 
     async def get(
-        self, url: str, *, max_bytes: int | None = None, any_type: bool = False
+        self,
+        url: str,
+        *,
+        max_bytes: int | None = None,
+        any_type: bool = False,
+        headers: Sequence[tuple[str, str]] = (),
     ) -> Response:
         """GET `url`; raises FetchError (timeout, connection, refused, protocol). The body of
         a 2xx answer is read when its type is scanned, or whatever it is with `any_type`
-        (robots.txt comes as text/plain, but also as octet-stream and the like)."""
+        (robots.txt comes as text/plain, but also as octet-stream and the like). `headers`
+        are sent besides the fetcher's own (a Range)."""
         cap = self.max_bytes if max_bytes is None else max_bytes
         if self.proxied:
             self.policy.check_literal(url, host_of(url))
         progress = _Progress()
         try:
             async with asyncio.timeout(self.deadline):
-                return await self._exchange(url, cap, any_type, progress)
+                return await self._exchange(url, cap, any_type, progress, headers)
         except TimeoutError:
             message = f"no complete response within {self.deadline:g} s"
             if progress.answered:
@@ -126,7 +132,14 @@ class Fetcher:
         except UnicodeError as exc:  # a host name no resolver accepts (an empty label, ...)
             raise FetchError(url, f"unusable host name: {_reason(exc)}", "protocol") from None
 
-    async def _exchange(self, url: str, cap: int, any_type: bool, progress: _Progress) -> Response:
+    async def _exchange(
+        self,
+        url: str,
+        cap: int,
+        any_type: bool,
+        progress: _Progress,
+        extra: Sequence[tuple[str, str]],
+    ) -> Response:
         parts = urlsplit(url)  # canonical: scheme and host lower case, IDNA, no user info
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         request = httpcore.Request(
@@ -137,7 +150,11 @@ class Fetcher:
                 port=parts.port,
                 target=target.encode("ascii"),
             ),
-            headers=[(b"Host", parts.netloc.encode("ascii")), *self.headers],
+            headers=[
+                (b"Host", parts.netloc.encode("ascii")),
+                *self.headers,
+                *((k.encode("ascii"), v.encode("ascii")) for k, v in extra),
+            ],
             extensions={"timeout": self.timeouts},
         )
         response = await self.pool.handle_async_request(request)
