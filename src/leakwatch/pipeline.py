@@ -29,6 +29,7 @@ from leakwatch.detect.parallel import (
 from leakwatch.detect.pipes import PipeWorkers
 from leakwatch.errors import InputError
 from leakwatch.extract import archives, dates, sources
+from leakwatch.fetch.backfill import ArchiveSettings, Backfill
 from leakwatch.fetch.crawler import Crawler, CrawlSettings, Page
 from leakwatch.fetch.guard import Resolver
 from leakwatch.fetch.targets import Target
@@ -45,7 +46,7 @@ from leakwatch.models import (
 
 Event = Finding | DocumentFacts | ScanIssue | PageSettled | Recaptured
 # Issue kinds that are not failures: a policy or a content type kept the page out.
-NOT_FAILURES = frozenset({"skipped", "partial", "robots", "offsite"})
+NOT_FAILURES = frozenset({"skipped", "partial", "robots", "offsite", "no-captures"})
 
 
 @dataclass(slots=True)
@@ -154,7 +155,7 @@ def scan_archive(
         if isinstance(record, InputError):
             issue = ScanIssue(names.mask(record.source), record.kind, names.mask(record.problem))
             waiting.append([issue])
-        elif isinstance(record, Recaptured) or _seen(record, captured, known):
+        elif isinstance(record, Recaptured) or _seen(record, captured, known, names):
             waiting.append([Recaptured(names.url(record.url), record.capture)])
         else:
             if record.capture.digest is not None:
@@ -179,12 +180,16 @@ def _seen(
     record: archives.ArchivedPage,
     captured: set[tuple[str, str]],
     known: Callable[[str, str], bool] | None,
+    names: SourceNames,
 ) -> bool:
-    """Whether this payload of this URL was scanned already (this run, or recorded)."""
+    """Whether this payload of this URL was scanned already (this run, or recorded: the
+    store knows the page by its name, masked where the URL holds an identifier)."""
     digest = record.capture.digest
     if digest is None:
         return False
-    return (record.url, digest) in captured or (known is not None and known(record.url, digest))
+    if (record.url, digest) in captured:
+        return True
+    return known is not None and known(names.url(record.url), digest)
 
 
 def _masked_events(
@@ -252,7 +257,14 @@ def masked_event(
         return replace(event, source=name(event.source), message=names.mask(event.message))
     if isinstance(event, Finding):
         return replace(event, source=name(event.source))
+    if isinstance(event, Recaptured):
+        return replace(event, url=name(event.url))
     if isinstance(event, DocumentFacts) and event.fetch is not None:
+        capture = event.capture
+        if capture is not None and capture.archive.endswith(event.source):
+            # A backfill's raw replay, `…/{timestamp}id_/{page URL}`: the page's URL masked.
+            masked = capture.archive.removesuffix(event.source) + name(event.source)
+            capture = replace(capture, archive=masked)
         fetch = replace(
             event.fetch,
             url=name(event.fetch.url),
@@ -262,7 +274,7 @@ def masked_event(
         )
         source = name(event.source)
         raw = event.source if reveal and source != event.source else None
-        return replace(event, source=source, fetch=fetch, raw_source=raw)
+        return replace(event, source=source, fetch=fetch, capture=capture, raw_source=raw)
     return event
 
 
@@ -292,7 +304,29 @@ def crawl(
     asyncio.run(_crawl(crawler, scanner))
 
 
-async def _crawl(crawler: Crawler, scanner: PageScanner) -> None:
+def backfill(
+    targets: Sequence[Target],
+    settings: CrawlSettings,
+    archive: ArchiveSettings,
+    detector: Detector,
+    classifier: PageClassifier,
+    emit: Callable[[Event], None],
+    *,
+    pool: ScanPool | None = None,
+    resolver: Resolver | None = None,
+    names: SourceNames | None = None,
+    known: Callable[[str, str], bool] | None = None,
+) -> None:
+    """Fetch the targets' captures from a web archive and scan each page as it arrives, as
+    a crawl does (fetch/backfill.py); `known` asks the store whether a payload was read."""
+    if pool is not None:
+        pool.close()  # its processes (from files scanned before) give way to the page workers
+    scanner = PageScanner(detector, classifier, emit, pool, names, known)
+    runner = Backfill(targets, settings, archive, scanner, resolver=resolver)
+    asyncio.run(_crawl(runner, scanner))
+
+
+async def _crawl(crawler: Crawler | Backfill, scanner: PageScanner) -> None:
     try:
         await crawler.run()
     finally:
@@ -300,10 +334,10 @@ async def _crawl(crawler: Crawler, scanner: PageScanner) -> None:
 
 
 class PageScanner:
-    """The crawl's sink: each fetched page is read, scanned and classified like a file, in
-    as many worker processes as the pool has when there is one (spoken to through pipes
-    from the event loop: detect/pipes.py), else in a thread (either way the crawl's event
-    loop goes on fetching). URLs are masked before anything is emitted."""
+    """The crawl's (and the backfill's) sink: each fetched page is read, scanned and
+    classified like a file, in as many worker processes as the pool has when there is one
+    (spoken to through pipes from the event loop: detect/pipes.py), else in a thread (either
+    way the event loop goes on fetching). URLs are masked before anything is emitted."""
 
     def __init__(
         self,
@@ -312,8 +346,10 @@ class PageScanner:
         emit: Callable[[Event], None],
         pool: ScanPool | None = None,
         names: SourceNames | None = None,
+        known: Callable[[str, str], bool] | None = None,
     ) -> None:
         self.detector = detector
+        self._known = known
         self.classifier = classifier
         self.emit = emit
         self.pool = pool
@@ -342,6 +378,13 @@ class PageScanner:
 
     def problem(self, issue: ScanIssue) -> None:
         self.emit(self._masked(issue))
+
+    def recaptured(self, event: Recaptured) -> None:
+        self.emit(self._masked(event))
+
+    def known(self, url: str, digest: str) -> bool:
+        # The store keys a page by its name: masked where the URL holds an identifier.
+        return self._known is not None and self._known(self.names.url(url), digest)
 
     def close(self) -> None:
         """Stop the worker processes (once the crawl is over, or they died)."""
@@ -382,7 +425,7 @@ def scan_page(
     for event in scan_document(reader, detector, classifier):
         if isinstance(event, DocumentFacts):
             scanned = True
-            events.append(replace(event, fetch=info))
+            events.append(replace(event, fetch=info, capture=page.capture))
         else:
             events.append(event)
     if not scanned:

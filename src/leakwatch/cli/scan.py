@@ -50,12 +50,13 @@ from leakwatch.detect.packs import Pack
 from leakwatch.detect.parallel import DetectorSpec, ScanPool, available_cpus, default_workers
 from leakwatch.detect.redact import Fingerprinter, load_key
 from leakwatch.errors import InputError, KeyfileError, OutputError, StoreError, UsageError
-from leakwatch.fetch import targets
+from leakwatch.fetch import cdx, targets
+from leakwatch.fetch.backfill import ArchiveSettings
 from leakwatch.fetch.crawler import PROXY_SCHEMES, CrawlSettings
 from leakwatch.fetch.urls import Scope, redact_url
 from leakwatch.models import DocumentFacts, Finding, PageSettled, ScanIssue, Severity
 from leakwatch.output_file import STDOUT, OutputClosed, open_output, refuse_overwriting
-from leakwatch.pipeline import NOT_FAILURES, Event, Tally, crawl, scan_local
+from leakwatch.pipeline import NOT_FAILURES, Event, Tally, backfill, crawl, scan_local
 from leakwatch.report.scan_output import (
     TARGET_OUTCOMES,
     Format,
@@ -181,6 +182,34 @@ def scan(
     max_bytes: Annotated[
         str, typer.Option(metavar="SIZE", help="Bytes kept per response after decompression.")
     ] = "10MB",
+    archive: Annotated[
+        str | None,
+        typer.Option(
+            metavar="SOURCE",
+            help="Backfill the targets from a web archive instead of the live sites: cc "
+            "(Common Crawl), cc:CC-MAIN-2023-50,..., ia (the Wayback Machine) or the URL of a "
+            "pywb CDX endpoint (http://host:8080/COLL/cdx).",
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            metavar="DATE",
+            help="With --archive: captures from this date on (2021, 2021-03 or 2021-03-04).",
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(metavar="DATE", help="With --archive: captures up to this date, included."),
+    ] = None,
+    archive_data: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL",
+            help="With --archive: fetch records by HTTP Range from the WARC files served "
+            "under this URL (Common Crawl's data host by default for cc).",
+        ),
+    ] = None,
     db: DbOption = None,
     no_store: Annotated[
         bool, typer.Option("--no-store", help="Do not record this scan in the store.")
@@ -212,6 +241,7 @@ def scan(
         except ValueError as exc:
             fail(f"--fail-on: {exc}", EXIT_USAGE, no_color)
     plan = _plan(paths or [], targets_file or [], no_color)
+    from_archive = _archive_settings(archive, since, until, archive_data, no_color)
     settings = _crawl_settings(
         depth=depth, max_pages=max_pages, scope=scope, concurrency=concurrency,
         per_host=per_host, delay=delay,
@@ -252,13 +282,14 @@ def scan(
         settings={
             "jobs": workers,
             **(_settings_record(settings) if plan.targets or resume else {}),
+            **({"archive": _archive_record(from_archive)} if from_archive else {}),
         },
     )
     job = _Job(
         plan=plan, settings=settings, detector=detector, packs=packs, spec=spec,
         workers=workers, run=run, output=output, fmt=fmt, db=db, no_store=no_store,
         resume=resume, quiet=quiet, strict=strict, threshold=threshold, names=names,
-        no_color=no_color,
+        no_color=no_color, archive=from_archive,
     )  # fmt: skip
     try:
         refuse_overwriting(output, _read_or_kept(db, plan, targets_file or [], patterns or []))
@@ -296,6 +327,7 @@ class _Job:
     threshold: Severity | None
     names: SourceNames
     no_color: bool
+    archive: ArchiveSettings | None = None
 
 
 def _run(job: _Job, messages: Console) -> tuple[Tally, bool, int, str | None]:
@@ -326,6 +358,7 @@ def _run(job: _Job, messages: Console) -> tuple[Tally, bool, int, str | None]:
                     work = Work(
                         plan, job.settings, job.detector, classifier, pool, job.names,
                         record.resume, record.store.captured if record.store else None,
+                        _resumed_archive(job.archive, record.resume, no_color),
                     )  # fmt: skip
                     interrupted = _execute(work, render)
                     finishing.start()  # from here on, one Ctrl-C does not lose the results
@@ -336,7 +369,9 @@ def _run(job: _Job, messages: Console) -> tuple[Tally, bool, int, str | None]:
                 record.abandon(_summary(tally, outcome == "interrupted"), outcome)
                 raise
             resumed = record.resume is not None
-            code, problem = _verdict(tally, plan, interrupted, job.strict, job.threshold, resumed)
+            code, problem = _verdict(
+                tally, plan, interrupted, job.strict, job.threshold, resumed, work.archive
+            )
             record.finish(summary, _OUTCOMES.get(code, "completed"))
     except OutputClosed:
         raise  # the reader of stdout went away: nobody to tell (main ends quietly)
@@ -385,12 +420,17 @@ def _verdict(
     strict: bool,
     threshold: Severity | None,
     resumed: bool,
+    archive: ArchiveSettings | None = None,
 ) -> tuple[int, str | None]:
     """The exit code, and the one-line error that explains it (errors outrank findings).
-    A resumed crawl may have nothing left to fetch: that is the end of it, not a failure."""
+    A resumed crawl may have nothing left to fetch: that is the end of it, not a failure;
+    nor is an archive that holds no capture of the targets (its index could be read)."""
     if interrupted:
         return EXIT_INTERRUPTED, None
-    if plan.targets and not tally.fetched and not resumed:
+    if archive is not None:
+        if plan.targets and not tally.fetched and tally.issues["archive-index"]:
+            return EXIT_INCOMPLETE, f"the archive's index could not be read ({archive.source.text})"
+    elif plan.targets and not tally.fetched and not resumed:
         return EXIT_INCOMPLETE, f"no target could be fetched ({len(plan.targets)} tried)"
     if tally.documents == 0 and tally.failed:
         return EXIT_INCOMPLETE, "no input could be scanned"
@@ -415,6 +455,7 @@ class Work:
     resume: Resume | None = None
     # Whether the store already holds a page captured with this payload (URL, digest).
     known: Callable[[str, str], bool] | None = None
+    archive: ArchiveSettings | None = None  # --archive: the targets come from there
 
 
 @dataclass(slots=True)
@@ -536,6 +577,12 @@ def _execute(work: Work, render: _Renderer) -> bool:
                 render(event)
         if plan.targets:
             resumed = work.resume
+            if work.archive is not None:
+                backfill(
+                    plan.targets, work.settings, work.archive, detector, classifier, render,
+                    pool=pool, names=names, known=work.known,
+                )  # fmt: skip
+                return False
             render.tally.queued += len(plan.targets) + len(resumed.pending if resumed else ())
             crawl(
                 plan.targets, work.settings, detector, classifier, render, pool=pool,
@@ -584,6 +631,52 @@ def _crawl_settings(
     # LEAKWATCH_DEBUG: a page that breaks leakwatch shows its traceback, not one line.
     contain = not os.environ.get("LEAKWATCH_DEBUG")
     return CrawlSettings(max_bytes=size, proxy=proxy, contain_errors=contain, **options)
+
+
+def _archive_settings(
+    archive: str | None, since: str | None, until: str | None, data: str | None, no_color: bool
+) -> ArchiveSettings | None:
+    """--archive and its companions read; a bad value or combination is a usage error."""
+    if archive is None:
+        given = [n for n, v in (("--since", since), ("--until", until), ("--archive-data", data))
+                 if v is not None]  # fmt: skip
+        if given:
+            fail(f"{' and '.join(given)}: only with --archive", EXIT_USAGE, no_color)
+        return None
+    try:
+        source = cdx.archive_source(archive, data, os.environ)
+        window = cdx.Window(
+            cdx.cdx_timestamp(since, "--since") if since else None,
+            cdx.cdx_timestamp(until, "--until") if until else None,
+        )
+        rows = os.environ.get(cdx.ENV_PAGE_ROWS, "")
+        page_rows = int(rows) if rows.isascii() and rows.isdigit() and int(rows) > 0 else None
+    except UsageError as exc:
+        fail(str(exc), EXIT_USAGE, no_color)
+    if window.since and window.until and window.since.ljust(14, "0") > window.until.ljust(14, "9"):
+        fail(f"--since {since} is after --until {until}", EXIT_USAGE, no_color)
+    return ArchiveSettings(source, window, page_rows or cdx.WAYBACK_ROWS)
+
+
+def _archive_record(archive: ArchiveSettings) -> dict[str, Any]:
+    """--archive as the run records it (and a --resume without it reads it back)."""
+    return {
+        "source": archive.source.text,
+        "since": archive.window.since,
+        "until": archive.window.until,
+        "data": archive.source.data,
+    }
+
+
+def _resumed_archive(
+    archive: ArchiveSettings | None, resume: Resume | None, no_color: bool
+) -> ArchiveSettings | None:
+    """The archive a run backfills from: --archive, or (--resume without it) the resumed
+    run's."""
+    if archive is not None or resume is None or "archive" not in resume.settings:
+        return archive
+    kept = resume.settings["archive"]
+    return _archive_settings(kept["source"], kept["since"], kept["until"], kept["data"], no_color)
 
 
 def _settings_record(settings: CrawlSettings) -> dict[str, Any]:
@@ -656,7 +749,8 @@ def _summary(tally: Tally, interrupted: bool) -> Summary:
 _VERBS = {"partial": "scanned in part", "robots": "not fetched", "offsite": "not followed",
           "skipped": "skipped", "missing": "skipped", "unreadable": "skipped",
           "binary": "skipped", "target": "skipped", "archive": "could not read",
-          "archive-record": "could not read"}  # fmt: skip
+          "archive-record": "could not read", "archive-index": "could not read",
+          "no-captures": "nothing found for"}  # fmt: skip
 
 
 def _issue_line(issue: ScanIssue) -> str:

@@ -14,6 +14,7 @@ archive's size. See README "Web archives" for why warcio and not FastWARC.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import gzip
 import io
@@ -98,6 +99,24 @@ def read_archive(
         for index, found in enumerate(_records(stream, name, max_bytes, size=None)):
             if index >= done and not isinstance(found, _NotChunked):
                 yield found
+
+
+def read_member(
+    data: bytes, name: str, offset: int, max_bytes: int = MAX_RECORD_BYTES
+) -> ArchivedPage | Recaptured | InputError | None:
+    """The one record in `data`: the bytes an index locates at `offset` in archive `name`
+    (a Range request's answer: one gzip member, as Common Crawl writes them). None when it
+    holds no page (a request, a redirect, an image)."""
+    _quiet_warcio()
+    for found in _records(io.BytesIO(data), name, max_bytes, size=len(data)):
+        if isinstance(found, _NotChunked):
+            return InputError(f"{name}@{offset:,}", "the record is not one gzip member", "archive")
+        if isinstance(found, InputError):
+            source = f"{name}@{offset:,}"
+            return InputError(source, found.problem.replace(" after offset 0", ""), found.kind)
+        capture = dataclasses.replace(found.capture, offset=offset)
+        return dataclasses.replace(found, capture=capture)
+    return None
 
 
 class _NotChunked:

@@ -31,7 +31,7 @@ from leakwatch.fetch.robots import IGNORED, RobotsCache, Rules
 from leakwatch.fetch.targets import Target
 from leakwatch.fetch.throttle import Throttle
 from leakwatch.fetch.urls import Scope, canonical, host_of, in_scope, origin_of
-from leakwatch.models import FetchInfo, QueuedUrl, ScanIssue
+from leakwatch.models import Capture, FetchInfo, QueuedUrl, ScanIssue
 
 PROJECT_URL = "https://github.com/leakwatch/leakwatch"
 DEFAULT_USER_AGENT = f"leakwatch/{__version__} (+{PROJECT_URL})"
@@ -83,6 +83,24 @@ class Page:
     charset: str | None
     body: bytes
     truncated: bool
+    capture: Capture | None = None  # where a web archive keeps it (a backfilled page)
+
+
+async def contained(work: Awaitable[Result], url: str, contain: bool) -> Result | ScanIssue:
+    """`work`, with an exception nobody foresaw turned into the page's problem (see
+    CrawlSettings.contain_errors). leakwatch's own errors (a store or an output that
+    cannot be written) are not the page's fault and still end the crawl."""
+    if not contain:
+        return await work
+    try:
+        return await work
+    except LeakwatchError:
+        raise
+    except Exception as exc:  # one hostile page must not end the crawl
+        first = (str(exc).splitlines() or [""])[0]
+        detail = _DIGITS.sub(lambda m: "*" * len(m.group()), first)  # it may quote a page
+        message = f"{type(exc).__name__}: {detail} (a bug in leakwatch; please report it)"
+        return ScanIssue(url, "internal", message)
 
 
 class Sink(Protocol):
@@ -346,20 +364,8 @@ class Crawler:
             self.sink.settled(item.url, "scanned", queued, True, item.target)
 
     async def _contained(self, work: Awaitable[Result], url: str) -> Result | _Stop:
-        """`work`, with an exception nobody foresaw turned into the page's problem (see
-        CrawlSettings.contain_errors). leakwatch's own errors (a store or an output that
-        cannot be written) are not the page's fault and still end the crawl."""
-        if not self.settings.contain_errors:
-            return await work
-        try:
-            return await work
-        except LeakwatchError:
-            raise
-        except Exception as exc:  # one hostile page must not end the crawl
-            first = (str(exc).splitlines() or [""])[0]
-            detail = _DIGITS.sub(lambda m: "*" * len(m.group()), first)  # it may quote a page
-            message = f"{type(exc).__name__}: {detail} (a bug in leakwatch; please report it)"
-            return _Stop("failed", ScanIssue(url, "internal", message))
+        outcome = await contained(work, url, self.settings.contain_errors)
+        return _Stop("failed", outcome) if isinstance(outcome, ScanIssue) else outcome
 
     async def _follow(self, item: QueuedUrl) -> Response | _Stop:
         """Fetch a frontier URL through its redirects, checking scope and robots.txt at

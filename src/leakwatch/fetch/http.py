@@ -99,18 +99,20 @@ class Fetcher:
         max_bytes: int | None = None,
         any_type: bool = False,
         headers: Sequence[tuple[str, str]] = (),
+        error_body: bool = False,
     ) -> Response:
         """GET `url`; raises FetchError (timeout, connection, refused, protocol). The body of
         a 2xx answer is read when its type is scanned, or whatever it is with `any_type`
         (robots.txt comes as text/plain, but also as octet-stream and the like). `headers`
-        are sent besides the fetcher's own (a Range)."""
+        are sent besides the fetcher's own (a Range). With `error_body`, a 4xx or 5xx
+        answer's body is read too (an index says why it refused there)."""
         cap = self.max_bytes if max_bytes is None else max_bytes
         if self.proxied:
             self.policy.check_literal(url, host_of(url))
         progress = _Progress()
         try:
             async with asyncio.timeout(self.deadline):
-                return await self._exchange(url, cap, any_type, progress, headers)
+                return await self._exchange(url, cap, any_type, progress, headers, error_body)
         except TimeoutError:
             message = f"no complete response within {self.deadline:g} s"
             if progress.answered:
@@ -139,6 +141,7 @@ class Fetcher:
         any_type: bool,
         progress: _Progress,
         extra: Sequence[tuple[str, str]],
+        error_body: bool,
     ) -> Response:
         parts = urlsplit(url)  # canonical: scheme and host lower case, IDNA, no user info
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -173,7 +176,8 @@ class Fetcher:
                 truncated=False,
                 address=None if self.proxied else _peer(response),
             )
-            if 200 <= response.status < 300 and (any_type or result.scannable):
+            wanted = any_type or result.scannable
+            if (200 <= response.status < 300 and wanted) or (error_body and response.status >= 400):
                 body, truncated = await _read_body(response, headers, cap, url)
                 result = replace(result, body=body, truncated=truncated)
             elif not 200 <= response.status < 300:  # a 2xx of another type is not read

@@ -46,6 +46,7 @@ async def polite_get(
     headers: Sequence[tuple[str, str]] = (),
     max_bytes: int | None = None,
     any_type: bool = False,
+    error_body: bool = False,
 ) -> Response:
     """GET `url` politely (see the module's docstring); `slots` bounds requests in flight
     over all hosts. Raises the last try's FetchError; an overloaded answer that stayed so
@@ -60,8 +61,9 @@ async def polite_get(
             response: Response | None = None
             try:
                 response = await fetcher.get(
-                    url, max_bytes=max_bytes, any_type=any_type, headers=headers
-                )
+                    url, max_bytes=max_bytes, any_type=any_type, headers=headers,
+                    error_body=error_body,
+                )  # fmt: skip
             except FetchError as exc:
                 failure: FetchError | None = exc
             else:

@@ -355,8 +355,9 @@ class TableWriter:
         by_type = ", ".join(f"{k} {v}" for k, v in sorted(summary.findings_by_type.items()))
         by_category = ", ".join(f"{k} {v}" for k, v in sorted(summary.cases_by_category.items()))
         pages = ", ".join(f"{k} {v}" for k, v in sorted(summary.pages.items()))
+        fetched = "captures fetched" if "archive" in self.run.settings else "URLs crawled"
         console.print(
-            (f"{sum(summary.pages.values())} URLs crawled ({pages}); " if pages else "")
+            (f"{sum(summary.pages.values())} {fetched} ({pages}); " if pages else "")
             + f"{summary.documents} documents scanned, {total} findings"
             + (f" ({by_type})" if by_type else "")
             + (f"; cases: {by_category}" if by_category else "; no cases")

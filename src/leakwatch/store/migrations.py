@@ -185,6 +185,22 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE documents ADD COLUMN capture TEXT",
         ),
     ),
+    Migration(
+        4,
+        "remember every payload read of an archived page, so none is fetched twice",
+        (
+            # A page's payload digests (WARC-Payload-Digest) read from archives: a backfill
+            # (or its --resume) asks this before it fetches a capture.
+            """CREATE TABLE captures (
+                document_id INTEGER NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+                digest TEXT NOT NULL,
+                PRIMARY KEY (document_id, digest)
+            ) WITHOUT ROWID""",
+            """INSERT OR IGNORE INTO captures (document_id, digest)
+                SELECT id, json_extract(capture, '$.digest') FROM documents
+                WHERE json_extract(capture, '$.digest') IS NOT NULL""",
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -199,10 +199,11 @@ class Store:
         return int(run_id)
 
     def captured(self, url: str, digest: str) -> bool:
-        """Whether a page read from an archive with this payload digest is recorded."""
+        """Whether a page read from an archive with this payload digest is recorded (any of
+        its versions: a page captured with one payload in 2021 and another in 2022)."""
         rows = self._read(
-            """SELECT 1 FROM documents WHERE key = ? AND capture IS NOT NULL
-               AND json_extract(capture, '$.digest') = ? LIMIT 1""",
+            """SELECT 1 FROM captures c JOIN documents d ON d.id = c.document_id
+               WHERE d.key = ? AND c.digest = ? LIMIT 1""",
             (document_key(url, crawled=True), digest),
         )
         return bool(rows)
@@ -418,6 +419,11 @@ class Store:
                 "capture_date": utc_time(facts.capture.date) if facts.capture else None,
             },
         )
+        if facts.capture is not None and facts.capture.digest is not None:
+            self._db.execute(
+                "INSERT INTO captures (document_id, digest) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (document_id, facts.capture.digest),
+            )
         # Findings recorded before these facts (a large file's batches, an earlier scan)
         # take the document's case category, country and published date.
         self._db.execute(_SYNC_FINDINGS, (document_id, document_id))
