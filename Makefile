@@ -1,11 +1,12 @@
-# Two entry points (see README): `make demo` runs a real scan of the bundled examples,
+# Two entry points (see README): `make demo` runs a real scan of the bundled examples
+# (`make demo-archive`: a backfill of them from a web archive),
 # `make test` runs the whole suite (lint, types, pattern examples, tests). Both create .venv first.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo demo-archive test bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("leakwatch needs Python 3.11 or newer (set PYTHON=...)" if sys.version_info < (3, 11) else 0)'
@@ -16,6 +17,9 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
+
+demo-archive: $(STAMP)
+	$(BIN)/python examples/archive_demo.py
 
 test: $(STAMP)
 	$(BIN)/ruff check .

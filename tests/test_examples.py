@@ -89,3 +89,28 @@ def test_the_daily_cron_script_says_when_it_skips_a_day(tmp_path: Path) -> None:
     assert done.returncode == 75
     assert done.stdout.startswith(f"leakwatch daily {date.today():%Y-%m-%d}: skipped: ")
     assert list((work / "scans").glob("*")) == []
+
+
+def test_the_archive_demo_backfills_five_years_through_pywb(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "archive_demo.py")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "LEAKWATCH_HOME": str(tmp_path), "NO_COLOR": "1", "COLUMNS": "120"},
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "backfilling from its index" in done.stderr  # pywb is in the dev extra: it is used
+    assert "16 pages scanned" in done.stderr
+    assert "3 unchanged recaptures counted once" in done.stderr
+    rows: dict[str, str] = {}  # the first table's rows: cases by year
+    for line in done.stdout.splitlines():
+        cells = line.split()
+        if cells and cells[0] in {"2020", "2021", "2022", "2023", "2024", "total"}:
+            rows.setdefault(cells[0], cells[1])
+    # Each page in the year it was first captured (thread-1005: published 2022, captured 2020).
+    assert rows == {"2020": "1", "2021": "2", "2022": "1", "2023": "4", "2024": "2", "total": "10"}
+    # The demo's store is its own, in a temporary folder: nothing in the user's data folder
+    # but the fingerprint key.
+    assert [p.name for p in tmp_path.iterdir()] == ["fingerprint.key"]
