@@ -196,6 +196,27 @@ def test_a_pywb_backfill_finds_what_the_warc_files_hold_fetching_each_payload_on
     assert first["fetch"]["target"] == SITE
 
 
+def test_pages_are_scanned_by_the_workers_with_the_same_findings(
+    cli: Cli, tmp_path: Path, pywb: Served, direct: dict[str, object]
+) -> None:
+    result, report = backfill(cli, tmp_path, "--archive", pywb.url("/coll/cdx"), "-j", "2", SITE)
+    assert result.code == 0, result.stderr
+    assert findings_of(report) == findings_of(direct, hosts=IN_SCOPE)
+
+
+def test_a_replayed_page_is_cut_at_max_bytes_and_said_so(
+    cli: Cli, tmp_path: Path, pywb: Served
+) -> None:
+    result, report = backfill(
+        cli, tmp_path, "--archive", pywb.url("/coll/cdx"), "--max-bytes", "400", SITE
+    )
+    assert result.code == 0, result.stderr
+    cut = [i for i in report["errors"] if i["kind"] == "partial"]
+    assert cut, report["errors"]
+    assert all("400 bytes" in i["message"] for i in cut)
+    assert all(d["size"] <= 400 for d in report["documents"])
+
+
 def test_a_second_backfill_fetches_nothing_it_recorded_and_counts_nothing_twice(
     cli: Cli, tmp_path: Path, pywb: Served
 ) -> None:

@@ -12,6 +12,7 @@ import math
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, replace
@@ -300,7 +301,7 @@ def scan(
     if interrupted:
         messages.print("leakwatch: interrupted; results so far were written", markup=False)
     elif not quiet and messages.is_terminal and job.plan.targets:
-        messages.print(crawl_summary(tally))
+        messages.print(crawl_summary(tally, archive=job.archive is not None))
     if problem:
         fail(problem, code, no_color)
     raise typer.Exit(code)
@@ -350,7 +351,9 @@ def _run(job: _Job, messages: Console) -> tuple[Tally, bool, int, str | None]:
             try:
                 with (
                     _output(job.output, job.fmt, job.run, no_color) as writer,
-                    _Progress(messages, enabled=not job.quiet) as progress,
+                    _Progress(
+                        messages, enabled=not job.quiet, archive=job.archive is not None
+                    ) as progress,
                     ScanPool(job.spec, job.workers) if job.workers > 1 else nullcontext() as pool,
                 ):
                     render = _Renderer(writer, progress, tally, quiet=job.quiet, also=record.sink)
@@ -768,8 +771,9 @@ def _output(target: str, fmt: Format, run: RunInfo, no_color: bool) -> Iterator[
 class _Progress:
     """A one-line live status on stderr while scanning (interactive terminals only)."""
 
-    def __init__(self, console: Console, *, enabled: bool) -> None:
+    def __init__(self, console: Console, *, enabled: bool, archive: bool = False) -> None:
         self.console = console
+        self.archive = archive  # a backfill: captures fetched from an archive, nothing queued
         self.live = enabled and console.is_terminal
         self._status: Status | None = None
         self._started = time.monotonic()
@@ -791,10 +795,14 @@ class _Progress:
         if isinstance(event, PageSettled):
             done = sum(tally.pages.values())
             rate = done / max(time.monotonic() - self._started, 1e-6)
+            if self.archive:
+                doing = f"backfilling: {done} fetched, {tally.issues['recapture']} recaptured"
+            else:
+                doing = f"crawling: {done} pages done, {tally.open_pages} queued"
             self._status.update(
                 Text(
-                    f"crawling: {done} pages done, {tally.open_pages} queued, {tally.failed} "
-                    f"errors, {findings} findings, {rate:.1f} pages/s — {visible(event.url)}"
+                    f"{doing}, {tally.failed} errors, {findings} findings, {rate:.1f} pages/s"
+                    f" — {visible(event.url)}"
                 )
             )
         elif isinstance(event, DocumentFacts) and event.fetch is None:
@@ -807,23 +815,29 @@ class _Progress:
             self.console.print(line, markup=False, soft_wrap=True)
 
 
-def crawl_summary(tally: Tally) -> Group:
+def crawl_summary(tally: Tally, *, archive: bool = False) -> Group:
     """The end-of-run screen: each target's pages, pages by outcome, problems by kind,
-    findings, cases."""
+    findings, cases. A backfill's pages are captures (nothing is disallowed there), and its
+    unchanged recaptures are counted with them, not as problems."""
     parts: list[Table] = []
+    outcomes = tuple(o for o in TARGET_OUTCOMES if not archive or o != "disallowed")
     if tally.targets:
         sites = Table(title="targets", title_justify="left", box=None)
         sites.add_column("target", justify="left", overflow="fold")
-        for outcome in TARGET_OUTCOMES:
+        for outcome in outcomes:
             sites.add_column(outcome, justify="right")
         sites.add_column("other", justify="right")
         for target, pages in sorted(tally.targets.items()):
-            other = sum(n for name, n in pages.items() if name not in TARGET_OUTCOMES)
-            sites.add_row(target, *(f"{pages[o]:,}" for o in TARGET_OUTCOMES), f"{other:,}")
+            other = sum(n for name, n in pages.items() if name not in outcomes)
+            sites.add_row(target, *(f"{pages[o]:,}" for o in outcomes), f"{other:,}")
         parts.append(sites)
+    pages, problems = Counter(tally.pages), Counter(tally.issues)
+    if archive:
+        pages["recaptured, unchanged"] = problems.pop("recapture", 0)
+        pages = +pages
     for title, counts in (
-        ("pages", tally.pages),
-        ("problems", tally.issues),
+        ("captures" if archive else "pages", pages),
+        ("problems", problems),
         ("findings", tally.findings),
         ("cases", tally.categories),
     ):
