@@ -3,6 +3,7 @@ records with the same reader (warcio), same invocation.
 
     python benchmarks/bench_archive.py                # 100 MB WARC.gz of ~30 KB pages, seed 1
     python benchmarks/bench_archive.py --mb 1000      # the memory target (under 300 MB)
+    python benchmarks/bench_archive.py --backfill --mb 20   # CDX backfill pages/s from pywb
 
 The archive is generated once (seeded, cached in benchmarks/.data/): HTML pages of Chinese
 prose, about 30 KB each, a few of them holding Korean identifiers, captured over 2020-2025,
@@ -11,6 +12,13 @@ every record its own gzip member as Common Crawl writes them. The baseline
 tool must do before it looks at a byte, so leakwatch/baseline is the price of the scan
 itself. leakwatch runs as users run it: `leakwatch scan FILE -f jsonl -o OUT -q --no-store`.
 Wall time includes interpreter start-up; memory is the process tree's peak resident set.
+
+`--backfill` serves the archive with a real pywb on 127.0.0.1 (the dev extra's; behind the
+tests' counting proxy) and backfills its 40 sites through the CDX index (`leakwatch scan
+--archive URL/cdx -l sites --delay 0 --no-store`), next to a baseline client (httpx, one
+request at a time) that asks the index for the same sites and fetches every capture's raw
+replay without scanning it: leakwatch/baseline is the price of scanning, recording the
+output and being polite (one request to the archive at a time, as leakwatch makes them).
 """
 
 from __future__ import annotations
@@ -91,6 +99,63 @@ def run_baseline(path: str) -> int:
     return 0
 
 
+SITES = 40  # the generated archive's pages are spread over bbs0..bbs39.example.cn
+
+
+def run_fetch_baseline(cdx: str) -> int:
+    """List each site's captures and fetch every raw replay, scanning nothing; print counts."""
+    import httpx
+
+    replay = cdx.removesuffix("/cdx") + "/"
+    pages = payload = 0
+    with httpx.Client(timeout=60) as client:
+        for number in range(SITES):
+            listing = client.get(cdx, params={"url": f"bbs{number}.example.cn",
+                                              "matchType": "host", "output": "json"})  # fmt: skip
+            for line in listing.text.splitlines():
+                row = json.loads(line)
+                payload += len(client.get(f"{replay}{row['timestamp']}id_/{row['url']}").content)
+                pages += 1
+    print(json.dumps({"pages": pages, "payload": payload}))
+    return 0
+
+
+def backfill(archive: Path, env: dict[str, str]) -> int:
+    """Backfill pages/s from a local pywb: leakwatch next to the fetch-only baseline."""
+    from tests.archive_servers import pywb_server
+
+    leakwatch = [sys.executable, "-m", "leakwatch"]
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        pywb_server(Path(scratch), "bench", [archive], timeout=600) as served,
+    ):
+        cdx = served.url("/bench/cdx")
+        sites = Path(scratch) / "sites.txt"
+        sites.write_text("".join(f"http://bbs{n}.example.cn/\n" for n in range(SITES)))
+        out = Path(scratch) / "out"
+        base_s, base_rss = measure([sys.executable, __file__, "--run-fetch-baseline", cdx],
+                                   out, env)  # fmt: skip
+        counted = json.loads(out.read_text())
+        found = Path(scratch) / "found.jsonl"
+        lw_s, lw_rss = measure([*leakwatch, "scan", "--archive", cdx, "-l", str(sites),
+                                "--delay", "0", "--no-store", "-q", "-f", "jsonl", "-o",
+                                str(found)], out, env)  # fmt: skip
+        records = [json.loads(line) for line in found.open()]
+        replays = sum(served.log.replays().values())
+    pages = counted["pages"]
+    documents = sum(1 for r in records if r.get("kind") == "document")
+    findings = sum(1 for r in records if r.get("kind") == "finding")
+    print(f"backfill: {archive.name} served by pywb, {SITES} sites, {pages:,} captures")
+    for name, seconds, rss in (("baseline (list + fetch only)", base_s, base_rss),
+                               ("leakwatch scan --archive", lw_s, lw_rss)):  # fmt: skip
+        print(f"  {name:30} {seconds:7.2f} s  {pages / seconds:8.1f} pages/s  "
+              f"peak {rss / MB:6.1f} MB")  # fmt: skip
+    print(f"  leakwatch/baseline time: {lw_s / base_s:.2f}x; documents {documents:,}, "
+          f"findings {findings:,}; replays fetched by both: {replays:,} "
+          f"(each capture once per client: {replays == 2 * pages})")  # fmt: skip
+    return 0
+
+
 def compare_readers(path: Path) -> None:
     """Read every response payload with warcio and, when it is installed, FastWARC: the
     measurement behind the choice of reader (README "Web archive files")."""
@@ -123,6 +188,10 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--mb", type=int, default=100, help="archive size in MB (default 100)")
     parser.add_argument("--run-baseline", metavar="FILE", help=argparse.SUPPRESS)
+    parser.add_argument("--run-fetch-baseline", metavar="CDX", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--backfill", action="store_true", help="measure a CDX backfill from a local pywb instead"
+    )
     parser.add_argument("--json", metavar="FILE", help="also write results as JSON")
     parser.add_argument(
         "--readers", action="store_true", help="also time warcio against FastWARC (if installed)"
@@ -130,9 +199,13 @@ def main() -> int:
     args = parser.parse_args()
     if args.run_baseline:
         return run_baseline(args.run_baseline)
+    if args.run_fetch_baseline:
+        return run_fetch_baseline(args.run_fetch_baseline)
     archive = generate(args.seed, args.mb)
     size = archive.stat().st_size
     env = {**os.environ, "LEAKWATCH_HOME": tempfile.mkdtemp(prefix="bench-archive-")}
+    if args.backfill:
+        return backfill(archive, env)
     leakwatch = [sys.executable, "-m", "leakwatch"]
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "out"
