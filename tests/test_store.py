@@ -224,6 +224,32 @@ def test_a_store_made_by_schema_1_is_upgraded_without_losing_rows(store_path: Pa
     ]
 
 
+def test_a_schema_3_store_remembers_the_payloads_it_read_from_archives(store_path: Path) -> None:
+    store_path.parent.mkdir(parents=True)
+    old = sqlite3.connect(store_path, isolation_level=None)
+    assert migrations.apply(old, migrations.MIGRATIONS[:3]) == 3
+    old.executescript(
+        """
+        INSERT INTO crawls (id, started) VALUES (1, '2021-03-01T00:00:00+00:00');
+        INSERT INTO runs (id, crawl_id, started, outcome, version, arguments, targets, settings)
+            VALUES (1, 1, '2021-03-01T00:00:00+00:00', 'completed', '0.1.0', '[]', '[]', '{}');
+        INSERT INTO documents (id, key, first_seen, last_seen, first_run, last_run, capture)
+            VALUES (1, 'http://bbs.example.cn/t/1', '2021-03-01T00:10:00+00:00',
+                    '2021-03-01T00:10:00+00:00', 1, 1,
+                    '{"archive": "a.warc.gz", "offset": 0, "date": "2021-03-01T00:10:00+00:00",
+                      "digest": "sha1:AAAA"}'),
+                   (2, 'http://bbs.example.cn/t/2', '2021-03-01T00:10:00+00:00',
+                    '2021-03-01T00:10:00+00:00', 1, 1, NULL);
+        """
+    )
+    old.close()
+    with Store.open(store_path) as store:
+        assert store.schema_version == migrations.LATEST
+        assert store.captured("http://bbs.example.cn/t/1", "sha1:AAAA")
+        assert not store.captured("http://bbs.example.cn/t/1", "sha1:BBBB")
+        assert not store.captured("http://bbs.example.cn/t/2", "sha1:AAAA")
+
+
 def test_reading_an_older_store_upgrades_it_once(store_path: Path) -> None:
     store_path.parent.mkdir(parents=True)
     old = sqlite3.connect(store_path, isolation_level=None)
