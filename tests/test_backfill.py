@@ -389,6 +389,19 @@ def test_a_wayback_backfill_pages_with_resume_keys_and_waits_out_a_503(
         assert sorted(replays_of(ia).values()) == [1] * 5
 
 
+def test_an_archive_that_asks_for_hours_is_left_alone(cli: Cli, tmp_path: Path, site: Site) -> None:
+    with wayback_cdx_server(site.all_rows, site.root, failures=[429], retry_after="3600") as ia:
+        result, _ = backfill(cli, tmp_path, "--archive", "ia", SITE, env={"LEAKWATCH_IA": ia.base})
+        assert len(ia.log) == 1  # not asked again, not even after the 120 s a crawl would wait
+    assert result.code == 3, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines[0] == (
+        "leakwatch: could not read 127.0.0.1: the archive asks for 3,600 s without requests: "
+        "stopped asking it; --resume later goes on from here"
+    )
+    assert lines[1].startswith("leakwatch: error: the archive's index could not be read")
+
+
 # -- resuming ---------------------------------------------------------------------------------
 
 
@@ -430,6 +443,9 @@ def test_a_killed_backfill_resumes_without_refetching_what_it_recorded(
     assert not set(second) & {k for k, n in first.items() if n} or sum(first.values()) > recorded
     with sqlite3.connect(db) as connection:
         assert connection.execute("SELECT count(*) FROM captures").fetchone()[0] == 5
+        # The resumed run is a backfill on record too: a resume of it backfills, never crawls.
+        (settings,) = connection.execute("SELECT settings FROM runs ORDER BY id DESC").fetchone()
+    assert json.loads(settings)["archive"]["source"] == pywb.url("/coll/cdx")
 
 
 # -- usage --------------------------------------------------------------------------------------
@@ -442,10 +458,12 @@ def test_a_killed_backfill_resumes_without_refetching_what_it_recorded(
         (["--archive", "cc:2023-50"], "CC-MAIN-YYYY-WW"),
         (["--archive", "ia", "--archive-data", "http://127.0.0.1:1/"], "--archive-data"),
         (["--since", "2021"], "--since: only with --archive"),
+        (["--archive", "ia", "README.md"], "give their URLs"),
         (["--archive", "ia", "--since", "2021-13"], "no such date"),
         (["--archive", "ia", "--since", "last year"], "not a date"),
         (["--archive", "ia", "--since", "2023", "--until", "2021"], "is after --until"),
     ],
 )
 def test_bad_archive_options_are_usage_errors(cli: Cli, args: list[str], fragment: str) -> None:
-    assert_one_line_error(cli("scan", *args, SITE), 2, fragment)
+    target = [] if "README.md" in args else [SITE]
+    assert_one_line_error(cli("scan", *args, *target), 2, fragment)

@@ -243,6 +243,8 @@ def scan(
             fail(f"--fail-on: {exc}", EXIT_USAGE, no_color)
     plan = _plan(paths or [], targets_file or [], no_color)
     from_archive = _archive_settings(archive, since, until, archive_data, no_color)
+    if from_archive is not None and not plan.targets and not plan.problems and not resume:
+        fail("--archive backfills web targets: give their URLs (or -l FILE)", EXIT_USAGE, no_color)
     settings = _crawl_settings(
         depth=depth, max_pages=max_pages, scope=scope, concurrency=concurrency,
         per_host=per_host, delay=delay,
@@ -521,12 +523,16 @@ def _recording(
                 )
             if not lines:
                 plan = _resumed_plan(plan, previous.targets)
+        settings = {**run.settings, "inputs": [names.mask(p) for p in plan.paths]}
+        if previous is not None and "archive" in previous.settings:
+            # A resumed backfill stays one: a resume of this run must find its archive too.
+            settings.setdefault("archive", previous.settings["archive"])
         run_id = store.start_run(
             started=run.started,
             version=__version__,
             arguments=[_argument(a, names) for a in sys.argv[1:]],
             targets=[_target_line(t, names) for t in plan.targets],
-            settings={**run.settings, "inputs": [names.mask(p) for p in plan.paths]},
+            settings=settings,
             resumes=previous.run_id if previous else None,
         )
         record = _Record(store, run_id, Recorder(store, run_id), previous)

@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from leakwatch.errors import FetchError
+from leakwatch.errors import FetchError, LeakwatchError
 from leakwatch.extract import archives
+from leakwatch.fetch import crawler
 from leakwatch.fetch.cdx import (
+    CC_INDEX,
+    CC_INDEX_DELAY,
     WAYBACK_ROWS,
     ArchiveSource,
     CdxRow,
@@ -43,11 +46,22 @@ from leakwatch.fetch.retry import Retries, polite_get
 from leakwatch.fetch.targets import Target
 from leakwatch.fetch.throttle import Throttle
 from leakwatch.fetch.urls import Scope, canonical, host_of, in_scope, is_ip
-from leakwatch.models import Capture, FetchInfo, QueuedUrl, Recaptured, ScanIssue
+from leakwatch.models import Capture, FetchInfo, Recaptured, ScanIssue
 
 INDEX_MAX_BYTES = 64 << 20  # one index answer (a page of rows) at most
 MAX_RECORD_LENGTH = 100 << 20  # a compressed record longer than this is not fetched
 ARCHIVE_RETRIES = 4  # shared services answer 503 when pushed: be patient with them
+ARCHIVE_MAX_RETRY_AFTER = 600.0  # waited out; longer, or a 429 after every retry: stop
+
+
+class _Halted(LeakwatchError):
+    """The archive asked us to stop (429 Too Many Requests to the end, or a Retry-After
+    beyond what a run waits out): nothing more is asked of it in this run."""
+
+    def __init__(self, host: str, message: str) -> None:
+        super().__init__(message)
+        self.host = host
+        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,19 +73,8 @@ class ArchiveSettings:
     page_rows: int = WAYBACK_ROWS  # rows asked per Wayback index request
 
 
-class Sink(Protocol):
+class Sink(crawler.Sink, Protocol):
     """Where the backfill's results go: the crawl's sink, plus what archives add."""
-
-    @property
-    def parallel(self) -> int: ...
-
-    async def page(self, page: Page) -> Sequence[str] | None: ...
-
-    def problem(self, issue: ScanIssue) -> None: ...
-
-    def settled(
-        self, url: str, outcome: str, queued: Sequence[QueuedUrl], final: bool, target: str
-    ) -> None: ...
 
     def recaptured(self, event: Recaptured) -> None:
         """A capture of a payload already read: the page was there then too."""
@@ -103,7 +106,10 @@ class Backfill:
         self.rng = rng or random.Random()
         self.policy = AddressPolicy(settings.allow_private, archive.source.hosts)
         self.retries = Retries(
-            max(settings.retries, ARCHIVE_RETRIES), settings.backoff, settings.max_retry_after
+            max(settings.retries, ARCHIVE_RETRIES),
+            settings.backoff,
+            max(settings.max_retry_after, ARCHIVE_MAX_RETRY_AFTER),
+            beyond_cap_gives_up=True,
         )
         self._budget = {t.url: _max_pages(t, settings) for t in targets}
         self._read: set[tuple[str, str]] = set()  # (URL, digest) of payloads read this run
@@ -129,13 +135,11 @@ class Backfill:
             proxied=settings.proxy is not None,
         )
         try:
-            for collection in await self._collections():
-                for target in self.targets:
-                    await self._backfill(collection, target)
-            for target in self.targets:
-                if not self._listed[target.url] and not self._refused[target.url]:
-                    message = "the archive holds no capture of it" + _window_text(self.archive)
-                    self.sink.problem(ScanIssue(target.url, "no-captures", message))
+            try:
+                await self._everything()
+            except _Halted as halted:
+                message = f"{halted.message}: stopped asking it; --resume later goes on from here"
+                self.sink.problem(ScanIssue(halted.host, "archive-index", message))
             while self._scans:
                 await asyncio.wait(set(self._scans))
             if self._failure is not None:
@@ -146,42 +150,56 @@ class Backfill:
             await asyncio.gather(*self._scans, return_exceptions=True)
             await pool.aclose()
 
-    async def _collections(self) -> list[Collection]:
+    async def _everything(self) -> None:
+        collections = await self._collections()
+        if collections is None:
+            return  # the crawl list could not be read: said, and nothing else to say
+        for collection in collections:
+            for target in self.targets:
+                await self._backfill(collection, target)
+        for target in self.targets:
+            if collections and not self._listed[target.url] and not self._refused[target.url]:
+                message = "the archive holds no capture of it" + _window_text(self.archive)
+                self.sink.problem(ScanIssue(target.url, "no-captures", message))
+
+    async def _collections(self) -> list[Collection] | None:
+        """The indexes to ask; None when Common Crawl's list of crawls could not be read."""
         source = self.archive.source
         if not source.needs_crawl_list:
             return source.collections()
         url = source.crawl_list
+        minimum = CC_INDEX_DELAY if source.cc_index == CC_INDEX else 0.0
         try:
-            listed = crawl_list(await self._index_get(url, 1.0), source, self.archive.window)
+            listed = crawl_list(await self._index_get(url, minimum), source, self.archive.window)
         except FetchError as exc:
             self.sink.problem(ScanIssue(url, "archive-index", exc.problem))
-            return []
+            return None
         if not listed:
-            message = "no Common Crawl crawl overlaps --since/--until"
-            self.sink.problem(ScanIssue(url, "archive-index", message))
+            message = "no Common Crawl crawl overlaps" + _window_text(self.archive)
+            self.sink.problem(ScanIssue(url, "no-captures", message))
         return source.collections(listed)
 
     async def _backfill(self, collection: Collection, target: Target) -> None:
         """The target's captures in one index."""
         scope = target.scope or self.settings.scope
-        for query in _queries(collection, target, scope, self.archive.window):
-            if self._budget[target.url] <= 0:
-                return
-            rows = captures(
-                query, lambda url: self._index_get(url, collection.delay), self.archive.page_rows
-            )
-            try:
-                async for row in rows:
-                    await self._capture(row, collection, target, scope)
-                    if self._budget[target.url] <= 0:
-                        break
-            except FetchError as exc:
-                self._refused[target.url] = True
-                where = f"the index {collection.name} for {query.host}"
-                self.sink.problem(ScanIssue(where, "archive-index", exc.problem))
-            finally:
-                await rows.aclose()
-            self._check()
+        if self._budget[target.url] <= 0:
+            return
+        query = _query(collection, target, scope, self.archive.window)
+        rows = captures(
+            query, lambda url: self._index_get(url, collection.delay), self.archive.page_rows
+        )
+        try:
+            async for row in rows:
+                await self._capture(row, collection, target, scope)
+                self._check()
+                if self._budget[target.url] <= 0:
+                    break
+        except FetchError as exc:
+            self._refused[target.url] = True
+            where = f"the index {collection.name} for {query.host}"
+            self.sink.problem(ScanIssue(where, "archive-index", exc.problem))
+        finally:
+            await rows.aclose()
 
     async def _capture(
         self, row: CdxRow, collection: Collection, target: Target, scope: Scope
@@ -191,14 +209,16 @@ class Backfill:
         if page_url is None or not in_scope(page_url, target.host, scope):
             return  # a CDX host match is wider than the scope (www. twins asked twice, ...)
         self._listed[target.url] += 1
-        capture = Capture(collection.name, row.offset or 0, row.date, row.digest)
+        where = collection.record_url(row)
         if row.digest is not None and self._was_read(url, row.digest):
-            self.sink.recaptured(Recaptured(url, capture))
+            located = where[0] if where is not None else collection.name
+            self.sink.recaptured(
+                Recaptured(url, Capture(located, row.offset or 0, row.date, row.digest))
+            )
             return
         if row.revisit or not row.wanted:
             return  # a revisit of a payload never read, a redirect, an error, an image
         self._budget[target.url] -= 1
-        where = collection.record_url(row)
         if where is None:
             self._failed(url, target, "the index says neither file nor replay for it")
             return
@@ -209,12 +229,12 @@ class Backfill:
             self.sink.problem(outcome)
             self.sink.settled(url, "failed", (), False, target.url)
             return
+        if row.digest is not None:  # fetched: a page or not, it is not fetched again
+            self._read.add((url, row.digest))
         if outcome is None:
             self.sink.settled(url, "skipped", (), True, target.url)
             return
         found = outcome
-        if row.digest is not None:
-            self._read.add((url, row.digest))
         info = FetchInfo(
             url=url,
             final_url=url,
@@ -310,6 +330,7 @@ class Backfill:
         self.sink.settled(url, "failed", (), True, target.url)
 
     async def _index_get(self, url: str, minimum: float) -> Response:
+        """An index request (its errors are read too: the index says why it refused)."""
         return await self._get(url, minimum=minimum, max_bytes=INDEX_MAX_BYTES, error_body=True)
 
     async def _get(
@@ -322,21 +343,29 @@ class Backfill:
         error_body: bool = False,
     ) -> Response:
         assert self._fetcher is not None
-        return await polite_get(
-            self._fetcher, self._throttle(host_of(url), minimum), url, self.retries, self.rng,
+        host = host_of(url)
+        response = await polite_get(
+            self._fetcher, self._throttle(host, minimum), url, self.retries, self.rng,
             headers=headers, max_bytes=max_bytes, any_type=True, error_body=error_body,
         )  # fmt: skip
+        wait = response.retry_after
+        if wait is not None and wait > self.retries.max_retry_after:
+            raise _Halted(host, f"the archive asks for {wait:,.0f} s without requests")
+        if response.status == 429:
+            raise _Halted(host, f"the archive still answers 429 Too Many Requests after "
+                                f"{self.retries.retries} retries")  # fmt: skip
+        return response
 
     def _throttle(self, host: str, minimum: float) -> Throttle:
-        """The host's throttle: --delay, at least `minimum` (the service's wish), unless
-        --delay 0 says the archive is the user's own."""
-        delay = self.settings.delay
-        base = max(delay, minimum) if delay > 0 else 0.0
+        """The host's throttle: --delay, and never less than `minimum` between requests (a
+        public service's wish, which --delay 0 does not lift)."""
+        base = max(self.settings.delay, minimum)
         throttle = self._throttles.get(host)
         if throttle is None:
-            throttle = self._throttles[host] = Throttle(base, self.rng)
+            throttle = self._throttles[host] = Throttle(base, self.rng, floor=minimum)
         elif base > throttle.base:
             throttle.raise_base(base)
+            throttle.floor = max(throttle.floor, minimum)
         return throttle
 
 
@@ -358,11 +387,9 @@ def _max_pages(target: Target, settings: CrawlSettings) -> int:
     return target.max_pages if target.max_pages is not None else settings.max_pages
 
 
-def _queries(
-    collection: Collection, target: Target, scope: Scope, window: Window
-) -> Iterator[Query]:
+def _query(collection: Collection, target: Target, scope: Scope, window: Window) -> Query:
     """The index query covering a target's scope. Indexes key URLs by SURT, which drops a
     leading `www.`: asking for the host finds its www. twin's captures too."""
     host = target.host if is_ip(target.host) else target.host.removeprefix("www.")
     match = "domain" if scope is Scope.DOMAIN and not is_ip(host) else "host"
-    yield Query(collection, host, match, window)
+    return Query(collection, host, match, window)

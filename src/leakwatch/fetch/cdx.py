@@ -34,6 +34,7 @@ ENV_PAGE_ROWS = "LEAKWATCH_CDX_ROWS"  # rows asked per Wayback index request
 # Seconds between index requests at least (cdx_toolkit's defaults): shared public services.
 CC_INDEX_DELAY, WAYBACK_DELAY = 1.0, 6.0
 WAYBACK_ROWS = 5000
+MAX_PAGES = 100_000  # Common Crawl's largest domains span a few thousand index pages
 _CRAWL_ID = re.compile(r"CC-MAIN-\d{4}-\d{2}")
 _DATE = re.compile(r"(\d{4})(?:-?(\d{2})(?:-?(\d{2})(?:[T ]?(\d{2}):?(\d{2})(?::?(\d{2}))?)?)?)?Z?")
 # Captures whose type may be a document (the page is decided by its content once fetched).
@@ -126,7 +127,8 @@ class ArchiveSource:
     @property
     def hosts(self) -> frozenset[str]:
         """The archive's hosts: they are named by the user, so loopback is allowed there."""
-        urls = [self.cc_index, self.wayback, self.endpoint or "", self.data or ""]
+        urls = {"cc": [self.cc_index], "ia": [self.wayback]}.get(self.kind, [self.endpoint or ""])
+        urls = [*urls, self.data or ""]
         return frozenset(urlsplit(u).hostname or "" for u in urls) - {""}
 
     def collections(self, crawl_list: Sequence[Mapping[str, object]] = ()) -> list[Collection]:
@@ -134,7 +136,8 @@ class ArchiveSource:
         for `cc`, from its crawl list (collinfo.json, read by the caller)."""
         if self.kind == "ia":
             api, replay = f"{self.wayback}/cdx/search/cdx", f"{self.wayback}/web/"
-            return [Collection("ia", api, Protocol.WAYBACK, None, replay, WAYBACK_DELAY)]
+            delay = WAYBACK_DELAY if self.wayback == WAYBACK else 0.0  # moved: a mirror of yours
+            return [Collection("ia", api, Protocol.WAYBACK, None, replay, delay)]
         if self.kind == "pywb":
             assert self.endpoint is not None
             served = None if self.data else self.endpoint.removesuffix("/cdx") + "/"
@@ -144,8 +147,9 @@ class ArchiveSource:
             apis = {c: f"{self.cc_index}/{c}-index" for c in self.crawls}
         else:
             apis = {str(c["id"]): str(c["cdx-api"]) for c in crawl_list}
+        delay = CC_INDEX_DELAY if self.cc_index == CC_INDEX else 0.0
         return [
-            Collection(crawl, api, Protocol.PYWB, data, None, CC_INDEX_DELAY)
+            Collection(crawl, api, Protocol.PYWB, data, None, delay)
             for crawl, api in sorted(apis.items(), key=lambda item: _crawl_order(item[0]))
         ]
 
@@ -161,9 +165,9 @@ def archive_source(text: str, data: str | None, env: Mapping[str, str]) -> Archi
     wayback = _base(env.get(ENV_WAYBACK) or WAYBACK, ENV_WAYBACK)
     if data is not None:
         data = _base(data, "--archive-data") + "/"
-    elif env.get(ENV_CC_DATA):
-        data = _base(env[ENV_CC_DATA], ENV_CC_DATA) + "/"
     value = text.strip()
+    if data is None and value.startswith("cc") and env.get(ENV_CC_DATA):
+        data = _base(env[ENV_CC_DATA], ENV_CC_DATA) + "/"
     if value == "ia":
         if data is not None:
             raise UsageError("--archive-data: the Wayback Machine's records come from its replay")
@@ -199,10 +203,11 @@ def _base(url: str, where: str) -> str:
 
 def crawl_list(response: Response, source: ArchiveSource, window: Window) -> list[dict[str, str]]:
     """The crawls of Common Crawl's collinfo.json that overlap the window (`cc`)."""
+    body = _body(response, source.crawl_list)
     try:
-        crawls = json.loads(response.body)
+        crawls = json.loads(body)
         listed = [c for c in crawls if isinstance(c, dict) and "id" in c and "cdx-api" in c]
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         problem = "not Common Crawl's list of crawls"
         raise FetchError(source.crawl_list, problem, "archive-index") from None
     kept = []
@@ -222,7 +227,7 @@ class CdxRow:
     """One capture as an index lists it."""
 
     url: str
-    timestamp: str  # YYYYMMDDhhmmss, UTC
+    timestamp: str  # YYYYMMDDhhmmss, UTC (a shorter one in the index is padded)
     status: int | None  # None: a revisit (`-`)
     mime: str
     digest: str | None
@@ -237,8 +242,7 @@ class CdxRow:
     @property
     def date(self) -> str:
         """The capture instant, ISO 8601 UTC."""
-        stamp = self.timestamp.ljust(14, "0")
-        when = dt.datetime.strptime(stamp, "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)
+        when = dt.datetime.strptime(self.timestamp, "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)
         return when.isoformat()
 
     @property
@@ -287,6 +291,7 @@ async def captures(
 async def _listed(query: Query, get: Get, page_rows: int) -> AsyncGenerator[CdxRow, None]:
     if query.collection.protocol is Protocol.WAYBACK:
         key: str | None = None
+        keys: set[str] = set()
         while True:
             extra = {"limit": str(page_rows), "showResumeKey": "true"}
             url = query.url(**extra, **({"resumeKey": key} if key else {}))
@@ -295,6 +300,9 @@ async def _listed(query: Query, get: Get, page_rows: int) -> AsyncGenerator[CdxR
                 yield row
             if not key:
                 return
+            if key in keys:  # an index that sends us round in circles
+                raise FetchError(url, "the index repeated a resumeKey", "archive-index")
+            keys.add(key)
     url = query.url(showNumPages="true")
     body = _body(await get(url), url)
     pages = _page_count(body)
@@ -314,8 +322,9 @@ def _body(response: Response, url: str) -> bytes:
         return b""
     if 200 <= response.status < 300:
         if response.truncated:
-            raise FetchError(url, "the index's answer is too large: narrow --since/--until",
-                             "archive-index")  # fmt: skip
+            size = len(response.body) >> 20
+            problem = f"the index answered over {size} MB at once (it does not page)"
+            raise FetchError(url, problem, "archive-index")
         return response.body
     detail = _first_line(response.body)
     message = f"the index answered HTTP {response.status}" + (f": {detail}" if detail else "")
@@ -337,15 +346,21 @@ def _page_count(body: bytes) -> int | None:
     """The page count a showNumPages answer gives; None when the index answered with rows."""
     text = body.strip()
     if text.isdigit():
-        return int(text)
+        return _pages(int(text[:12]))
     if not text.startswith(b"{") or b"\n" in text:
         return None
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     pages = value.get("pages") if isinstance(value, dict) else None
-    return pages if isinstance(pages, int) and "url" not in value else None
+    return _pages(pages) if isinstance(pages, int) and "url" not in value else None
+
+
+def _pages(count: int) -> int:
+    if not 0 <= count <= MAX_PAGES:
+        raise FetchError("", f"the index claims {count:,} pages of captures", "archive-index")
+    return count
 
 
 def _pywb_rows(body: bytes, url: str) -> Iterator[CdxRow]:
@@ -354,7 +369,7 @@ def _pywb_rows(body: bytes, url: str) -> Iterator[CdxRow]:
             continue
         try:
             fields = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise FetchError(url, f"line {number} of the index's answer is not JSON",
                              "archive-index") from None  # fmt: skip
         row = _row(fields) if isinstance(fields, dict) else None
@@ -367,10 +382,12 @@ def _wayback_rows(body: bytes, url: str) -> tuple[list[CdxRow], str | None]:
         return [], None
     try:
         table = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise FetchError(url, "the index's answer is not JSON", "archive-index") from None
     if not isinstance(table, list) or not table or not isinstance(table[0], list):
         return [], None
+    if not all(isinstance(name, str) for name in table[0]):
+        raise FetchError(url, "the index's header row is not field names", "archive-index")
     header, *lines = table
     key = None
     if len(lines) >= 2 and lines[-2] == [] and len(lines[-1]) == 1:  # [], [resumeKey]
@@ -388,8 +405,14 @@ def _wayback_rows(body: bytes, url: str) -> tuple[list[CdxRow], str | None]:
 
 
 def _row(fields: Mapping[str, object]) -> CdxRow | None:
+    """A row read, or None when it names no URL or no real instant (it is left out)."""
     url, stamp = str(fields.get("url") or ""), str(fields.get("timestamp") or "")
     if not url or not (stamp.isascii() and stamp.isdigit() and 4 <= len(stamp) <= 14):
+        return None
+    stamp = stamp + "0101000000"[len(stamp) - 4 :]  # 2021 -> 20210101000000, as pywb pads
+    try:
+        dt.datetime.strptime(stamp, "%Y%m%d%H%M%S")
+    except ValueError:
         return None
     mime = str(fields.get("mime") or "").lower()
     if mime in _UNKNOWN_TYPES and fields.get("mime-detected"):
@@ -411,4 +434,4 @@ def _row(fields: Mapping[str, object]) -> CdxRow | None:
 
 def _number(value: object) -> int | None:
     text = str(value or "")
-    return int(text) if text.isascii() and text.isdigit() else None
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None

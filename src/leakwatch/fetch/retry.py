@@ -33,6 +33,9 @@ class Retries:
     retries: int = 2
     backoff: float = 1.0  # seconds before the first retry, doubled for each next
     max_retry_after: float = 120.0  # a longer Retry-After is cut to this
+    # A longer Retry-After ends the tries instead (the answer is returned as it is): a shared
+    # service that asks for hours means it, and asking again early gets an address blocked.
+    beyond_cap_gives_up: bool = False
 
 
 async def polite_get(
@@ -76,6 +79,8 @@ async def polite_get(
         )
         throttle.record(now, now - started, ok=_health(response, troubled))
         if response is not None and response.retry_after is not None:
+            if retries.beyond_cap_gives_up and response.retry_after > retries.max_retry_after:
+                return response
             throttle.hold(now, min(response.retry_after, retries.max_retry_after))
         trickled = failure is not None and failure.kind == "timeout" and failure.answered
         if troubled and not trickled and attempt < retries.retries:

@@ -34,6 +34,7 @@ class Throttle:
     delay: float = -1.0  # current delay; starts at base
     next_at: float = 0.0  # monotonic time before which the site is not asked again
     last_at: float = 0.0  # when the last request finished
+    floor: float = 0.0  # no pause is shorter, randomised or not (a shared service's minimum)
 
     def __post_init__(self) -> None:
         if self.delay < 0:
@@ -69,7 +70,7 @@ class Throttle:
             else:
                 self.delay = min(MAX_DELAY, max(self.delay * 2, aim, self.base))
         pause = self.delay * self.rng.uniform(0.5, 1.5) if self.delay > 0 else 0.0
-        self.next_at = max(self.next_at, now + pause)
+        self.next_at = max(self.next_at, now + max(pause, self.floor))
 
     def hold(self, now: float, seconds: float) -> None:
         """Ask the site nothing for `seconds` (Retry-After, retry back-off)."""
