@@ -19,8 +19,8 @@ from leakwatch.errors import FetchError
 from leakwatch.fetch.crawler import CrawlSettings
 from leakwatch.fetch.guard import AddressPolicy, is_public
 from leakwatch.fetch.targets import Target, plan
-from leakwatch.models import DocumentFacts, Finding, PageSettled, ScanIssue
-from leakwatch.pipeline import Event, crawl
+from leakwatch.models import DocumentFacts, Event, Finding, PageSettled, ScanIssue
+from leakwatch.pipeline import crawl
 from tests import synthetic
 from tests.webserver import Handler, Reply, Site, html, serve, socks_proxy, trickle
 

@@ -18,8 +18,8 @@ from leakwatch.detect.engine import Detector
 from leakwatch.detect.parallel import DetectorSpec, ScanPool, worker_detector
 from leakwatch.detect.pipes import PipeWorkers
 from leakwatch.fetch.targets import plan
-from leakwatch.models import DocumentFacts, Finding
-from leakwatch.pipeline import Event, crawl
+from leakwatch.models import DocumentFacts, Event, Finding
+from leakwatch.pipeline import crawl
 from tests import synthetic
 from tests.conftest import TODAY
 from tests.test_crawl import FAST

@@ -1,10 +1,16 @@
 """Frozen values shared by the pipeline stages: severities, verdicts, findings, document facts,
-and how a crawled page was fetched."""
+and how a crawled page was fetched; and `now()`, the instant as they are stamped with it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from dataclasses import dataclass, field
+
+
+def now() -> str:
+    """The current instant as runs and summaries record it: ISO 8601, UTC, whole seconds."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 class Severity(enum.IntEnum):
@@ -167,3 +173,7 @@ class ScanIssue:
     source: str
     kind: str
     message: str
+
+
+# What a scan emits, one at a time: for the writer, the store's recorder, the progress line.
+Event = Finding | DocumentFacts | ScanIssue | PageSettled | Recaptured

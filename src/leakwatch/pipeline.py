@@ -35,6 +35,7 @@ from leakwatch.fetch.guard import Resolver
 from leakwatch.fetch.targets import Target
 from leakwatch.models import (
     DocumentFacts,
+    Event,
     FetchInfo,
     Finding,
     PageSettled,
@@ -44,7 +45,6 @@ from leakwatch.models import (
     Severity,
 )
 
-Event = Finding | DocumentFacts | ScanIssue | PageSettled | Recaptured
 # Issue kinds that are not failures: a policy or a content type kept the page out.
 NOT_FAILURES = frozenset({"skipped", "partial", "robots", "offsite", "no-captures"})
 

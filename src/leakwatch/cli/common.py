@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
 from collections.abc import Sequence
@@ -93,10 +92,6 @@ def packs_or_fail(extra: Sequence[Path] | None, *, tested: bool = False) -> tupl
     except PackError as exc:
         fail(f"pattern pack {exc}", EXIT_USAGE)
     return packs
-
-
-def now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 _SIZE_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9,

@@ -22,10 +22,10 @@ from leakwatch.cli.common import (
     app,
     fail,
     leakwatch_files,
-    now,
     output_console,
 )
 from leakwatch.errors import OutputError, StoreError, UsageError
+from leakwatch.models import now
 from leakwatch.output_file import OutputClosed, open_output, refuse_overwriting
 from leakwatch.report import trends
 from leakwatch.report.store_output import ExportFormat, RunsFormat, write_export, write_runs

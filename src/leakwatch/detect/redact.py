@@ -17,24 +17,14 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-import platformdirs
-
 from leakwatch.errors import KeyfileError
+from leakwatch.paths import data_dir
 
 KEY_ENV = "LEAKWATCH_KEY"
-HOME_ENV = "LEAKWATCH_HOME"
 KEY_FILENAME = "fingerprint.key"
 MASK = "*"
 _KEY_BYTES = 32
 _HEX = re.compile(r"[0-9a-fA-F]+")
-
-
-def data_dir(environ: Mapping[str, str]) -> Path:
-    """leakwatch's per-user data folder: $LEAKWATCH_HOME, else the platform's user data dir."""
-    override = environ.get(HOME_ENV)
-    if override:
-        return Path(override).expanduser()
-    return Path(platformdirs.user_data_dir("leakwatch", appauthor=False))
 
 
 def key_path(environ: Mapping[str, str]) -> Path:

@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from leakwatch.detect.redact import data_dir
 from leakwatch.models import Capture, DocumentFacts, Finding, QueuedUrl, ScanIssue
+from leakwatch.paths import data_dir
 from leakwatch.store.sqlite import Store, document_key
 from leakwatch.store.values import (
     ExportRow,

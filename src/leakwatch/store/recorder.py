@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from leakwatch.models import (
     DocumentFacts,
+    Event,
     Finding,
     PageSettled,
     QueuedUrl,
     Recaptured,
     ScanIssue,
 )
-from leakwatch.pipeline import Event
 from leakwatch.store import FindingsStore
 
 FLUSH_FINDINGS = 5000
