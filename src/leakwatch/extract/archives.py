@@ -101,6 +101,108 @@ def read_archive(
                 yield found
 
 
+def shards(path: Path, size: int, count: int) -> list[tuple[int, int]]:
+    """Byte ranges that split an archive into `count` shards at record boundaries, as read by
+    `read_shard`; one shard (the whole file) unless it is gzipped record by record (Common
+    Crawl's way: a whole-file gzip or a plain WARC is read in one piece)."""
+    if count <= 1 or not _per_record_gzip(path):
+        return [(0, size)]
+    step = -(-size // count)
+    return [(start, min(size, start + step)) for start in range(0, size, step)]
+
+
+def _per_record_gzip(path: Path) -> bool:
+    """Whether the first gzip member of the file ends before the file does, and the next
+    begins right after it."""
+    engine = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    with path.open("rb") as file:
+        while not engine.eof:
+            chunk = file.read(1 << 16)
+            if not chunk:
+                return False
+            try:
+                engine.decompress(chunk, 1 << 16)
+                while engine.unconsumed_tail and not engine.eof:
+                    engine.decompress(engine.unconsumed_tail, 1 << 16)
+            except zlib.error:
+                return False
+        return engine.unused_data[:2] == _MAGIC_GZIP or file.read(2) == _MAGIC_GZIP
+
+
+def read_shard(
+    path: Path, name: str, start: int, end: int, max_bytes: int = MAX_RECORD_BYTES
+) -> Iterator[ArchivedPage | Recaptured | InputError]:
+    """The pages and recaptures whose records begin in bytes [start, end) of an archive
+    gzipped record by record (see `shards`): the first record at or after `start` is found
+    by its gzip header, and each record is read as the Range request of a backfill reads it."""
+    _quiet_warcio()
+    try:
+        file = path.open("rb")
+    except OSError as exc:
+        yield InputError(name, f"cannot open: {exc.strerror or exc}", "unreadable")
+        return
+    with file:
+        for offset, member in _members(file, start, end):
+            found = read_member(member, name, offset, max_bytes)
+            if found is not None:
+                yield found
+            if isinstance(found, InputError) and found.kind == "archive":
+                return
+
+
+def _members(file: Any, start: int, end: int) -> Iterator[tuple[int, bytes]]:
+    """(offset, bytes) of each gzip member that begins in [start, end), from the first one
+    whose data begins a WARC record; a member cut short ends the list with its bytes (the
+    reader says it is broken)."""
+    position = _first_record(file, start, end)
+    while position is not None and position < end:
+        file.seek(position)
+        engine = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        parts: list[bytes] = []
+        used = 0
+        while not engine.eof:
+            chunk = file.read(1 << 16)
+            if not chunk:
+                break
+            try:
+                engine.decompress(chunk, 1 << 20)
+                while engine.unconsumed_tail and not engine.eof:
+                    engine.decompress(engine.unconsumed_tail, 1 << 20)
+            except zlib.error:
+                break
+            keep = len(chunk) - len(engine.unused_data) if engine.eof else len(chunk)
+            parts.append(chunk[:keep])
+            used += keep
+        yield position, b"".join(parts)
+        if not engine.eof:
+            return
+        position += used
+
+
+def _first_record(file: Any, start: int, end: int) -> int | None:
+    """The offset of the first gzip member in [start, end) that holds the start of a WARC
+    (or ARC) record: a gzip header alone could be a coincidence inside compressed data."""
+    at = start
+    while at < end:
+        file.seek(at)
+        window: bytes = file.read(min(1 << 20, end - at + 2))
+        found = window.find(b"\x1f\x8b\x08")
+        while found != -1 and at + found < end:
+            file.seek(at + found)
+            head = file.read(4096)
+            try:
+                text = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 64)
+            except zlib.error:
+                text = b""
+            if text.startswith(_HEADS):
+                return at + found
+            found = window.find(b"\x1f\x8b\x08", found + 1)
+        if len(window) < 3:
+            return None
+        at += len(window) - 2
+    return None
+
+
 def read_member(
     data: bytes, name: str, offset: int, max_bytes: int = MAX_RECORD_BYTES
 ) -> ArchivedPage | Recaptured | InputError | None:
