@@ -115,23 +115,43 @@ def scan_local(
     names = names or SourceNames(detector)
     captured: set[tuple[str, str]] = set()  # (URL, payload digest) of archived pages scanned
     for found in sources.expand(list(arguments)):
-        if isinstance(found, InputError):
-            yield ScanIssue(names.path(found.source), found.kind, names.mask(found.problem))
-            continue
-        # Named as text or HTML, a file is read as such; anything else may be an archive.
-        if found.path is not None and not found.known_text and archives.is_archive(found.path):
-            yield from scan_archive(
-                found.path, names.path(found.name), detector, classifier, names, captured, pool,
-                known,
-            )  # fmt: skip
-            continue
-        raw = found.name
-        item = found if found.path is None else replace(found, name=names.path(raw))
-        reader = sources.DocumentReader(item, stdin, detector.today)
-        events = scan_document(reader, detector, classifier, pool)
-        if detector.reveal and item.name != raw:
-            events = (_with_raw_source(event, raw) for event in events)
-        yield from events
+        yield from scan_input(
+            found, detector, classifier, names, stdin=stdin, pool=pool, known=known,
+            captured=captured,
+        )  # fmt: skip
+
+
+def scan_input(
+    found: sources.Input | InputError,
+    detector: Detector,
+    classifier: PageClassifier,
+    names: SourceNames,
+    *,
+    stdin: BinaryIO | None = None,
+    pool: ScanPool | None = None,
+    known: Callable[[str, str], bool] | None = None,
+    captured: set[tuple[str, str]] | None = None,
+    shard: tuple[int, int] | None = None,
+) -> Iterator[Event]:
+    """Scan one input that `sources.expand` found (or the problem it met): a document, or an
+    archive (only the records that begin in `shard`'s byte range, when given)."""
+    if isinstance(found, InputError):
+        yield ScanIssue(names.path(found.source), found.kind, names.mask(found.problem))
+        return
+    # Named as text or HTML, a file is read as such; anything else may be an archive.
+    if found.path is not None and not found.known_text and archives.is_archive(found.path):
+        yield from scan_archive(
+            found.path, names.path(found.name), detector, classifier, names,
+            set() if captured is None else captured, pool, known, shard,
+        )  # fmt: skip
+        return
+    raw = found.name
+    item = found if found.path is None else replace(found, name=names.path(raw))
+    reader = sources.DocumentReader(item, stdin, detector.today)
+    events = scan_document(reader, detector, classifier, pool)
+    if detector.reveal and item.name != raw:
+        events = (_with_raw_source(event, raw) for event in events)
+    yield from events
 
 
 def scan_archive(
@@ -143,6 +163,7 @@ def scan_archive(
     captured: set[tuple[str, str]],
     pool: ScanPool | None = None,
     known: Callable[[str, str], bool] | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> Iterator[Event]:
     """Scan each page an archive captured, as a crawled page is scanned (decoded with its
     HTTP headers, classified, dated); its first sighting is the capture instant. A page
@@ -151,7 +172,10 @@ def scan_archive(
     are scanned by its workers, a few in flight, and their events come out in the
     archive's order."""
     waiting: deque[Future[list[Event]] | list[Event]] = deque()
-    for record in archives.read_archive(path, name):
+    records = (
+        archives.read_shard(path, name, *shard) if shard else archives.read_archive(path, name)
+    )
+    for record in records:
         if isinstance(record, InputError):
             issue = ScanIssue(names.mask(record.source), record.kind, names.mask(record.problem))
             waiting.append([issue])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import os
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from contextlib import AbstractContextManager, closing, contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -23,15 +23,18 @@ from leakwatch.detect.classify import PageClassifier
 from leakwatch.detect.engine import Detector
 from leakwatch.detect.names import SourceNames
 from leakwatch.detect.packs import Pack
-from leakwatch.detect.parallel import DetectorSpec, ScanPool
+from leakwatch.detect.parallel import DetectorSpec
 from leakwatch.errors import InputError, StoreError, UsageError
+from leakwatch.execute import Executor
+from leakwatch.execute.inline import InProcess
+from leakwatch.execute.processes import Processes
 from leakwatch.fetch import cdx, targets
 from leakwatch.fetch.backfill import ArchiveSettings
 from leakwatch.fetch.crawler import CrawlSettings
 from leakwatch.fetch.urls import redact_url
 from leakwatch.models import DocumentFacts, Event, Finding, ScanIssue, Severity, now
 from leakwatch.output_file import OutputClosed
-from leakwatch.pipeline import Tally, backfill, crawl, scan_local
+from leakwatch.pipeline import Tally, backfill, crawl
 from leakwatch.report.scan_output import RunInfo, Summary, Writer, summary_dict
 from leakwatch.store import Resume, Store, default_path
 from leakwatch.store.recorder import Recorder
@@ -79,6 +82,7 @@ class Request:
     archive: ArchiveSettings | None = None
     arguments: tuple[str, ...] = ()  # the command line, as the run record keeps it (masked)
     stdin: BinaryIO | None = None  # what '-' reads
+    cluster: str | None = None  # a Dask scheduler's address, or local[:N]
 
 
 class Observer(Protocol):
@@ -101,21 +105,20 @@ def scan(
     that end the run early are recorded (failed or interrupted) and raised."""
     tally = Tally()
     names = request.names or SourceNames(request.detector)
-    with _recording(
-        request.db, request.no_store, request.resume, request.plan, request.run, names,
-        request.arguments,
-    ) as (plan, record):  # fmt: skip
-        workers = request.workers
+    executor = _executor(request)  # before the run record: a cluster out of reach is a usage error
+    with (
+        closing(executor),
+        _recording(
+            request.db, request.no_store, request.resume, request.plan, request.run, names,
+            request.arguments,
+        ) as (plan, record),
+    ):  # fmt: skip
         try:
-            with (
-                output() as writer,
-                observer as watching,
-                ScanPool(request.spec, workers) if workers > 1 else nullcontext() as pool,
-            ):
+            with output() as writer, observer as watching:
                 dispatch = _Dispatch(writer, watching, tally, also=record.sink)
                 work = Work(
                     plan, request.settings, request.detector, PageClassifier(request.packs),
-                    pool, names, record.resume,
+                    executor, names, record.resume,
                     record.store.captured if record.store else None,
                     _resumed_archive(request.archive, record.resume), request.stdin,
                 )  # fmt: skip
@@ -133,6 +136,28 @@ def scan(
         )
         record.finish(summary, _RECORDED[ending])
     return Verdict(tally, ending, problem)
+
+
+def _executor(request: Request) -> Executor:
+    """Where detection runs: a Dask cluster (--cluster), this machine's worker processes
+    (--jobs N), or this process."""
+    if request.cluster:
+        try:
+            from leakwatch.execute.cluster import (  # noqa: PLC0415 - the optional extra
+                ENV_SHARD_BYTES,
+                SHARD_BYTES,
+                DaskCluster,
+            )
+        except ImportError:
+            raise UsageError(
+                "--cluster needs Dask: pip install 'leakwatch[cluster]' (on every worker too)"
+            ) from None
+        shard = os.environ.get(ENV_SHARD_BYTES, "")
+        size = int(shard) if shard.isascii() and shard.isdigit() and int(shard) > 0 else None
+        return DaskCluster(request.cluster, request.spec, request.packs, size or SHARD_BYTES)
+    if request.workers > 1:
+        return Processes(request.spec, request.workers)
+    return InProcess()
 
 
 _RECORDED = {Ending.COMPLETED: "completed", Ending.FINDINGS: "completed",
@@ -246,7 +271,7 @@ class Work:
     settings: CrawlSettings
     detector: Detector
     classifier: PageClassifier
-    pool: ScanPool | None
+    executor: Executor
     names: SourceNames
     resume: Resume | None = None
     # Whether the store already holds a page captured with this payload (URL, digest).
@@ -359,16 +384,16 @@ def _resumed_plan(plan: targets.Plan, lines: Sequence[str]) -> targets.Plan:
 def _execute(work: Work, render: _Dispatch) -> bool:
     """Scan what the plan holds: bad targets reported, local inputs, then the crawl.
     True if Ctrl-C stopped it (what was found so far has been rendered and recorded)."""
-    plan, detector, classifier, pool = work.plan, work.detector, work.classifier, work.pool
+    plan, detector, classifier = work.plan, work.detector, work.classifier
+    pool = work.executor.pool
     names = work.names
     try:
         for problem in plan.problems:
             render(ScanIssue(names.mask(problem.source), problem.kind, names.mask(problem.problem)))
         if plan.paths:
-            events = scan_local(
-                plan.paths, detector, classifier, stdin=work.stdin, pool=pool, names=names,
-                known=work.known,
-            )  # fmt: skip
+            events = work.executor.scan_local(
+                plan.paths, detector, classifier, stdin=work.stdin, names=names, known=work.known
+            )
             for event in events:
                 render(event)
         if plan.targets:

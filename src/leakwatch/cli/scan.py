@@ -123,6 +123,17 @@ def scan(
             "1: this one only).",
         ),
     ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ADDRESS",
+            envvar="LEAKWATCH_CLUSTER",
+            help="Scan the files and archive shards on a Dask cluster: its scheduler "
+            "(tcp://host:8786), or local[:N] for N worker processes here "
+            "(pip install 'leakwatch[cluster]').",
+            show_envvar=True,
+        ),
+    ] = None,
     depth: Annotated[
         int, typer.Option(min=0, help="Links followed from each start page (it is depth 0).")
     ] = _DEFAULTS.depth,
@@ -277,6 +288,7 @@ def scan(
         packs=tuple(p.id for p in packs),
         settings={
             "jobs": workers,
+            **({"cluster": redact_url(cluster)} if cluster else {}),
             **(run.settings_record(settings) if plan.targets or resume else {}),
             **({"archive": run.archive_record(from_archive)} if from_archive else {}),
         },
@@ -286,6 +298,7 @@ def scan(
         workers=workers, run=info, db=db, no_store=no_store, resume=resume, strict=strict,
         threshold=threshold, names=names, archive=from_archive, arguments=tuple(sys.argv[1:]),
         stdin=sys.stdin.buffer if sys.stdin is not None else None,  # None: started closed
+        cluster=cluster or None,
     )  # fmt: skip
     try:
         refuse_overwriting(output, _read_or_kept(db, plan, targets_file or [], patterns or []))

@@ -221,6 +221,16 @@ def load_pack(path: Path) -> Pack:
     return _PackReader(path, data).read()
 
 
+def pack_from_text(name: str, text: str) -> Pack:
+    """A pack sent as text (to a cluster's workers, which may not have the file): checked as
+    a file is, and named as the file it came from."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PackError(name, f"not valid TOML: {exc}") from None
+    return _PackReader(Path(name), data).read()
+
+
 class _PackReader:
     """Turns one parsed TOML document into a Pack, naming the exact place of any problem."""
 

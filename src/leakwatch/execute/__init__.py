@@ -1,0 +1,47 @@
+"""Where a scan's detection runs: one module per executor, all behind `Executor`.
+
+- inline.InProcess: here, in this process (`--jobs 1`);
+- processes.Processes: this machine's worker processes (`--jobs N`, the default: parts of large
+  documents, archive records and crawled pages go to them);
+- cluster.DaskCluster: a Dask cluster (`--cluster ADDRESS`): one task per file or archive
+  shard, scanned by the cluster's workers, whose results come back here to be written and
+  recorded (the store keeps one writer).
+
+Crawls and backfills fetch here whatever the executor: their pages go to `pool` when there is
+one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import BinaryIO, Protocol
+
+from leakwatch.detect.classify import PageClassifier
+from leakwatch.detect.engine import Detector
+from leakwatch.detect.names import SourceNames
+from leakwatch.detect.parallel import ScanPool
+from leakwatch.models import Event
+
+
+class Executor(Protocol):
+    """Scans local inputs (files, folders, archives, stdin) into events, in input order."""
+
+    @property
+    def pool(self) -> ScanPool | None:
+        """This machine's worker processes, if any (for crawled pages and document parts)."""
+        ...
+
+    def scan_local(
+        self,
+        arguments: Sequence[str],
+        detector: Detector,
+        classifier: PageClassifier,
+        *,
+        stdin: BinaryIO | None,
+        names: SourceNames,
+        known: Callable[[str, str], bool] | None,
+    ) -> Iterator[Event]: ...
+
+    def close(self) -> None:
+        """Stop whatever the executor started (processes, a cluster's tasks)."""
+        ...

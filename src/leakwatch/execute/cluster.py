@@ -1,0 +1,251 @@
+"""The Dask executor (`--cluster tcp://scheduler:8786`, or `--cluster local[:N]` for a
+LocalCluster of N worker processes on this machine): the same code path either way.
+
+The client sends each worker what it needs to build this run's detector (the pattern packs
+as text, the fingerprint key, the settings) through a worker plugin: in memory, never written
+to the workers' disks, and given again to a worker that joins or restarts. It refuses workers
+whose leakwatch version differs. Then one task per input file, or per shard of a large
+archive (byte ranges at record boundaries, extract/archives.py), is scanned on the workers;
+each returns its documents' events (values masked, fingerprints, evidence, document facts;
+raw values only with --reveal) to the client, which writes and records them in input order,
+so output and store are those of a one-machine run. A worker that dies has its tasks rerun by
+Dask elsewhere; a task run twice returns the same events, recorded once. A page captured
+again with the same payload in another shard (or recorded by an earlier run) is turned into
+a recapture here, as one process would have.
+
+Workers read the inputs at the paths the client names: they must see the same files (a shared
+or copied folder). This module needs the `cluster` extra (dask, distributed); it is imported
+only for a --cluster run.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from distributed import Client, LocalCluster, WorkerPlugin
+
+from leakwatch import __version__
+from leakwatch.detect.classify import PageClassifier
+from leakwatch.detect.engine import Detector
+from leakwatch.detect.names import SourceNames
+from leakwatch.detect.packs import Pack, pack_from_text
+from leakwatch.detect.parallel import DetectorSpec, ScanPool
+from leakwatch.detect.redact import Fingerprinter
+from leakwatch.errors import InputError, UsageError
+from leakwatch.extract import archives, sources
+from leakwatch.models import DocumentFacts, Event, Finding, Recaptured
+from leakwatch.pipeline import scan_input
+
+ENV_CLUSTER = "LEAKWATCH_CLUSTER"
+SHARD_BYTES = 64 << 20  # an archive larger than this is cut into shards of about this size
+ENV_SHARD_BYTES = "LEAKWATCH_SHARD_BYTES"  # another shard size (tests, tuning)
+TASKS_PER_WORKER = 3  # tasks in flight per worker: enough to keep each busy
+CONNECT_SECONDS = 10
+WORKER_SECONDS = 60  # for the first worker of a cluster to join
+
+# This run's detector in each worker process, by run id (set by the plugin, read by tasks).
+_DETECTORS: dict[str, tuple[Detector, PageClassifier, SourceNames]] = {}
+
+
+class DaskCluster:
+    """A connection to a Dask cluster (or a LocalCluster started for the run)."""
+
+    pool: ScanPool | None = None  # crawled pages are scanned here
+
+    def __init__(
+        self,
+        address: str,
+        spec: DetectorSpec,
+        packs: Sequence[Pack],
+        shard_bytes: int = SHARD_BYTES,
+    ) -> None:
+        self.address = address
+        self.shard_bytes = shard_bytes
+        self._local: Any = None
+        self._pending: deque[Any] = deque()
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)  # its notes are not ours
+        try:
+            if address == "local" or address.startswith("local:"):
+                count = _local_workers(address)
+                self._local = LocalCluster(
+                    n_workers=count, threads_per_worker=1, processes=True,
+                    dashboard_address=None, silence_logs=logging.CRITICAL,
+                )  # fmt: skip
+                self.client = Client(self._local, set_as_default=False)
+            else:
+                self.client = Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            self._close_local()
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise UsageError(f"--cluster {address}: cannot reach the scheduler: {reason}") from None
+        try:
+            self._prepare(spec, packs)
+        except BaseException:
+            self.close()
+            raise
+
+    def _prepare(self, spec: DetectorSpec, packs: Sequence[Pack]) -> None:
+        try:
+            self.client.wait_for_workers(1, timeout=WORKER_SECONDS)
+        except TimeoutError:
+            raise UsageError(
+                f"--cluster {self.address}: no worker joined within {WORKER_SECONDS} s"
+            ) from None
+        versions = self.client.run(_version)
+        wrong = {worker: v for worker, v in versions.items() if v != __version__}
+        if wrong:
+            worker, version = sorted(wrong.items())[0]
+            raise UsageError(
+                f"--cluster {self.address}: worker {worker} runs leakwatch {version}, this is "
+                f"{__version__}: install the same version on every worker"
+            )
+        self.run_id = uuid.uuid4().hex
+        texts = tuple((pack.path, Path(pack.path).read_text(encoding="utf-8")) for pack in packs)
+        self.client.register_plugin(_Detectors(self.run_id, spec, texts), name=self._plugin)
+        self.workers = len(versions)
+
+    @property
+    def _plugin(self) -> str:
+        return f"leakwatch-{self.run_id}"
+
+    def scan_local(
+        self,
+        arguments: Sequence[str],
+        detector: Detector,
+        classifier: PageClassifier,
+        *,
+        stdin: BinaryIO | None,
+        names: SourceNames,
+        known: Callable[[str, str], bool] | None,
+    ) -> Iterator[Event]:
+        """Each file and archive shard scanned on the cluster; stdin and the problems met
+        while walking folders are handled here. Events come in input order."""
+        captured: set[tuple[str, str]] = set()
+        pending = self._pending
+        depth = max(1, TASKS_PER_WORKER * self.workers)
+        for found in sources.expand(list(arguments)):
+            if isinstance(found, InputError) or found.path is None:  # a problem, or stdin
+                pending.append(list(scan_input(found, detector, classifier, names, stdin=stdin)))
+            else:
+                for shard in _shards(found, self.shard_bytes):
+                    pending.append(
+                        self.client.submit(_scan_task, self.run_id, found, shard, pure=False)
+                    )
+            while len(pending) > depth or (pending and isinstance(pending[0], list)):
+                yield from _unique(_result(pending.popleft()), captured, known)
+        while pending:
+            yield from _unique(_result(pending.popleft()), captured, known)
+
+    def close(self) -> None:
+        """Cancel what is still queued (Ctrl-C), forget this run's plugin, disconnect."""
+        client = getattr(self, "client", None)
+        if client is not None:
+            futures = [f for f in self._pending if not isinstance(f, list)]
+            try:
+                if futures:
+                    client.cancel(futures)
+                if hasattr(self, "run_id"):
+                    client.unregister_worker_plugin(self._plugin)
+            except Exception:
+                pass
+            client.close()
+        self._pending.clear()
+        self._close_local()
+
+    def _close_local(self) -> None:
+        if self._local is not None:
+            self._local.close()
+            self._local = None
+
+
+def _local_workers(address: str) -> int:
+    _, _, count = address.partition(":")
+    if not count:
+        from leakwatch.detect.parallel import available_cpus  # noqa: PLC0415
+
+        return available_cpus()
+    if not (count.isascii() and count.isdigit()) or not 1 <= int(count) <= 256:
+        raise ValueError(f"local:{count}: the number of workers is 1 to 256")
+    return int(count)
+
+
+def _shards(found: sources.Input, shard_bytes: int) -> list[tuple[int, int] | None]:
+    """A file is one task; a large archive gzipped record by record is several."""
+    assert found.path is not None
+    try:
+        size = found.path.stat().st_size
+    except OSError:
+        return [None]  # the worker says why it cannot be read
+    if size <= shard_bytes or found.known_text or not archives.is_archive(found.path):
+        return [None]
+    ranges = archives.shards(found.path, size, math.ceil(size / shard_bytes))
+    return [None] if len(ranges) == 1 else list(ranges)
+
+
+def _result(item: Any) -> list[Event]:
+    return item if isinstance(item, list) else list(item.result())
+
+
+def _unique(
+    events: Iterable[Event],
+    captured: set[tuple[str, str]],
+    known: Callable[[str, str], bool] | None,
+) -> Iterator[Event]:
+    """Events with each archived payload kept once: a page another shard (or an earlier
+    run) already read with the same digest becomes a recapture, its findings dropped."""
+    held: list[Event] = []
+    for event in events:
+        if isinstance(event, Finding):
+            held.append(event)
+            continue
+        if isinstance(event, DocumentFacts) and event.capture is not None:
+            digest = event.capture.digest
+            if digest is not None:
+                key = (event.source, digest)
+                if key in captured or (known is not None and known(*key)):
+                    held.clear()
+                    yield Recaptured(event.source, event.capture)
+                    continue
+                captured.add(key)
+        yield from held
+        held.clear()
+        yield event
+    yield from held
+
+
+def _version() -> str:
+    return __version__
+
+
+def _scan_task(run: str, found: sources.Input, shard: tuple[int, int] | None) -> list[Event]:
+    """One file or archive shard, scanned on a worker with the run's detector."""
+    detector, classifier, names = _DETECTORS[run]
+    return list(scan_input(found, detector, classifier, names, shard=shard))
+
+
+class _Detectors(WorkerPlugin):
+    """The worker plugin that builds the run's detector in each worker (Dask calls `setup`
+    on every worker, present and future)."""
+
+    def __init__(self, run: str, spec: DetectorSpec, packs: tuple[tuple[str, str], ...]) -> None:
+        self.run = run
+        self.spec = spec
+        self.packs = packs
+
+    def setup(self, worker: Any) -> None:
+        packs = tuple(pack_from_text(name, text) for name, text in self.packs)
+        spec = self.spec
+        detector = Detector(
+            packs, Fingerprinter(spec.key), min_confidence=spec.min_confidence,
+            reveal=spec.reveal, today=spec.today,
+        )  # fmt: skip
+        _DETECTORS[self.run] = (detector, PageClassifier(packs), SourceNames(detector))
+
+    def teardown(self, worker: Any) -> None:
+        _DETECTORS.pop(self.run, None)

@@ -1,0 +1,34 @@
+"""The in-process executor (`--jobs 1`): every document scanned here, one after another."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import BinaryIO
+
+from leakwatch.detect.classify import PageClassifier
+from leakwatch.detect.engine import Detector
+from leakwatch.detect.names import SourceNames
+from leakwatch.detect.parallel import ScanPool
+from leakwatch.models import Event
+from leakwatch.pipeline import scan_local
+
+
+class InProcess:
+    """Scans in this process; nothing to start or stop."""
+
+    pool: ScanPool | None = None
+
+    def scan_local(
+        self,
+        arguments: Sequence[str],
+        detector: Detector,
+        classifier: PageClassifier,
+        *,
+        stdin: BinaryIO | None,
+        names: SourceNames,
+        known: Callable[[str, str], bool] | None,
+    ) -> Iterator[Event]:
+        return scan_local(arguments, detector, classifier, stdin=stdin, names=names, known=known)
+
+    def close(self) -> None:
+        return None
