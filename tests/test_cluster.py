@@ -1,0 +1,191 @@
+"""Scans on a real Dask cluster (`scan --cluster`): a LocalCluster started by leakwatch, and a
+`dask scheduler` with two `dask worker` processes on loopback, one of them killed mid-run.
+Whatever the cluster does, the output and the store are those of a one-machine scan."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import synthetic
+from tests.archives import Capture, write_warc
+from tests.conftest import Result, assert_one_line_error
+
+Cli = Callable[..., Result]
+KEY = {"LEAKWATCH_KEY": "3c" * 32}
+SHARDS = {"LEAKWATCH_SHARD_BYTES": "20000"}  # the test archive (~200 KB) in about ten shards
+BIN = Path(sys.executable).parent
+
+
+def page(rng: random.Random, number: int) -> bytes:
+    rows = "".join(
+        f"<tr><td>{synthetic.hangul_name(rng)}</td><td>{synthetic.rrn(rng)}</td>"
+        f"<td>{synthetic.mobile(rng)}</td></tr>"
+        for _ in range(1 + number % 3)
+    )
+    filler = "".join(f"<p>{'这是一个普通的帖子内容。' * 8} {number}-{i}</p>" for i in range(20))
+    return (
+        f'<html><head><meta charset="utf-8"><title>帖子 {number}</title></head><body>{filler}'
+        f"<table><tr><th>姓名</th><th>身份证号</th><th>手机</th></tr>{rows}</table></body></html>"
+    ).encode()
+
+
+@dataclass
+class Inputs:
+    folder: Path
+    archive: Path
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> Inputs:
+    """A folder: a CSV dump, and a WARC.gz of 60 pages over 2020-2024 in which one page is
+    captured again unchanged far from its first capture (in another shard)."""
+    folder = tmp_path_factory.mktemp("inputs")
+    rng = random.Random(5)
+    lines = ["name,rrn,phone"] + [
+        f"{synthetic.hangul_name(rng)},{synthetic.rrn(rng)},{synthetic.mobile(rng)}"
+        for _ in range(40)
+    ]
+    (folder / "dump.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    start = dt.datetime(2020, 1, 5, tzinfo=dt.UTC)
+    captures = [
+        Capture(f"http://bbs.example.cn/t/{n}", start + dt.timedelta(days=30 * n), page(rng, n))
+        for n in range(60)
+    ]
+    again = Capture(captures[3].url, start + dt.timedelta(days=2000), captures[3].body)
+    archive = folder / "crawl.warc.gz"
+    write_warc(archive, [*captures, again])
+    return Inputs(folder, archive)
+
+
+def scan(
+    cli: Cli, tmp_path: Path, name: str, *args: str, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    out = tmp_path / f"{name}.json"
+    result = cli("scan", *args, "-f", "json", "-o", str(out), "--db", str(tmp_path / f"{name}.db"),
+                 "-q", env={**KEY, **SHARDS, **(env or {})})  # fmt: skip
+    assert result.code == 0, result.stderr
+    return json.loads(out.read_text())
+
+
+def same_scan(one: dict[str, Any], other: dict[str, Any]) -> None:
+    """Documents, findings and problems equal, in the same order (the run's own facts aside)."""
+    for part in ("documents", "findings", "errors"):
+        assert one[part] == other[part], part
+    summary = ("documents", "findings", "findings_by_type", "cases_by_category", "errors_by_kind")
+    assert {k: one["summary"][k] for k in summary} == {k: other["summary"][k] for k in summary}
+
+
+def yearly(cli: Cli, db: Path) -> object:
+    report = cli("report", "--db", str(db), "--year-basis", "first-seen", "-f", "json", env=KEY)
+    assert report.code == 0, report.stderr
+    document = json.loads(report.stdout)
+    return document["years"], document["totals"]
+
+
+def test_a_local_cluster_scans_as_one_machine_does(
+    cli: Cli, tmp_path: Path, inputs: Inputs
+) -> None:
+    alone = scan(cli, tmp_path, "alone", str(inputs.folder), "--jobs", "1")
+    clustered = scan(cli, tmp_path, "cluster", str(inputs.folder), "--cluster", "local:2")
+    same_scan(alone, clustered)
+    assert alone["summary"]["errors_by_kind"] == {"recapture": 1}  # the far recapture, once
+    assert yearly(cli, tmp_path / "alone.db") == yearly(cli, tmp_path / "cluster.db")
+    assert clustered["run"]["cluster"] == "local:2"
+
+
+@dataclass
+class DaskProcesses:
+    address: str
+    workers: list[subprocess.Popen[bytes]]
+
+
+@pytest.fixture
+def dask_cluster(tmp_path: Path) -> Iterator[DaskProcesses]:
+    """`dask scheduler` and two `dask worker` processes (no nanny: a killed worker stays
+    dead) on 127.0.0.1."""
+    info = tmp_path / "scheduler.json"
+    env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}
+    scheduler = subprocess.Popen(
+        [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
+         "--no-dashboard", "--scheduler-file", str(info)], **quiet,  # type: ignore[arg-type]
+    )  # fmt: skip
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        deadline = time.monotonic() + 60
+        while not info.exists() or not info.read_text().strip():
+            assert time.monotonic() < deadline, "the dask scheduler did not start"
+            time.sleep(0.1)
+        address = json.loads(info.read_text())["address"]
+        for _ in range(2):
+            workers.append(subprocess.Popen(
+                [str(BIN / "dask"), "worker", address, "--nthreads", "1", "--no-nanny",
+                 "--no-dashboard", "--host", "127.0.0.1"], **quiet,  # type: ignore[arg-type]
+            ))  # fmt: skip
+        yield DaskProcesses(address, workers)
+    finally:
+        for process in [*workers, scheduler]:
+            process.kill()
+            process.wait(30)
+
+
+def test_a_worker_killed_mid_run_loses_and_doubles_nothing(
+    cli: Cli, tmp_path: Path, inputs: Inputs, dask_cluster: DaskProcesses
+) -> None:
+    alone = scan(cli, tmp_path, "alone", str(inputs.folder), "--jobs", "1")
+    db = tmp_path / "cluster.db"
+    env = {**os.environ, **KEY, **SHARDS, "LEAKWATCH_HOME": str(tmp_path / "home"),
+           "NO_COLOR": "1"}  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "leakwatch", "scan", str(inputs.folder), "--cluster",
+         dask_cluster.address, "-f", "jsonl", "--db", str(db), "-q"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )  # fmt: skip
+    assert process.stdout is not None
+    lines: list[str] = []
+    killed = False
+    for line in process.stdout:
+        lines.append(line.decode())
+        if not killed and json.loads(line).get("kind") == "document":
+            dask_cluster.workers[0].send_signal(signal.SIGKILL)  # its tasks go to the other
+            killed = True
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+    assert killed
+    assert dask_cluster.workers[0].wait(30) == -signal.SIGKILL
+    records = [json.loads(line) for line in lines]
+    documents = [r for r in records if r["kind"] == "document"]
+    findings = [r for r in records if r["kind"] == "finding"]
+    strip = lambda r: {k: v for k, v in r.items() if k not in ("kind", "schema_version")}  # noqa: E731
+    assert [strip(d) for d in documents] == alone["documents"]
+    assert [strip(f) for f in findings] == alone["findings"]
+    assert yearly(cli, db) == yearly(cli, tmp_path / "alone.db")
+
+
+def test_a_scheduler_out_of_reach_is_one_line_and_exit_2(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("nothing here\n")
+    started = time.monotonic()
+    result = cli("scan", str(tmp_path / "a.txt"), "--cluster", "tcp://127.0.0.1:9",
+                 "--db", str(tmp_path / "s.db"))  # fmt: skip
+    assert_one_line_error(result, 2, "--cluster tcp://127.0.0.1:9: cannot reach the scheduler")
+    assert time.monotonic() - started < 60
+    assert not (tmp_path / "s.db").exists()  # refused before the run began: nothing recorded
+
+
+def test_a_bad_local_worker_count_is_a_usage_error(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("nothing here\n")
+    result = cli("scan", str(tmp_path / "a.txt"), "--cluster", "local:0", "--no-store")
+    assert_one_line_error(result, 2, "local:0", "1 to 256")
