@@ -65,7 +65,7 @@ def main() -> int:
           "MB for the cluster")  # fmt: skip
     for name, seconds, peak, records, findings in results:
         print(
-            f"  {name:22} {seconds:7.2f} s  {shards / seconds:6.2f} shards/s  "  # fmt: skip
+            f"  {name:22} {seconds:7.2f} s  {shards / seconds:6.2f} shards/s  "
             f"{records / seconds:7.0f} records/s  peak {peak / MB:6.1f} MB  "
             f"{base / seconds:4.2f}x  ({records:,} documents, {findings:,} findings)"
         )
