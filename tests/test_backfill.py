@@ -204,6 +204,15 @@ def test_pages_are_scanned_by_the_workers_with_the_same_findings(
     assert findings_of(report) == findings_of(direct, hosts=IN_SCOPE)
 
 
+def test_pages_are_scanned_on_a_cluster_with_the_same_findings(
+    cli: Cli, tmp_path: Path, pywb: Served, direct: dict[str, object]
+) -> None:
+    archive = pywb.url("/coll/cdx")
+    result, report = backfill(cli, tmp_path, "--archive", archive, "--cluster", "local:2", SITE)
+    assert result.code == 0, result.stderr
+    assert findings_of(report) == findings_of(direct, hosts=IN_SCOPE)
+
+
 def test_a_replayed_page_is_cut_at_max_bytes_and_said_so(
     cli: Cli, tmp_path: Path, pywb: Served
 ) -> None:

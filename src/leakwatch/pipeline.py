@@ -14,7 +14,7 @@ from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 from urllib.parse import urlsplit
 
 from leakwatch.detect.classify import PageClassifier, PageSignals
@@ -318,12 +318,13 @@ def crawl(
     done: Iterable[str] = (),
     pending: Sequence[QueuedUrl] = (),
     names: SourceNames | None = None,
+    remote: RemotePages | None = None,
 ) -> None:
     """Crawl the targets, scanning every page as it arrives; events go to `emit`. Ctrl-C
     stops every request, then KeyboardInterrupt propagates (what was emitted stands)."""
     if pool is not None:
         pool.close()  # its processes (from files scanned before) give way to the page workers
-    scanner = PageScanner(detector, classifier, emit, pool, names)
+    scanner = PageScanner(detector, classifier, emit, pool, names, remote=remote)
     crawler = Crawler(targets, settings, scanner, resolver=resolver, done=done, pending=pending)
     asyncio.run(_crawl(crawler, scanner))
 
@@ -340,12 +341,13 @@ def backfill(
     resolver: Resolver | None = None,
     names: SourceNames | None = None,
     known: Callable[[str, str], bool] | None = None,
+    remote: RemotePages | None = None,
 ) -> None:
     """Fetch the targets' captures from a web archive and scan each page as it arrives, as
     a crawl does (fetch/backfill.py); `known` asks the store whether a payload was read."""
     if pool is not None:
         pool.close()  # its processes (from files scanned before) give way to the page workers
-    scanner = PageScanner(detector, classifier, emit, pool, names, known)
+    scanner = PageScanner(detector, classifier, emit, pool, names, known, remote)
     runner = Backfill(targets, settings, archive, scanner, resolver=resolver)
     asyncio.run(_crawl(runner, scanner))
 
@@ -357,11 +359,21 @@ async def _crawl(crawler: Crawler | Backfill, scanner: PageScanner) -> None:
         scanner.close()
 
 
+class RemotePages(Protocol):
+    """Scans fetched pages elsewhere (a cluster's workers); `scan` blocks until done."""
+
+    @property
+    def parallel(self) -> int: ...
+
+    def scan(self, page: Page) -> tuple[list[Event], tuple[str, ...] | None]: ...
+
+
 class PageScanner:
     """The crawl's (and the backfill's) sink: each fetched page is read, scanned and
     classified like a file, in as many worker processes as the pool has when there is one
-    (spoken to through pipes from the event loop: detect/pipes.py), else in a thread (either
-    way the event loop goes on fetching). URLs are masked before anything is emitted."""
+    (spoken to through pipes from the event loop: detect/pipes.py), on a cluster's workers
+    (`remote`), else in a thread (either way the event loop goes on fetching). URLs are
+    masked before anything is emitted."""
 
     def __init__(
         self,
@@ -371,9 +383,11 @@ class PageScanner:
         pool: ScanPool | None = None,
         names: SourceNames | None = None,
         known: Callable[[str, str], bool] | None = None,
+        remote: RemotePages | None = None,
     ) -> None:
         self.detector = detector
         self._known = known
+        self.remote = remote
         self.classifier = classifier
         self.emit = emit
         self.pool = pool
@@ -384,15 +398,20 @@ class PageScanner:
 
     @property
     def parallel(self) -> int:
+        if self.remote is not None:
+            return self.remote.parallel
         return 2 * self.pool.workers if self.pool is not None else 1
 
     async def page(self, page: Page) -> Sequence[str] | None:
         events: list[Event]
         links: tuple[str, ...] | None
         try:
-            if self.workers is None:
+            if self.remote is not None:
+                events, links = await asyncio.to_thread(self.remote.scan, page)
+            elif self.workers is None:
                 raise BrokenProcessPool  # (no pool) scan in a thread, below
-            events, links = await self.workers.run(page)
+            else:
+                events, links = await self.workers.run(page)
         except BrokenProcessPool:  # no pool, or the workers died (out of memory): go on here
             self.close()
             events, links = await asyncio.to_thread(scan_page, page, self.detector, self.classifier)

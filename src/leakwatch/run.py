@@ -401,14 +401,14 @@ def _execute(work: Work, render: _Dispatch) -> bool:
             if work.archive is not None:
                 backfill(
                     plan.targets, work.settings, work.archive, detector, classifier, render,
-                    pool=pool, names=names, known=work.known,
+                    pool=pool, names=names, known=work.known, remote=work.executor.pages,
                 )  # fmt: skip
                 return False
             render.tally.queued += len(plan.targets) + len(resumed.pending if resumed else ())
             crawl(
                 plan.targets, work.settings, detector, classifier, render, pool=pool,
                 done=resumed.done if resumed else (), pending=resumed.pending if resumed else (),
-                names=names,
+                names=names, remote=work.executor.pages,
             )  # fmt: skip
     except KeyboardInterrupt:
         return True

@@ -7,8 +7,8 @@
   shard, scanned by the cluster's workers, whose results come back here to be written and
   recorded (the store keeps one writer).
 
-Crawls and backfills fetch here whatever the executor: their pages go to `pool` when there is
-one.
+Crawls and backfills fetch here whatever the executor; their pages are scanned by `pages` (a
+cluster's workers) or `pool` when there is one.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from leakwatch.detect.engine import Detector
 from leakwatch.detect.names import SourceNames
 from leakwatch.detect.parallel import ScanPool
 from leakwatch.models import Event
+from leakwatch.pipeline import RemotePages
 
 
 class Executor(Protocol):
@@ -29,6 +30,11 @@ class Executor(Protocol):
     @property
     def pool(self) -> ScanPool | None:
         """This machine's worker processes, if any (for crawled pages and document parts)."""
+        ...
+
+    @property
+    def pages(self) -> RemotePages | None:
+        """Where crawled and backfilled pages are scanned instead, if elsewhere (a cluster)."""
         ...
 
     def scan_local(

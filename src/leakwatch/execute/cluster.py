@@ -39,8 +39,9 @@ from leakwatch.detect.parallel import DetectorSpec, ScanPool
 from leakwatch.detect.redact import Fingerprinter
 from leakwatch.errors import InputError, UsageError
 from leakwatch.extract import archives, sources
+from leakwatch.fetch.crawler import Page
 from leakwatch.models import DocumentFacts, Event, Finding, Recaptured
-from leakwatch.pipeline import scan_input
+from leakwatch.pipeline import scan_input, scan_page
 
 ENV_CLUSTER = "LEAKWATCH_CLUSTER"
 SHARD_BYTES = 64 << 20  # an archive larger than this is cut into shards of about this size
@@ -56,7 +57,26 @@ _DETECTORS: dict[str, tuple[Detector, PageClassifier, SourceNames]] = {}
 class DaskCluster:
     """A connection to a Dask cluster (or a LocalCluster started for the run)."""
 
-    pool: ScanPool | None = None  # crawled pages are scanned here
+    pool: ScanPool | None = None  # no processes of its own here: pages go to the workers too
+
+    @property
+    def pages(self) -> DaskCluster:
+        return self
+
+    @property
+    def parallel(self) -> int:
+        """Pages worth having in flight: two per worker."""
+        return 2 * self.workers
+
+    def scan(self, page: Page) -> tuple[list[Event], tuple[str, ...] | None]:
+        """A crawled or backfilled page, scanned on a worker (called from a thread)."""
+        future = self.client.submit(_scan_page_task, self.run_id, page, pure=False)
+        self._pages.add(future)
+        try:
+            result: tuple[list[Event], tuple[str, ...] | None] = future.result()
+        finally:
+            self._pages.discard(future)
+        return result
 
     def __init__(
         self,
@@ -69,6 +89,7 @@ class DaskCluster:
         self.shard_bytes = shard_bytes
         self._local: Any = None
         self._pending: deque[Any] = deque()
+        self._pages: set[Any] = set()  # pages being scanned for a crawl (from its threads)
         logging.getLogger("distributed").setLevel(logging.CRITICAL)  # its notes are not ours
         try:
             if address == "local" or address.startswith("local:"):
@@ -146,7 +167,7 @@ class DaskCluster:
         """Cancel what is still queued (Ctrl-C), forget this run's plugin, disconnect."""
         client = getattr(self, "client", None)
         if client is not None:
-            futures = [f for f in self._pending if not isinstance(f, list)]
+            futures = [f for f in self._pending if not isinstance(f, list)] + list(self._pages)
             try:
                 if futures:
                     client.cancel(futures)
@@ -221,6 +242,12 @@ def _unique(
 
 def _version() -> str:
     return __version__
+
+
+def _scan_page_task(run: str, page: Page) -> tuple[list[Event], tuple[str, ...] | None]:
+    """One fetched page, scanned on a worker; its URLs are masked by the client."""
+    detector, classifier, _ = _DETECTORS[run]
+    return scan_page(page, detector, classifier)
 
 
 def _scan_task(run: str, found: sources.Input, shard: tuple[int, int] | None) -> list[Event]:

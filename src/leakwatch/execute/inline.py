@@ -10,13 +10,14 @@ from leakwatch.detect.engine import Detector
 from leakwatch.detect.names import SourceNames
 from leakwatch.detect.parallel import ScanPool
 from leakwatch.models import Event
-from leakwatch.pipeline import scan_local
+from leakwatch.pipeline import RemotePages, scan_local
 
 
 class InProcess:
     """Scans in this process; nothing to start or stop."""
 
     pool: ScanPool | None = None
+    pages: RemotePages | None = None
 
     def scan_local(
         self,

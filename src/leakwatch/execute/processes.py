@@ -11,7 +11,7 @@ from leakwatch.detect.engine import Detector
 from leakwatch.detect.names import SourceNames
 from leakwatch.detect.parallel import DetectorSpec, ScanPool
 from leakwatch.models import Event
-from leakwatch.pipeline import scan_local
+from leakwatch.pipeline import RemotePages, scan_local
 
 
 class Processes:
@@ -23,6 +23,8 @@ class Processes:
     @property
     def pool(self) -> ScanPool:
         return self._pool
+
+    pages: RemotePages | None = None
 
     def scan_local(
         self,
