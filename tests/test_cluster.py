@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import io
 import json
 import os
 import random
@@ -16,6 +17,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,13 +25,22 @@ from typing import Any
 
 import pytest
 
+from leakwatch import run
+from leakwatch.detect.engine import Detector
+from leakwatch.detect.packs import load_packs
+from leakwatch.detect.parallel import DetectorSpec
+from leakwatch.detect.redact import Fingerprinter
+from leakwatch.fetch import targets
+from leakwatch.fetch.crawler import CrawlSettings
+from leakwatch.models import now
+from leakwatch.report.scan_output import Format, RunInfo, make_writer
 from tests import synthetic
 from tests.archives import Capture, write_warc
 from tests.conftest import REPO, Result, assert_one_line_error
 
 Cli = Callable[..., Result]
 KEY = {"LEAKWATCH_KEY": "3c" * 32}
-SHARDS = {"LEAKWATCH_SHARD_BYTES": "20000"}  # the test archive (~200 KB) in about ten shards
+SHARDS = {"LEAKWATCH_SHARD_BYTES": "8000"}  # the test archive (~60 KB) in about eight shards
 BIN = Path(sys.executable).parent
 
 
@@ -222,3 +233,49 @@ def test_a_crawl_scans_its_pages_on_the_cluster(cli: Cli, tmp_path: Path) -> Non
 class _Quiet(SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         return
+
+
+class Watcher:
+    """An Observer that keeps what the run layer tells it."""
+
+    def __init__(self) -> None:
+        self.events: list[object] = []
+        self.progress: list[tuple[int, int, int]] = []
+
+    def update(self, event: object, tally: object) -> None:
+        self.events.append(event)
+
+    def issue(self, issue: object) -> None:
+        return None
+
+    def tasks(self, done: int, queued: int, workers: int) -> None:
+        self.progress.append((done, queued, workers))
+
+
+def test_the_run_layer_drives_a_cluster_and_reports_its_tasks(
+    tmp_path: Path, inputs: Inputs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEAKWATCH_SHARD_BYTES", SHARDS["LEAKWATCH_SHARD_BYTES"])
+    packs = load_packs()
+    key = bytes.fromhex(KEY["LEAKWATCH_KEY"])
+    detector = Detector(packs, Fingerprinter(key))
+    spec = DetectorSpec((), key, detector.min_confidence, False, detector.today)
+    info = RunInfo(now(), (str(inputs.folder),), detector.min_confidence, False,
+                   tuple(p.id for p in packs), {})  # fmt: skip
+    out = io.StringIO()
+    watcher = Watcher()
+    request = run.Request(
+        plan=targets.plan([str(inputs.folder)]), settings=CrawlSettings(), detector=detector,
+        packs=packs, spec=spec, workers=1, run=info, no_store=True, cluster="local:2",
+    )  # fmt: skip
+    verdict = run.scan(
+        request, lambda: nullcontext(make_writer(Format.JSONL, out, info)), nullcontext(watcher)
+    )
+    assert verdict.ending is run.Ending.COMPLETED
+    assert verdict.tally.documents == 61 + 1 - 1  # 60 pages, the dump; the recapture is none
+    dones = [done for done, _, _ in watcher.progress]
+    assert dones == list(range(1, len(dones) + 1))  # one report per task, in order
+    assert len(dones) >= 6  # the archive went out in shards (and the dump as one task)
+    assert watcher.progress[-1][1] == 0  # nothing queued at the end
+    assert all(workers == 2 for _, _, workers in watcher.progress)
+    assert sum(1 for line in out.getvalue().splitlines() if '"kind": "document"' in line) == 61

@@ -92,6 +92,10 @@ class Observer(Protocol):
 
     def issue(self, issue: ScanIssue) -> None: ...
 
+    def tasks(self, done: int, queued: int, workers: int) -> None:
+        """A cluster's progress: its tasks done and still queued, its workers now."""
+        ...
+
 
 def scan(
     request: Request,
@@ -392,8 +396,9 @@ def _execute(work: Work, render: _Dispatch) -> bool:
             render(ScanIssue(names.mask(problem.source), problem.kind, names.mask(problem.problem)))
         if plan.paths:
             events = work.executor.scan_local(
-                plan.paths, detector, classifier, stdin=work.stdin, names=names, known=work.known
-            )
+                plan.paths, detector, classifier, stdin=work.stdin, names=names,
+                known=work.known, progress=render.observer.tasks,
+            )  # fmt: skip
             for event in events:
                 render(event)
         if plan.targets:

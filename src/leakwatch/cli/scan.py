@@ -447,6 +447,7 @@ class _Progress:
         self.console = console
         self.quiet = quiet
         self.archive = archive  # a backfill: captures fetched from an archive, nothing queued
+        self._tasks = ""  # a cluster's progress, once it has some
         self.live = enabled and console.is_terminal
         self._status: Status | None = None
         self._started = time.monotonic()
@@ -480,8 +481,15 @@ class _Progress:
             )
         elif isinstance(event, DocumentFacts) and event.fetch is None:
             self._status.update(
-                Text(f"{tally.documents} documents, {findings} findings — {visible(event.source)}")
+                Text(
+                    f"{self._tasks}{tally.documents} documents, {findings} findings — "
+                    f"{visible(event.source)}"
+                )
             )
+
+    def tasks(self, done: int, queued: int, workers: int) -> None:
+        """A cluster's tasks, shown before the documents' count."""
+        self._tasks = f"cluster: {done} tasks done, {queued} queued, {workers} workers; "
 
     def issue(self, issue: ScanIssue) -> None:
         """A problem's line (with -q, only failures)."""

@@ -25,7 +25,8 @@ from leakwatch.pipeline import RemotePages
 
 
 class Executor(Protocol):
-    """Scans local inputs (files, folders, archives, stdin) into events, in input order."""
+    """Scans local inputs (files, folders, archives, stdin) into events, in input order;
+    one that runs tasks elsewhere tells `progress` (done, queued, workers) as they finish."""
 
     @property
     def pool(self) -> ScanPool | None:
@@ -46,6 +47,7 @@ class Executor(Protocol):
         stdin: BinaryIO | None,
         names: SourceNames,
         known: Callable[[str, str], bool] | None,
+        progress: Callable[[int, int, int], None] | None = None,
     ) -> Iterator[Event]: ...
 
     def close(self) -> None:

@@ -144,12 +144,24 @@ class DaskCluster:
         stdin: BinaryIO | None,
         names: SourceNames,
         known: Callable[[str, str], bool] | None,
+        progress: Callable[[int, int, int], None] | None = None,
     ) -> Iterator[Event]:
         """Each file and archive shard scanned on the cluster; stdin and the problems met
         while walking folders are handled here. Events come in input order."""
         captured: set[tuple[str, str]] = set()
         pending = self._pending
         depth = max(1, TASKS_PER_WORKER * self.workers)
+        counts = [0, 0]  # tasks submitted, tasks done
+
+        def done(item: Any) -> Iterator[Event]:
+            events = _result(item)
+            if not isinstance(item, list):
+                counts[1] += 1
+                if progress is not None:
+                    workers = len(self.client.scheduler_info().get("workers", {}))
+                    progress(counts[1], counts[0] - counts[1], workers)
+            return _unique(events, captured, known)
+
         for found in sources.expand(list(arguments)):
             if isinstance(found, InputError) or found.path is None:  # a problem, or stdin
                 pending.append(list(scan_input(found, detector, classifier, names, stdin=stdin)))
@@ -158,10 +170,11 @@ class DaskCluster:
                     pending.append(
                         self.client.submit(_scan_task, self.run_id, found, shard, pure=False)
                     )
+                    counts[0] += 1
             while len(pending) > depth or (pending and isinstance(pending[0], list)):
-                yield from _unique(_result(pending.popleft()), captured, known)
+                yield from done(pending.popleft())
         while pending:
-            yield from _unique(_result(pending.popleft()), captured, known)
+            yield from done(pending.popleft())
 
     def close(self) -> None:
         """Cancel what is still queued (Ctrl-C), forget this run's plugin, disconnect."""

@@ -28,6 +28,7 @@ class InProcess:
         stdin: BinaryIO | None,
         names: SourceNames,
         known: Callable[[str, str], bool] | None,
+        progress: Callable[[int, int, int], None] | None = None,
     ) -> Iterator[Event]:
         return scan_local(arguments, detector, classifier, stdin=stdin, names=names, known=known)
 

@@ -35,6 +35,7 @@ class Processes:
         stdin: BinaryIO | None,
         names: SourceNames,
         known: Callable[[str, str], bool] | None,
+        progress: Callable[[int, int, int], None] | None = None,
     ) -> Iterator[Event]:
         return scan_local(
             arguments, detector, classifier, stdin=stdin, pool=self._pool, names=names,
