@@ -479,7 +479,9 @@ class _Progress:
                     f" — {visible(event.url)}"
                 )
             )
-        elif isinstance(event, DocumentFacts) and event.fetch is None:
+        elif isinstance(event, DocumentFacts) and (
+            event.fetch is None or (event.capture is not None and not self.archive)
+        ):  # a file, stdin, or a page read from an archive file (a backfill's are above)
             self._status.update(
                 Text(
                     f"{self._tasks}{tally.documents} documents, {findings} findings — "
