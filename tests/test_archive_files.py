@@ -12,10 +12,14 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from leakwatch.errors import InputError
+from leakwatch.extract import archives
 from tests import synthetic
 from tests.archives import (
     Capture,
     Conversion,
+    gzip_member,
+    record_blocks,
     write_bad_target_uri,
     write_single_member,
     write_truncated_member,
@@ -283,3 +287,71 @@ def test_a_record_without_a_date_or_with_an_odd_status_fails_alone(
     assert "internal error" not in result.stderr
     assert sources_of(report) == ["http://bbs.example.cn/t/3"]
     assert "without a valid WARC-Date" in result.stderr
+
+
+# -- shards (a cluster's tasks read an archive in byte ranges) ------------------------------
+
+
+def shard_pages(path: Path, count: int) -> list[object]:
+    size = path.stat().st_size
+    return [
+        found
+        for start, end in archives.shards(path, size, count)
+        for found in archives.read_shard(path, "a", start, end)
+    ]
+
+
+def many_pages(count: int, seed: int = 7) -> list[Capture]:
+    rng = random.Random(seed)
+    return [
+        Capture(f"http://bbs.example.cn/t/{n}", at("2021-01-01T00:00:00") + dt.timedelta(days=n),
+                member_page(rng, 1 + n % 3))
+        for n in range(count)
+    ]  # fmt: skip
+
+
+def test_shards_read_each_record_once_wherever_they_are_cut(tmp_path: Path) -> None:
+    archive = tmp_path / "a.warc.gz"
+    write_warc(archive, many_pages(40), requests=True)
+    whole = list(archives.read_archive(archive, "a"))
+    assert len(whole) == 40
+    for count in (1, 2, 3, 5, 8, 13, 40, 200):
+        assert shard_pages(archive, count) == whole, count
+
+
+def test_a_broken_member_is_said_in_its_shard_and_the_others_are_read(tmp_path: Path) -> None:
+    archive = tmp_path / "a.warc.gz"
+    write_truncated_member(archive, many_pages(40), index=10)
+    got = shard_pages(archive, 4)
+    broken = [g for g in got if isinstance(g, InputError)]
+    assert [b.kind for b in broken] == ["archive-record"]  # that record fails alone
+    assert "broken or cut short" in broken[0].problem
+    pages = [g for g in got if isinstance(g, archives.ArchivedPage)]
+    # One pass stops at the damage; a shard finds the next record and goes on.
+    assert len(pages) == 39
+    assert len({p.url for p in pages}) == 39
+
+
+def test_archives_not_gzipped_record_by_record_are_one_shard(tmp_path: Path) -> None:
+    single = tmp_path / "single.warc.gz"
+    write_single_member(single, many_pages(30))
+    plain = tmp_path / "plain.warc"
+    write_warc(plain, many_pages(30), gzip=False)
+    for path in (single, plain):
+        assert archives.shards(path, path.stat().st_size, 5) == [(0, path.stat().st_size)]
+
+
+def test_a_gzipped_record_inside_a_payload_does_not_start_a_shard(tmp_path: Path) -> None:
+    inner = gzip_member(record_blocks([Capture("http://inner.example/evil",
+                                               at("2021-01-01T00:00:00"), b"<p>x</p>")],
+                                      warcinfo=False)[0])  # fmt: skip
+    pages = many_pages(30)
+    pages[12] = Capture(pages[12].url, pages[12].timestamp, b"<html>" + inner * 3 + b"</html>",
+                        content_type="text/html; charset=latin-1")  # fmt: skip
+    archive = tmp_path / "a.warc.gz"
+    write_warc(archive, pages)
+    whole = list(archives.read_archive(archive, "a"))
+    for count in (3, 7, 11, 29):
+        got = shard_pages(archive, count)
+        assert got == whole, count
+        assert not any(getattr(g, "url", "").startswith("http://inner.") for g in got)

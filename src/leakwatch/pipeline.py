@@ -132,21 +132,24 @@ def scan_input(
     known: Callable[[str, str], bool] | None = None,
     captured: set[tuple[str, str]] | None = None,
     shard: tuple[int, int] | None = None,
+    name: str | None = None,
 ) -> Iterator[Event]:
     """Scan one input that `sources.expand` found (or the problem it met): a document, or an
-    archive (only the records that begin in `shard`'s byte range, when given)."""
+    archive (only the records that begin in `shard`'s byte range, when given). `name`: its
+    masked name, when made elsewhere (a cluster's client)."""
     if isinstance(found, InputError):
         yield ScanIssue(names.path(found.source), found.kind, names.mask(found.problem))
         return
     # Named as text or HTML, a file is read as such; anything else may be an archive.
+    shown = name or (names.path(found.name) if found.path is not None else found.name)
     if found.path is not None and not found.known_text and archives.is_archive(found.path):
         yield from scan_archive(
-            found.path, names.path(found.name), detector, classifier, names,
+            found.path, shown, detector, classifier, names,
             set() if captured is None else captured, pool, known, shard,
         )  # fmt: skip
         return
     raw = found.name
-    item = found if found.path is None else replace(found, name=names.path(raw))
+    item = found if found.path is None else replace(found, name=shown)
     reader = sources.DocumentReader(item, stdin, detector.today)
     events = scan_document(reader, detector, classifier, pool)
     if detector.reveal and item.name != raw:

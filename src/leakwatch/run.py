@@ -111,14 +111,16 @@ def scan(
     names = request.names or SourceNames(request.detector)
     executor = _executor(request)  # before the run record: a cluster out of reach is a usage error
     with (
-        closing(executor),
+        closing(executor),  # on every way out; on the normal one, it is closed before this
         _recording(
             request.db, request.no_store, request.resume, request.plan, request.run, names,
             request.arguments,
         ) as (plan, record),
     ):  # fmt: skip
         try:
-            with output() as writer, observer as watching:
+            # The executor closes inside the output's block, as the output's last step before
+            # it is committed: a Ctrl-C while processes or a cluster stop leaves it unwritten.
+            with output() as writer, observer as watching, closing(executor):
                 dispatch = _Dispatch(writer, watching, tally, also=record.sink)
                 work = Work(
                     plan, request.settings, request.detector, PageClassifier(request.packs),

@@ -51,5 +51,5 @@ class Executor(Protocol):
     ) -> Iterator[Event]: ...
 
     def close(self) -> None:
-        """Stop whatever the executor started (processes, a cluster's tasks)."""
+        """Stop whatever the executor started (processes, a cluster's tasks); again: nothing."""
         ...

@@ -22,9 +22,14 @@ from __future__ import annotations
 
 import logging
 import math
+import re
+import signal
 import uuid
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -40,7 +45,7 @@ from leakwatch.detect.redact import Fingerprinter
 from leakwatch.errors import InputError, UsageError
 from leakwatch.extract import archives, sources
 from leakwatch.fetch.crawler import Page
-from leakwatch.models import DocumentFacts, Event, Finding, Recaptured
+from leakwatch.models import DocumentFacts, Event, Finding, Recaptured, ScanIssue
 from leakwatch.pipeline import scan_input, scan_page
 
 ENV_CLUSTER = "LEAKWATCH_CLUSTER"
@@ -48,6 +53,7 @@ SHARD_BYTES = 64 << 20  # an archive larger than this is cut into shards of abou
 ENV_SHARD_BYTES = "LEAKWATCH_SHARD_BYTES"  # another shard size (tests, tuning)
 TASKS_PER_WORKER = 3  # tasks in flight per worker: enough to keep each busy
 CONNECT_SECONDS = 10
+CLOSE_SECONDS = 10
 WORKER_SECONDS = 60  # for the first worker of a cluster to join
 
 # This run's detector in each worker process, by run id (set by the plugin, read by tasks).
@@ -88,16 +94,21 @@ class DaskCluster:
         self.address = address
         self.shard_bytes = shard_bytes
         self._local: Any = None
-        self._pending: deque[Any] = deque()
+        self._pending: deque[list[Event] | _Task] = deque()
         self._pages: set[Any] = set()  # pages being scanned for a crawl (from its threads)
+        self._closed = False
         logging.getLogger("distributed").setLevel(logging.CRITICAL)  # its notes are not ours
         try:
             if address == "local" or address.startswith("local:"):
                 count = _local_workers(address)
-                self._local = LocalCluster(
-                    n_workers=count, threads_per_worker=1, processes=True,
-                    dashboard_address=None, silence_logs=logging.CRITICAL,
-                )  # fmt: skip
+                # Its processes inherit an ignored SIGINT: Ctrl-C in the terminal is the
+                # client's to handle (it cancels the tasks), not a traceback from each worker.
+                with _sigint_ignored(), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # port notes and the like: not the user's
+                    self._local = LocalCluster(
+                        n_workers=count, threads_per_worker=1, processes=True,
+                        dashboard_address=":0", silence_logs=logging.CRITICAL,
+                    )  # fmt: skip
                 self.client = Client(self._local, set_as_default=False)
             else:
                 self.client = Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
@@ -128,7 +139,8 @@ class DaskCluster:
             )
         self.run_id = uuid.uuid4().hex
         texts = tuple((pack.path, Path(pack.path).read_text(encoding="utf-8")) for pack in packs)
-        self.client.register_plugin(_Detectors(self.run_id, spec, texts), name=self._plugin)
+        plugin = _Detectors(self.run_id, spec, texts, __version__)
+        self.client.register_plugin(plugin, name=self._plugin)
         self.workers = len(versions)
 
     @property
@@ -153,9 +165,9 @@ class DaskCluster:
         depth = max(1, TASKS_PER_WORKER * self.workers)
         counts = [0, 0]  # tasks submitted, tasks done
 
-        def done(item: Any) -> Iterator[Event]:
+        def done(item: list[Event] | _Task) -> Iterator[Event]:
             events = _result(item)
-            if not isinstance(item, list):
+            if isinstance(item, _Task):
                 counts[1] += 1
                 if progress is not None:
                     workers = len(self.client.scheduler_info().get("workers", {}))
@@ -166,10 +178,15 @@ class DaskCluster:
             if isinstance(found, InputError) or found.path is None:  # a problem, or stdin
                 pending.append(list(scan_input(found, detector, classifier, names, stdin=stdin)))
             else:
+                name = names.path(found.name)
+                whole = replace(found, path=found.path.absolute())
                 for shard in _shards(found, self.shard_bytes):
-                    pending.append(
-                        self.client.submit(_scan_task, self.run_id, found, shard, pure=False)
-                    )
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")  # "sending a large graph": not the user's
+                        task = self.client.submit(
+                            _scan_task, self.run_id, whole, shard, name, pure=False
+                        )
+                    pending.append(_Task(task, name))
                     counts[0] += 1
             while len(pending) > depth or (pending and isinstance(pending[0], list)):
                 yield from done(pending.popleft())
@@ -178,17 +195,18 @@ class DaskCluster:
 
     def close(self) -> None:
         """Cancel what is still queued (Ctrl-C), forget this run's plugin, disconnect."""
-        client = getattr(self, "client", None)
+        client = None if self._closed else getattr(self, "client", None)
+        self._closed = True
         if client is not None:
-            futures = [f for f in self._pending if not isinstance(f, list)] + list(self._pages)
+            futures = [t.future for t in self._pending if isinstance(t, _Task)] + list(self._pages)
             try:
                 if futures:
                     client.cancel(futures)
-                if hasattr(self, "run_id"):
-                    client.unregister_worker_plugin(self._plugin)
+                if hasattr(self, "run_id"):  # a worker that hangs must not hold the run
+                    client.sync(_unregister, client, self._plugin, callback_timeout=CLOSE_SECONDS)
             except Exception:
                 pass
-            client.close()
+            client.close(timeout=CLOSE_SECONDS)
         self._pending.clear()
         self._close_local()
 
@@ -196,6 +214,15 @@ class DaskCluster:
         if self._local is not None:
             self._local.close()
             self._local = None
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _local_workers(address: str) -> int:
@@ -222,8 +249,21 @@ def _shards(found: sources.Input, shard_bytes: int) -> list[tuple[int, int] | No
     return [None] if len(ranges) == 1 else list(ranges)
 
 
-def _result(item: Any) -> list[Event]:
-    return item if isinstance(item, list) else list(item.result())
+@dataclass(frozen=True, slots=True)
+class _Task:
+    future: Any  # a distributed Future
+    name: str  # its input's masked name
+
+
+def _result(item: list[Event] | _Task) -> list[Event]:
+    """A task's events; a task the cluster could not run (its workers kept dying) is its
+    input's problem, and the run goes on."""
+    if isinstance(item, list):
+        return item
+    try:
+        return list(item.future.result())
+    except Exception as exc:
+        return [_internal(item.name, exc)]
 
 
 def _unique(
@@ -234,7 +274,11 @@ def _unique(
     """Events with each archived payload kept once: a page another shard (or an earlier
     run) already read with the same digest becomes a recapture, its findings dropped."""
     held: list[Event] = []
+    dropped: str | None = None  # the source of a duplicate whose events are being dropped
     for event in events:
+        if isinstance(event, ScanIssue) and event.source == dropped:
+            continue  # its "partial" note, after its facts
+        dropped = None
         if isinstance(event, Finding):
             held.append(event)
             continue
@@ -244,6 +288,7 @@ def _unique(
                 key = (event.source, digest)
                 if key in captured or (known is not None and known(*key)):
                     held.clear()
+                    dropped = event.source
                     yield Recaptured(event.source, event.capture)
                     continue
                 captured.add(key)
@@ -253,32 +298,65 @@ def _unique(
     yield from held
 
 
+async def _unregister(client: Any, name: str) -> None:
+    await client.unregister_worker_plugin(name)
+
+
 def _version() -> str:
     return __version__
 
 
 def _scan_page_task(run: str, page: Page) -> tuple[list[Event], tuple[str, ...] | None]:
-    """One fetched page, scanned on a worker; its URLs are masked by the client."""
-    detector, classifier, _ = _DETECTORS[run]
-    return scan_page(page, detector, classifier)
+    """One fetched page, scanned on a worker; its URLs are masked by the client. What goes
+    wrong is the page's problem (masked), never a traceback in the worker's log."""
+    try:
+        detector, classifier, _ = _detector(run)
+        return scan_page(page, detector, classifier)
+    except Exception as exc:
+        return [_internal(page.info.final_url, exc)], None
 
 
-def _scan_task(run: str, found: sources.Input, shard: tuple[int, int] | None) -> list[Event]:
-    """One file or archive shard, scanned on a worker with the run's detector."""
-    detector, classifier, names = _DETECTORS[run]
-    return list(scan_input(found, detector, classifier, names, shard=shard))
+def _scan_task(
+    run: str, found: sources.Input, shard: tuple[int, int] | None, name: str
+) -> list[Event]:
+    """One file or archive shard, scanned on a worker with the run's detector; `name` is
+    the input's masked name, made on the client (a relative path means nothing there)."""
+    try:
+        detector, classifier, names = _detector(run)
+        return list(scan_input(found, detector, classifier, names, shard=shard, name=name))
+    except Exception as exc:
+        return [_internal(name, exc)]
+
+
+def _detector(run: str) -> tuple[Detector, PageClassifier, SourceNames]:
+    found = _DETECTORS.get(run)
+    if found is None:
+        raise RuntimeError(f"this worker runs leakwatch {__version__}, not the client's")
+    return found
+
+
+def _internal(source: str, exc: BaseException) -> ScanIssue:
+    """A task's failure as a problem of its input, its digits masked (it may quote a page)."""
+    first = (str(exc).splitlines() or [""])[0]
+    detail = re.sub(r"[0-9]{4,}", lambda m: "*" * len(m.group()), first)[:200]
+    return ScanIssue(source, "internal", f"{type(exc).__name__} on a cluster worker: {detail}")
 
 
 class _Detectors(WorkerPlugin):
     """The worker plugin that builds the run's detector in each worker (Dask calls `setup`
     on every worker, present and future)."""
 
-    def __init__(self, run: str, spec: DetectorSpec, packs: tuple[tuple[str, str], ...]) -> None:
+    def __init__(
+        self, run: str, spec: DetectorSpec, packs: tuple[tuple[str, str], ...], version: str
+    ) -> None:
         self.run = run
         self.spec = spec
         self.packs = packs
+        self.version = version
 
     def setup(self, worker: Any) -> None:
+        if self.version != __version__:  # a worker that joined after the client's check
+            return  # no detector: its tasks say why, and fail alone
         packs = tuple(pack_from_text(name, text) for name, text in self.packs)
         spec = self.spec
         detector = Detector(

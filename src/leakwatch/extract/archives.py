@@ -35,6 +35,8 @@ _MAGIC_GZIP = b"\x1f\x8b"
 _HEADS = (b"WARC/", b"filedesc://")
 _TEXT_TYPES = ("text/", "application/xhtml+xml", "application/json", "application/xml")
 MAX_RECORD_BYTES = 20 << 20  # a record's body beyond this is cut (and said)
+MAX_MEMBER_BYTES = 100 << 20  # a shard's record (one gzip member) is read whole up to this
+MAX_MEMBER_TEXT = 256 << 20  # decompressed, when checking where records begin
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,21 +114,66 @@ def shards(path: Path, size: int, count: int) -> list[tuple[int, int]]:
 
 
 def _per_record_gzip(path: Path) -> bool:
-    """Whether the first gzip member of the file ends before the file does, and the next
-    begins right after it."""
+    """Whether the file is a WARC gzipped record by record: its first gzip member holds one
+    WARC record (not ARC, whose records are not all marked; not a whole-file gzip) and the
+    next member begins right after it."""
+    try:
+        with path.open("rb") as file:
+            ended, text, following = _member(file, MAX_MEMBER_TEXT)
+    except OSError:
+        return False
+    return (
+        ended
+        and text.startswith(b"WARC/")
+        and b"\r\n\r\nWARC/1." not in text  # a second record in the same member
+        and following[:2] == _MAGIC_GZIP
+    )
+
+
+def _member(file: Any, limit: int) -> tuple[bool, bytes, bytes]:
+    """Decompress the gzip member at the file's position: whether it ended (within `limit`
+    bytes of text), its text (what came out before any error), and the bytes that follow
+    it (two). Fed in small steps, so that a member cut short still shows how it begins."""
     engine = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    with path.open("rb") as file:
-        while not engine.eof:
-            chunk = file.read(1 << 16)
-            if not chunk:
-                return False
+    text: list[bytes] = []
+    size = 0
+    while not engine.eof and size <= limit:
+        chunk = file.read(1 << 16)
+        if not chunk:
+            break
+        for step in range(0, len(chunk), 4096):
+            saved = engine.copy()
             try:
-                engine.decompress(chunk, 1 << 16)
-                while engine.unconsumed_tail and not engine.eof:
-                    engine.decompress(engine.unconsumed_tail, 1 << 16)
-            except zlib.error:
-                return False
-        return engine.unused_data[:2] == _MAGIC_GZIP or file.read(2) == _MAGIC_GZIP
+                piece = engine.decompress(chunk[step : step + 4096], limit + 1 - size)
+                while engine.unconsumed_tail and not engine.eof and size + len(piece) <= limit:
+                    text.append(piece)
+                    size += len(piece)
+                    piece = engine.decompress(engine.unconsumed_tail, limit + 1 - size)
+            except zlib.error:  # what came out before the damage, a few bytes at a time
+                text.extend(_salvage(saved, chunk[step : step + 4096]))
+                return False, b"".join(text), b""
+            text.append(piece)
+            size += len(piece)
+            if _ended(engine):  # (a call: mypy would take the loop's test for the answer)
+                rest = chunk[step + 4096 :]
+                following = (engine.unused_data + rest)[:2]
+                if len(following) < 2:
+                    following += file.read(2 - len(following))
+                return size <= limit, b"".join(text), following
+    return False, b"".join(text), b""
+
+
+def _ended(engine: Any) -> bool:
+    return bool(engine.eof)
+
+
+def _salvage(engine: Any, data: bytes) -> Iterator[bytes]:
+    """The text a broken deflate stream gives before its error."""
+    for step in range(0, len(data), 16):
+        try:
+            yield engine.decompress(data[step : step + 16], 1 << 16)
+        except zlib.error:
+            return
 
 
 def read_shard(
@@ -134,33 +181,35 @@ def read_shard(
 ) -> Iterator[ArchivedPage | Recaptured | InputError]:
     """The pages and recaptures whose records begin in bytes [start, end) of an archive
     gzipped record by record (see `shards`): the first record at or after `start` is found
-    by its gzip header, and each record is read as the Range request of a backfill reads it."""
+    by its gzip header, and each record is read as the Range request of a backfill reads it.
+    A broken member fails alone (`archive-record`): the shard goes on at the next record."""
     _quiet_warcio()
     try:
-        file = path.open("rb")
+        with path.open("rb") as file:
+            for offset, member in _members(file, start, end):
+                if member is None:
+                    problem = "a record's gzip member is broken or cut short: skipped"
+                    yield InputError(f"{name}@{offset:,}", problem, "archive-record")
+                    continue
+                found = read_member(member, name, offset, max_bytes)
+                if found is not None:
+                    yield found
     except OSError as exc:
-        yield InputError(name, f"cannot open: {exc.strerror or exc}", "unreadable")
-        return
-    with file:
-        for offset, member in _members(file, start, end):
-            found = read_member(member, name, offset, max_bytes)
-            if found is not None:
-                yield found
-            if isinstance(found, InputError) and found.kind == "archive":
-                return
+        yield InputError(name, f"cannot read: {exc.strerror or exc}", "unreadable")
 
 
-def _members(file: Any, start: int, end: int) -> Iterator[tuple[int, bytes]]:
+def _members(file: Any, start: int, end: int) -> Iterator[tuple[int, bytes | None]]:
     """(offset, bytes) of each gzip member that begins in [start, end), from the first one
-    whose data begins a WARC record; a member cut short ends the list with its bytes (the
-    reader says it is broken)."""
+    that holds a WARC record; (offset, None) for a member that is broken or cut short, after
+    which the next record is looked for."""
     position = _first_record(file, start, end)
     while position is not None and position < end:
         file.seek(position)
         engine = zlib.decompressobj(16 + zlib.MAX_WBITS)
         parts: list[bytes] = []
         used = 0
-        while not engine.eof:
+        broken = False
+        while not engine.eof and used <= MAX_MEMBER_BYTES:
             chunk = file.read(1 << 16)
             if not chunk:
                 break
@@ -169,19 +218,24 @@ def _members(file: Any, start: int, end: int) -> Iterator[tuple[int, bytes]]:
                 while engine.unconsumed_tail and not engine.eof:
                     engine.decompress(engine.unconsumed_tail, 1 << 20)
             except zlib.error:
+                broken = True
                 break
             keep = len(chunk) - len(engine.unused_data) if engine.eof else len(chunk)
             parts.append(chunk[:keep])
             used += keep
+        if broken or not engine.eof:
+            yield position, None
+            position = _first_record(file, position + 1, end)
+            continue
         yield position, b"".join(parts)
-        if not engine.eof:
-            return
         position += used
 
 
 def _first_record(file: Any, start: int, end: int) -> int | None:
-    """The offset of the first gzip member in [start, end) that holds the start of a WARC
-    (or ARC) record: a gzip header alone could be a coincidence inside compressed data."""
+    """The offset of the first gzip member in [start, end) that holds a WARC record and is
+    followed by another member or the file's end: a gzip header, or even a gzipped record,
+    can sit inside a record's payload, but not followed so. A member that begins a record
+    but is broken or cut short counts too (its reader reports it)."""
     at = start
     while at < end:
         file.seek(at)
@@ -189,12 +243,8 @@ def _first_record(file: Any, start: int, end: int) -> int | None:
         found = window.find(b"\x1f\x8b\x08")
         while found != -1 and at + found < end:
             file.seek(at + found)
-            head = file.read(4096)
-            try:
-                text = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 64)
-            except zlib.error:
-                text = b""
-            if text.startswith(_HEADS):
+            ended, text, following = _member(file, MAX_MEMBER_TEXT)
+            if text.startswith(b"WARC/") and (not ended or following[:2] in (_MAGIC_GZIP, b"")):
                 return at + found
             found = window.find(b"\x1f\x8b\x08", found + 1)
         if len(window) < 3:
