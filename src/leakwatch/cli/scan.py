@@ -128,7 +128,7 @@ def scan(
         typer.Option(
             metavar="ADDRESS",
             envvar="LEAKWATCH_CLUSTER",
-            help="Scan the files and archive shards on a Dask cluster: its scheduler "
+            help="Scan the files, archive shards and fetched pages on a Dask cluster: its scheduler "
             "(tcp://host:8786), or local[:N] for N worker processes here "
             "(pip install 'leakwatch[cluster]').",
             show_envvar=True,
