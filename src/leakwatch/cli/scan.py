@@ -128,8 +128,8 @@ def scan(
         typer.Option(
             metavar="ADDRESS",
             envvar="LEAKWATCH_CLUSTER",
-            help="Scan the files, archive shards and fetched pages on a Dask cluster: its scheduler "
-            "(tcp://host:8786), or local[:N] for N worker processes here "
+            help="Scan the files, archive shards and fetched pages on a Dask cluster: its "
+            "scheduler (tcp://host:8786), or local[:N] for N worker processes here "
             "(pip install 'leakwatch[cluster]').",
             show_envvar=True,
         ),
