@@ -54,6 +54,7 @@ ENV_SHARD_BYTES = "LEAKWATCH_SHARD_BYTES"  # another shard size (tests, tuning)
 TASKS_PER_WORKER = 3  # tasks in flight per worker: enough to keep each busy
 CONNECT_SECONDS = 10
 CLOSE_SECONDS = 10
+PAGE_SECONDS = 600  # a fetched page's scan on a worker, at most (a hung worker must not hold)
 WORKER_SECONDS = 60  # for the first worker of a cluster to join
 
 # This run's detector in each worker process, by run id (set by the plugin, read by tasks).
@@ -79,7 +80,9 @@ class DaskCluster:
         future = self.client.submit(_scan_page_task, self.run_id, page, pure=False)
         self._pages.add(future)
         try:
-            result: tuple[list[Event], tuple[str, ...] | None] = future.result()
+            result: tuple[list[Event], tuple[str, ...] | None] = future.result(PAGE_SECONDS)
+        except Exception as exc:  # a worker that hangs, a lost cluster: this page's problem
+            return [_internal(page.info.final_url, exc)], None
         finally:
             self._pages.discard(future)
         return result
@@ -162,15 +165,16 @@ class DaskCluster:
         while walking folders are handled here. Events come in input order."""
         captured: set[tuple[str, str]] = set()
         pending = self._pending
-        depth = max(1, TASKS_PER_WORKER * self.workers)
+        depth = [max(1, TASKS_PER_WORKER * self.workers)]  # follows the workers' count
         counts = [0, 0]  # tasks submitted, tasks done
 
         def done(item: list[Event] | _Task) -> Iterator[Event]:
             events = _result(item)
             if isinstance(item, _Task):
                 counts[1] += 1
+                workers = len(self.client.scheduler_info().get("workers", {}))
+                depth[0] = max(1, TASKS_PER_WORKER * workers)  # workers that joined, or left
                 if progress is not None:
-                    workers = len(self.client.scheduler_info().get("workers", {}))
                     progress(counts[1], counts[0] - counts[1], workers)
             return _unique(events, captured, known)
 
@@ -188,7 +192,7 @@ class DaskCluster:
                         )
                     pending.append(_Task(task, name))
                     counts[0] += 1
-            while len(pending) > depth or (pending and isinstance(pending[0], list)):
+            while len(pending) > depth[0] or (pending and isinstance(pending[0], list)):
                 yield from done(pending.popleft())
         while pending:
             yield from done(pending.popleft())
@@ -204,7 +208,7 @@ class DaskCluster:
                     client.cancel(futures)
                 if hasattr(self, "run_id"):  # a worker that hangs must not hold the run
                     client.sync(_unregister, client, self._plugin, callback_timeout=CLOSE_SECONDS)
-            except Exception:
+            except Exception:  # a cluster gone away has nothing to clean up
                 pass
             client.close(timeout=CLOSE_SECONDS)
         self._pending.clear()
@@ -262,7 +266,7 @@ def _result(item: list[Event] | _Task) -> list[Event]:
         return item
     try:
         return list(item.future.result())
-    except Exception as exc:
+    except Exception as exc:  # KilledWorker, a lost cluster: this input's problem, not the run's
         return [_internal(item.name, exc)]
 
 
@@ -312,7 +316,7 @@ def _scan_page_task(run: str, page: Page) -> tuple[list[Event], tuple[str, ...] 
     try:
         detector, classifier, _ = _detector(run)
         return scan_page(page, detector, classifier)
-    except Exception as exc:
+    except Exception as exc:  # one page must not end the run
         return [_internal(page.info.final_url, exc)], None
 
 
@@ -324,7 +328,7 @@ def _scan_task(
     try:
         detector, classifier, names = _detector(run)
         return list(scan_input(found, detector, classifier, names, shard=shard, name=name))
-    except Exception as exc:
+    except Exception as exc:  # one input must not end the run
         return [_internal(name, exc)]
 
 
