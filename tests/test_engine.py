@@ -477,3 +477,16 @@ def test_a_comma_in_a_column_comment_does_not_shift_the_columns(find: Find) -> N
     )
     rrns = [f for f in find(dump) if f.type == "kr.rrn"]
     assert [e for e in rrns[0].evidence if e.startswith("column:")] == ["column:jumin"]
+
+
+def test_a_string_holding_a_tuple_break_does_not_shift_the_columns(find: Find) -> None:
+    # A known gap until now: `'a),(b'` in a value was taken for the start of a tuple, and the
+    # values after it were named by the wrong column.
+    dump = (
+        "INSERT INTO `members` (`id`, `note`, `name`, `jumin`) VALUES "
+        "(1,'a),(b','김민준','1701104123456'),(2,'it''s),(x','이서연','1702204123450');\n"
+    )
+    rrns = [f for f in find(dump) if f.type == "kr.rrn"]
+    assert len(rrns) == 2
+    for rrn in rrns:
+        assert [e for e in rrn.evidence if e.startswith("column:")] == ["column:jumin"]

@@ -69,8 +69,10 @@ class SqlColumns:
     _carried_end: int  # where a carried-in COPY's data ends in this chunk (-1: not looked)
     _carried: tuple[str, ...] | None
     _carried_copy: bool
+    _tuples: dict[int, list[int]]  # a head -> where its VALUES tuples open (read once)
 
     def __init__(self) -> None:
+        self._tuples = {}
         self._tables = {}
         self._heads = []
         self._head_columns = []
@@ -87,6 +89,7 @@ class SqlColumns:
         self._carried_copy = carry.copy if carry else False
         self._heads, self._head_columns, self._copies = [], [], set()
         self._copy_ends = {}
+        self._tuples = {}
         self._carried_end = -1  # where a carried COPY's data ends in this chunk (-1: unknown)
         if not any(word in chunk for word in ("INTO", "into", "TABLE", "table", "COPY", "copy")):
             return  # the common case, prose or CSV: nothing to learn
@@ -145,7 +148,15 @@ class SqlColumns:
             line_start = chunk.rfind("\n", head, position) + 1 or head
             tabs = chunk.count("\t", line_start, position)
             return columns[tabs] if tabs < len(columns) else None
-        opening = _tuple_start(chunk, max(head, position - _MAX_TUPLE), position)
+        if index >= 0:  # the statement starts in this chunk: its tuples are read forward
+            starts = self._tuples.get(head)
+            if starts is None:
+                stop = self._heads[index + 1] if index + 1 < len(self._heads) else len(chunk)
+                starts = self._tuples[head] = _tuple_starts(chunk, head, stop)
+            at = bisect.bisect_right(starts, position) - 1
+            opening = starts[at] if at >= 0 and position - starts[at] <= _MAX_TUPLE else None
+        else:  # carried in (it may begin inside a string): walked back from the value
+            opening = _tuple_start(chunk, max(head, position - _MAX_TUPLE), position)
         if opening is None:
             return None
         cell = _commas_before(chunk, opening + 1, position)
@@ -184,6 +195,27 @@ def _table_columns(chunk: str, body: int) -> tuple[str, ...]:
         if match and match.group(1).lower() not in _NOT_COLUMNS:
             columns.append(match.group(1))
     return tuple(columns)
+
+
+# A quoted string (SQL doubles a quote inside one; MySQL also escapes with a backslash), or a
+# parenthesis.
+_TOKENS = re.compile(r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.)*\"|[()]", re.DOTALL)
+
+
+def _tuple_starts(chunk: str, start: int, stop: int) -> list[int]:
+    """Where each VALUES tuple of a statement opens, read forward from its head: a `(` at
+    depth 0 outside any string, so that `'a),(b'` in a value opens none."""
+    starts: list[int] = []
+    depth = 0
+    for token in _TOKENS.finditer(chunk, start, stop):
+        text = token.group()
+        if text == "(":
+            if depth == 0:
+                starts.append(token.start())
+            depth += 1
+        elif text == ")":
+            depth = max(0, depth - 1)
+    return starts
 
 
 def _tuple_start(chunk: str, low: int, position: int) -> int | None:
