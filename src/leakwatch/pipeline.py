@@ -15,7 +15,6 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO, Protocol
-from urllib.parse import urlsplit
 
 from leakwatch.detect.classify import PageClassifier, PageSignals
 from leakwatch.detect.engine import Detector, DocumentScan
@@ -36,7 +35,6 @@ from leakwatch.fetch.targets import Target
 from leakwatch.models import (
     DocumentFacts,
     Event,
-    FetchInfo,
     Finding,
     PageSettled,
     QueuedUrl,
@@ -243,35 +241,13 @@ def _scan_archived_in_worker(record: archives.ArchivedPage) -> list[Event]:
 def _scan_archived(
     record: archives.ArchivedPage, detector: Detector, classifier: PageClassifier
 ) -> Iterator[Event]:
-    url = record.url
-    fetch = FetchInfo(
-        url=url,
-        final_url=url,
-        site=(urlsplit(url).hostname or "").lower(),
-        target=record.capture.archive,
-        depth=0,
-        status=record.status,
-        fetched_at=record.capture.date,
-        address=None,
-        country=None,
-    )
-    item = sources.Input(
-        url,
-        None,
-        walked=True,
-        content=record.body,
-        declared_type=record.media_type,
-        charset=record.charset,
-        url=url,
-    )
-    reader = sources.DocumentReader(item, None, detector.today)
-    for event in scan_document(reader, detector, classifier):
-        if isinstance(event, DocumentFacts):
-            yield replace(event, fetch=fetch, capture=record.capture)
-        else:
-            yield event
-    if record.truncated:
-        yield ScanIssue(url, "partial", f"record body cut at {len(record.body):,} bytes")
+    """An archived page, scanned as a fetched one; its fetch target is the archive file."""
+    info = record.fetch_info(record.capture.archive)
+    page = Page(info, record.media_type, record.charset, record.body, False, record.capture)
+    events, _ = scan_page(page, detector, classifier)
+    yield from events
+    if record.truncated:  # cut by the reader's cap, not --max-bytes: said in its own words
+        yield ScanIssue(record.url, "partial", f"record body cut at {len(record.body):,} bytes")
 
 
 def masked_event(

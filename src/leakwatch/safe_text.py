@@ -31,3 +31,15 @@ def visible(text: str) -> str:
 def _escape(match: re.Match[str]) -> str:
     code = ord(match.group())
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+_DIGIT_RUN = re.compile(r"[0-9]{4,}")
+
+
+def error_line(exc: BaseException) -> str:
+    """The first line of an error (its type's name if it says nothing), its digit runs
+    hidden: errors quote the page or the server's bytes they met, which may hold an
+    identifier."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return _DIGIT_RUN.sub(lambda m: "*" * len(m.group()), first)

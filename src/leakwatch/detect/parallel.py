@@ -43,7 +43,7 @@ from leakwatch.detect.engine import (
     ChunkScanner,
     Detector,
 )
-from leakwatch.detect.packs import load_packs
+from leakwatch.detect.packs import Pack, load_packs
 from leakwatch.detect.redact import Fingerprinter
 from leakwatch.extract.sources import ByteRange, FilePlan, RangeSource, column_at
 from leakwatch.models import Finding
@@ -66,8 +66,10 @@ class DetectorSpec:
     reveal: bool
     today: dt.date
 
-    def build(self) -> tuple[Detector, PageClassifier]:
-        packs = load_packs([Path(p) for p in self.extra_packs])
+    def build(self, packs: tuple[Pack, ...] | None = None) -> tuple[Detector, PageClassifier]:
+        """The detector and classifier, with `packs` when given (a cluster's workers get
+        them as text), else the built-in packs and `extra_packs` read from disk."""
+        packs = packs if packs is not None else load_packs([Path(p) for p in self.extra_packs])
         detector = Detector(
             packs,
             Fingerprinter(self.key),

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import signal
 import uuid
 import warnings
@@ -41,12 +40,12 @@ from leakwatch.detect.engine import Detector
 from leakwatch.detect.names import SourceNames
 from leakwatch.detect.packs import Pack, pack_from_text
 from leakwatch.detect.parallel import DetectorSpec, ScanPool
-from leakwatch.detect.redact import Fingerprinter
 from leakwatch.errors import InputError, UsageError
 from leakwatch.extract import archives, sources
 from leakwatch.fetch.crawler import Page
 from leakwatch.models import DocumentFacts, Event, Finding, Recaptured, ScanIssue
 from leakwatch.pipeline import scan_input, scan_page
+from leakwatch.safe_text import error_line
 
 ENV_CLUSTER = "LEAKWATCH_CLUSTER"
 SHARD_BYTES = 64 << 20  # an archive larger than this is cut into shards of about this size
@@ -341,8 +340,7 @@ def _detector(run: str) -> tuple[Detector, PageClassifier, SourceNames]:
 
 def _internal(source: str, exc: BaseException) -> ScanIssue:
     """A task's failure as a problem of its input, its digits masked (it may quote a page)."""
-    first = (str(exc).splitlines() or [""])[0]
-    detail = re.sub(r"[0-9]{4,}", lambda m: "*" * len(m.group()), first)[:200]
+    detail = error_line(exc)[:200] if str(exc).strip() else ""
     return ScanIssue(source, "internal", f"{type(exc).__name__} on a cluster worker: {detail}")
 
 
@@ -362,12 +360,8 @@ class _Detectors(WorkerPlugin):
         if self.version != __version__:  # a worker that joined after the client's check
             return  # no detector: its tasks say why, and fail alone
         packs = tuple(pack_from_text(name, text) for name, text in self.packs)
-        spec = self.spec
-        detector = Detector(
-            packs, Fingerprinter(spec.key), min_confidence=spec.min_confidence,
-            reveal=spec.reveal, today=spec.today,
-        )  # fmt: skip
-        _DETECTORS[self.run] = (detector, PageClassifier(packs), SourceNames(detector))
+        detector, classifier = self.spec.build(packs)
+        _DETECTORS[self.run] = (detector, classifier, SourceNames(detector))
 
     def teardown(self, worker: Any) -> None:
         _DETECTORS.pop(self.run, None)

@@ -14,7 +14,7 @@ from leakwatch.pipeline import RemotePages, scan_local
 
 
 class InProcess:
-    """Scans in this process; nothing to start or stop."""
+    """Scans in this process; nothing to start or stop. (Processes is this, with a pool.)"""
 
     pool: ScanPool | None = None
     pages: RemotePages | None = None
@@ -30,7 +30,10 @@ class InProcess:
         known: Callable[[str, str], bool] | None,
         progress: Callable[[int, int, int], None] | None = None,
     ) -> Iterator[Event]:
-        return scan_local(arguments, detector, classifier, stdin=stdin, names=names, known=known)
+        return scan_local(
+            arguments, detector, classifier, stdin=stdin, pool=self.pool, names=names,
+            known=known,
+        )  # fmt: skip
 
     def close(self) -> None:
         return None

@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from leakwatch.errors import InputError
-from leakwatch.models import Capture, Recaptured
+from leakwatch.models import Capture, FetchInfo, Recaptured
 
 _MAGIC_GZIP = b"\x1f\x8b"
 _HEADS = (b"WARC/", b"filedesc://")
@@ -52,6 +52,23 @@ class ArchivedPage:
     body: bytes
     truncated: bool
     converted: bool = False  # a WET conversion record: extracted text, not the page
+
+    def fetch_info(
+        self, target: str, country: str | None = None, site: str | None = None
+    ) -> FetchInfo:
+        """How the page was fetched, as a crawled page says it: at the capture's instant,
+        for `target` (the archive file, or the backfilled target URL)."""
+        return FetchInfo(
+            url=self.url,
+            final_url=self.url,
+            site=site if site is not None else (urlsplit(self.url).hostname or "").lower(),
+            target=target,
+            depth=0,
+            status=self.status,
+            fetched_at=self.capture.date,
+            address=None,
+            country=country,
+        )
 
 
 def is_archive(path: Path) -> bool:

@@ -46,7 +46,7 @@ from leakwatch.fetch.retry import Retries, polite_get
 from leakwatch.fetch.targets import Target
 from leakwatch.fetch.throttle import Throttle
 from leakwatch.fetch.urls import Scope, canonical, host_of, in_scope, is_ip
-from leakwatch.models import Capture, FetchInfo, Recaptured, ScanIssue
+from leakwatch.models import Capture, Recaptured, ScanIssue
 
 INDEX_MAX_BYTES = 64 << 20  # one index answer (a page of rows) at most
 MAX_RECORD_LENGTH = 100 << 20  # a compressed record longer than this is not fetched
@@ -235,17 +235,7 @@ class Backfill:
             self.sink.settled(url, "skipped", (), True, target.url)
             return
         found = outcome
-        info = FetchInfo(
-            url=url,
-            final_url=url,
-            site=host_of(page_url),
-            target=target.url,
-            depth=0,
-            status=found.status,
-            fetched_at=found.capture.date,
-            address=None,
-            country=target.country,
-        )
+        info = found.fetch_info(target.url, target.country, site=host_of(page_url))
         page = Page(
             info, found.media_type, found.charset, found.body, found.truncated, found.capture
         )

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
-import re
 from collections import deque
 from collections.abc import Awaitable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -32,12 +31,12 @@ from leakwatch.fetch.targets import Target
 from leakwatch.fetch.throttle import Throttle
 from leakwatch.fetch.urls import Scope, canonical, host_of, in_scope, origin_of
 from leakwatch.models import Capture, FetchInfo, QueuedUrl, ScanIssue
+from leakwatch.safe_text import error_line
 
 PROJECT_URL = "https://github.com/leakwatch/leakwatch"
 DEFAULT_USER_AGENT = f"leakwatch/{__version__} (+{PROJECT_URL})"
 CONNECT_TIMEOUT = 10.0  # seconds to open a connection (a dead address), within the deadline
 MAX_POOL = 512  # connections kept open at most (file descriptors are finite)
-_DIGITS = re.compile(r"[0-9]{4,}")
 Result = TypeVar("Result")
 PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://")
 _ACCEPT = "text/html,application/xhtml+xml,text/plain;q=0.9,text/csv;q=0.9,*/*;q=0.5"
@@ -97,8 +96,7 @@ async def contained(work: Awaitable[Result], url: str, contain: bool) -> Result 
     except LeakwatchError:
         raise
     except Exception as exc:  # one hostile page must not end the crawl
-        first = (str(exc).splitlines() or [""])[0]
-        detail = _DIGITS.sub(lambda m: "*" * len(m.group()), first)  # it may quote a page
+        detail = error_line(exc) if str(exc).strip() else ""  # it may quote a page
         message = f"{type(exc).__name__}: {detail} (a bug in leakwatch; please report it)"
         return ScanIssue(url, "internal", message)
 

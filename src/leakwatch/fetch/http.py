@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import re
 import time
 import zlib
 from collections.abc import Mapping, Sequence
@@ -25,6 +24,7 @@ from leakwatch.errors import FetchError
 from leakwatch.fetch.guard import AddressPolicy, AddressRefused, refused
 from leakwatch.fetch.pool import Pool
 from leakwatch.fetch.urls import host_of
+from leakwatch.safe_text import error_line
 
 # What is scanned; anything else is skipped unread. A missing type is decided by content.
 SCANNED_TYPES = frozenset(
@@ -37,7 +37,6 @@ _READ_CHUNK = 64 * 1024
 # A small unread body (a redirect's, an error page's) is read and dropped: closing a response
 # unread closes its connection, and the next request to the host would open another.
 _DRAIN_BYTES = 64 * 1024
-_DIGITS = re.compile(r"[0-9]{4,}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +330,4 @@ def _peer(response: httpcore.Response) -> str | None:
 def _reason(exc: BaseException) -> str:
     """The first line of an error, its digit runs hidden: protocol errors quote the server's
     bytes, which may hold an identifier."""
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else type(exc).__name__
-    return _DIGITS.sub(lambda m: "*" * len(m.group()), first)
+    return error_line(exc)
