@@ -4,6 +4,12 @@ how fast the store records.
     python benchmarks/bench_report.py               # 1,000,000 findings on 100,000 documents
     python benchmarks/bench_report.py --repeat 5    # best of 5 runs of each
     python benchmarks/bench_report.py --documents 10000 --findings 100000   # a quick look
+    python benchmarks/bench_report.py --postgres local  # the same on a PostgreSQL store too
+
+With `--postgres URL` (a server where the user may create databases) or `--postgres local`
+(a throwaway server made with initdb/pg_ctl for the run), the same store is also seeded into
+a new PostgreSQL database, and its reports and recording rates are measured beside SQLite's,
+its answers checked against SQLite's.
 
 The store is seeded once (through Store.record, in batches, into the real schema), kept in
 benchmarks/.data/ and reused while its parameters and generator version match. Then
@@ -17,6 +23,7 @@ store holds fingerprints (random hex) and masked forms only.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import random
@@ -25,6 +32,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -50,7 +58,7 @@ TLDS = (("cn", 50), ("tw", 15), ("hk", 10), ("com", 25))
 # -- the store ------------------------------------------------------------------------------------
 
 
-def seed_store(path: Path, documents: int, findings: int, seed: int) -> float:
+def seed_store(path: Path | str, documents: int, findings: int, seed: int) -> float:
     """Write the store; returns findings recorded per second (batched, one commit per 1,000
     documents)."""
     sys.path.insert(0, str(ROOT / "src"))
@@ -150,9 +158,10 @@ def seed_store(path: Path, documents: int, findings: int, seed: int) -> float:
     return recorded / (time.perf_counter() - started)
 
 
-def record_rates(seed: int) -> dict[str, float]:
+def record_rates(seed: int, postgres: str | None = None) -> dict[str, float]:
     """Findings per second through Store.record without batching: crawl-style (each page,
-    10 findings, its own transaction) and dump-style (one file's findings in calls of 5,000)."""
+    10 findings, its own transaction) and dump-style (one file's findings in calls of 5,000),
+    into new SQLite files or (`postgres`: a server's URL) new PostgreSQL databases."""
     sys.path.insert(0, str(ROOT / "src"))
     from leakwatch.models import Category, DocumentFacts, Finding, QueuedUrl, Severity
     from leakwatch.store import Store
@@ -194,7 +203,11 @@ def record_rates(seed: int) -> dict[str, float]:
 
     rates = {}
     with tempfile.TemporaryDirectory() as folder:
-        with Store.open(Path(folder) / "pages.db", ip_country=lambda a: None) as store:
+
+        def new_store(name: str) -> Path | str:
+            return new_database(postgres, name) if postgres else Path(folder) / f"{name}.db"
+
+        with Store.open(new_store("pages"), ip_country=lambda a: None) as store:
             run = store.start_run(
                 started="x", version="bench", arguments=[], targets=[], settings={}
             )
@@ -212,7 +225,7 @@ def record_rates(seed: int) -> dict[str, float]:
             rates["crawl pages (10 findings, 1 transaction each)"] = 30_000 / (
                 time.perf_counter() - started
             )
-        with Store.open(Path(folder) / "dump.db", ip_country=lambda a: None) as store:
+        with Store.open(new_store("dump"), ip_country=lambda a: None) as store:
             run = store.start_run(
                 started="x", version="bench", arguments=[], targets=[], settings={}
             )
@@ -225,6 +238,33 @@ def record_rates(seed: int) -> dict[str, float]:
                 time.perf_counter() - started
             )
     return rates
+
+
+# -- PostgreSQL -----------------------------------------------------------------------------------
+
+
+def new_database(server: str, name: str) -> str:
+    """A new, empty database `bench_NAME` on the server (dropped first if there); its URL."""
+    import psycopg
+
+    name = f"bench_{name}".replace("-", "_")
+    with psycopg.connect(server, autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {name}")
+        connection.execute(f"CREATE DATABASE {name}")
+    return server.rsplit("/", 1)[0] + "/" + name
+
+
+@contextlib.contextmanager
+def postgres_server(where: str | None) -> Iterator[str | None]:
+    """None, the URL given, or a throwaway local server's for the length of the run."""
+    if where != "local":
+        yield where
+        return
+    sys.path.insert(0, str(ROOT))
+    from tests.postgres_server import postgres_server as throwaway
+
+    with tempfile.TemporaryDirectory(prefix="bench-pg-") as folder, throwaway(Path(folder)) as url:
+        yield url
 
 
 # -- the baseline ---------------------------------------------------------------------------------
@@ -317,11 +357,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each; best is kept")
     parser.add_argument("--no-record", action="store_true", help="skip the recording rates")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL|local",
+        help="also measure a PostgreSQL store: a server's URL, or local (a throwaway one)",
+    )
     parser.add_argument("--run-baseline", metavar="DB", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run_baseline:
         return run_baseline(args.run_baseline)
+    with postgres_server(args.postgres) as postgres:
+        return measure(args, postgres)
 
+
+def measure(args: argparse.Namespace, postgres: str | None) -> int:
     print(machine())
     print(bench_detect.source_state())
     DATA.mkdir(exist_ok=True)
@@ -373,6 +422,21 @@ def main(argv: list[str] | None = None) -> int:
         [sys.executable, __file__, "--run-baseline", str(path)], max(1, min(args.repeat, 2))
     )
     rows.append(("baseline: SELECT * and aggregate in Python", base_time))
+    postgres_json = None
+    if postgres:
+        database = new_database(postgres, name)
+        print(f"seeding the same into PostgreSQL ({database.rsplit('/', 1)[1]}) ...", flush=True)
+        rate = seed_store(database, args.documents, args.findings, args.seed)
+        print(f"seeded into PostgreSQL the same way: {rate:,.0f} findings/s")
+        seconds, postgres_json = best(
+            [*leakwatch, "report", "--db", database, "-f", "json"], args.repeat
+        )
+        rows.append(("PostgreSQL: leakwatch report -f json", seconds))
+        for extra in (["--by", "month"], ["--by", "site"]):
+            seconds, _ = best(
+                [*leakwatch, "report", "--db", database, "-f", "json", *extra], args.repeat
+            )
+            rows.append((f"PostgreSQL: leakwatch report -f json {' '.join(extra)}", seconds))
     width = max(len(r[0]) for r in rows)
     print()
     print(f"{'command'.ljust(width)}  seconds  vs baseline")
@@ -390,11 +454,23 @@ def main(argv: list[str] | None = None) -> int:
         "leakwatch and the baseline agree on cases and records per year:",
         "yes" if ours == theirs else f"NO\n  leakwatch {ours}\n  baseline  {theirs}",
     )
+    if postgres_json is not None:
+        same = _comparable(postgres_json) == _comparable(report_json)
+        print("the PostgreSQL store's report equals the SQLite store's:", "yes" if same else "NO")
     if not args.no_record:
-        print("\nrecording (Store.record, no batch):")
-        for label, rate in record_rates(args.seed).items():
-            print(f"  {label}: {rate:,.0f} findings/s")
+        engines = [("SQLite", None), *([("PostgreSQL", postgres)] if postgres else [])]
+        for engine, server in engines:
+            print(f"\nrecording into {engine} (Store.record, no batch):")
+            for label, rate in record_rates(args.seed, server).items():
+                print(f"  {label}: {rate:,.0f} findings/s")
     return 0
+
+
+def _comparable(report_json: str) -> dict[str, object]:
+    report = json.loads(report_json)
+    report.pop("generated", None)
+    report.pop("store", None)
+    return dict(report)
 
 
 def _schema_version() -> str:

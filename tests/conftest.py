@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,9 +18,27 @@ from leakwatch.detect.engine import Detector
 from leakwatch.detect.packs import Pack, load_packs
 from leakwatch.detect.redact import Fingerprinter
 from leakwatch.models import Finding
+from leakwatch.store import Location
+from tests.postgres_server import postgres_server
+from tests.stores import ENGINES, new_database
 
 TODAY = dt.date(2026, 11, 28)
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One throwaway PostgreSQL server for the session (started on first use)."""
+    with postgres_server(tmp_path_factory.mktemp("postgres")) as url:
+        yield url
+
+
+@pytest.fixture(params=ENGINES)
+def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> Location:
+    """Where a store test's store is: a new SQLite file, then a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "data" / "leakwatch.db"
+    return new_database(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture(scope="session")

@@ -7,11 +7,10 @@ import hashlib
 import random
 from collections import Counter
 from collections.abc import Sequence
-from pathlib import Path
 
 from leakwatch.detect.redact import Fingerprinter, mask
 from leakwatch.models import Category, DocumentFacts, FetchInfo, Finding, Severity
-from leakwatch.store import Store
+from leakwatch.store import Location, Store
 from tests import synthetic
 
 FINGERPRINTER = Fingerprinter(b"test-key")
@@ -122,7 +121,7 @@ def start(store: Store, targets: Sequence[str] = (), **kwargs: object) -> int:
     )
 
 
-def kisa_store(path: Path) -> Path:
+def kisa_store(path: Location) -> Location:
     """KISA's figures: 4,297 cases in 2020; in 2023 1,522 exposure pages and 3,892 trading
     posts (5,414 cases, 71.9% trading, +26.0% on 2020), on Greater-China sites, plus a few
     findings so that records count too. Through the real schema, in one batch."""

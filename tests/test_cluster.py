@@ -34,6 +34,7 @@ from leakwatch.fetch import targets
 from leakwatch.fetch.crawler import CrawlSettings
 from leakwatch.models import now
 from leakwatch.report.scan_output import Format, RunInfo, make_writer
+from leakwatch.store import Location
 from tests import synthetic
 from tests.archives import Capture, write_warc
 from tests.conftest import REPO, Result, assert_one_line_error
@@ -86,10 +87,16 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Inputs:
 
 
 def scan(
-    cli: Cli, tmp_path: Path, name: str, *args: str, env: dict[str, str] | None = None
+    cli: Cli,
+    tmp_path: Path,
+    name: str,
+    *args: str,
+    env: dict[str, str] | None = None,
+    db: Location | None = None,
 ) -> dict[str, Any]:
     out = tmp_path / f"{name}.json"
-    result = cli("scan", *args, "-f", "json", "-o", str(out), "--db", str(tmp_path / f"{name}.db"),
+    db = db or tmp_path / f"{name}.db"
+    result = cli("scan", *args, "-f", "json", "-o", str(out), "--db", str(db),
                  "-q", env={**KEY, **SHARDS, **(env or {})})  # fmt: skip
     assert result.code == 0, result.stderr
     return json.loads(out.read_text())
@@ -103,7 +110,7 @@ def same_scan(one: dict[str, Any], other: dict[str, Any]) -> None:
     assert {k: one["summary"][k] for k in summary} == {k: other["summary"][k] for k in summary}
 
 
-def yearly(cli: Cli, db: Path) -> object:
+def yearly(cli: Cli, db: Location) -> object:
     report = cli("report", "--db", str(db), "--year-basis", "first-seen", "-f", "json", env=KEY)
     assert report.code == 0, report.stderr
     document = json.loads(report.stdout)
@@ -111,13 +118,16 @@ def yearly(cli: Cli, db: Path) -> object:
 
 
 def test_a_local_cluster_scans_as_one_machine_does(
-    cli: Cli, tmp_path: Path, inputs: Inputs
+    cli: Cli, tmp_path: Path, inputs: Inputs, store_location: Location
 ) -> None:
+    # The cluster's client records into a SQLite file, then into a PostgreSQL database.
     alone = scan(cli, tmp_path, "alone", str(inputs.folder), "--jobs", "1")
-    clustered = scan(cli, tmp_path, "cluster", str(inputs.folder), "--cluster", "local:2")
+    clustered = scan(
+        cli, tmp_path, "cluster", str(inputs.folder), "--cluster", "local:2", db=store_location
+    )
     same_scan(alone, clustered)
     assert alone["summary"]["errors_by_kind"] == {"recapture": 1}  # the far recapture, once
-    assert yearly(cli, tmp_path / "alone.db") == yearly(cli, tmp_path / "cluster.db")
+    assert yearly(cli, tmp_path / "alone.db") == yearly(cli, store_location)
     assert clustered["run"]["cluster"] == "local:2"
 
 

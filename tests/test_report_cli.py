@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 
 from leakwatch.models import Category
-from leakwatch.store import Store
+from leakwatch.store import Location, Store
 from tests import store_data
 from tests.conftest import Result, assert_one_line_error
 from tests.store_data import finding, page, rrns, start
+from tests.stores import rows
 
 Cli = Callable[..., Result]
 FORMATS = ("table", "json", "csv", "markdown", "html")
@@ -345,8 +346,8 @@ def test_export_streams_masked_findings(cli: Cli, kisa: Path, tmp_path: Path) ->
     assert {row["country"] for row in rows} == {"TW"}
 
 
-def test_runs_lists_outcomes(cli: Cli, tmp_path: Path) -> None:
-    path = tmp_path / "runs.db"
+def test_runs_lists_outcomes(cli: Cli, store_location: Location) -> None:
+    path = store_location
     with Store.open(path) as writer:
         done = start(writer, ["https://bbs.example.cn/"])
         writer.finish_run(
@@ -356,7 +357,9 @@ def test_runs_lists_outcomes(cli: Cli, tmp_path: Path) -> None:
             summary={"documents": 12, "findings": 30},
         )
         killed = start(writer, ["https://forum.example.tw/"])  # never finished
-        writer._db.execute("UPDATE runs SET pid = ? WHERE id = ?", (dead_pid(), killed))
+        # Its process is gone: on SQLite its pid says so; on PostgreSQL, its lock is free
+        # once this writer closes.
+        rows(path, "UPDATE runs SET pid = ? WHERE id = ?", (dead_pid(), killed))
     data = json.loads(cli("runs", "--db", str(path), "-f", "json").stdout)
     assert [(r["id"], r["state"]) for r in data["runs"]] == [(2, "unfinished"), (1, "completed")]
     assert data["runs"][1]["summary"] == {"documents": 12, "findings": 30}

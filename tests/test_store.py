@@ -1,5 +1,7 @@
-"""The findings store on real SQLite files: schema and migrations, refusals that leave files
-untouched, atomic recording, no raw values at rest, history, resumable crawls, two writers."""
+"""The findings store on real SQLite files and a real PostgreSQL server: schema and
+migrations, refusals that leave stores untouched, atomic recording, no raw values at rest,
+history, resumable crawls, writers at once. A test taking `store` or `store_location` runs
+against both engines."""
 
 from __future__ import annotations
 
@@ -11,17 +13,28 @@ import sqlite3
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from leakwatch.errors import StoreError
 from leakwatch.models import Category, QueuedUrl, ScanIssue
-from leakwatch.store import FindingsStore, Store, TrendQuery, default_path, document_key, migrations
+from leakwatch.store import (
+    FindingsStore,
+    Location,
+    Store,
+    TrendQuery,
+    default_path,
+    document_key,
+    is_postgres,
+    migrations,
+)
 from leakwatch.store.country import registry_country, site_country, tld_country
 from tests import store_data, synthetic
 from tests.conftest import REPO
 from tests.store_data import STARTED, finding, local, page, rrns, start
+from tests.stores import ENGINES, new_database, rows
 
 
 def no_ip(address: str) -> str | None:
@@ -34,18 +47,27 @@ def store_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(store_path: Path) -> Store:
-    opened = Store.open(store_path, ip_country=no_ip)
-    yield opened  # type: ignore[misc]
-    opened.close()
+def store(store_location: Location) -> Iterator[Store]:
+    with Store.open(store_location, ip_country=no_ip) as opened:
+        yield opened
 
 
-def rows(path: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-    connection = sqlite3.connect(path)
-    try:
-        return connection.execute(sql, params).fetchall()
-    finally:
-        connection.close()
+@pytest.fixture
+def sqlite_store(store_path: Path) -> Iterator[Store]:
+    with Store.open(store_path, ip_country=no_ip) as opened:
+        yield opened
+
+
+def sqlite_of(store: Store) -> sqlite3.Connection:
+    connection = getattr(store.database, "connection", None)
+    assert isinstance(connection, sqlite3.Connection)
+    return connection
+
+
+def one(store: Store, sql: str) -> object:
+    """The one value a query gives, read through the store's own connection."""
+    with store.database.errors("testing"):
+        return store.database.fetch(sql)[0][0]
 
 
 def files_of(path: Path) -> dict[str, bytes]:
@@ -60,7 +82,7 @@ def test_open_creates_a_private_store_in_wal_mode(store_path: Path) -> None:
     with Store.open(store_path) as store:
         assert store.schema_version == migrations.LATEST
         pragmas = {
-            name: store._db.execute(f"PRAGMA {name}").fetchone()[0]
+            name: sqlite_of(store).execute(f"PRAGMA {name}").fetchone()[0]
             for name in ("journal_mode", "busy_timeout", "synchronous", "foreign_keys")
         }
         run = start(store)
@@ -165,22 +187,25 @@ def test_a_location_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> N
         assert not denied.value.unusable
 
 
-def test_full_disk_stores_nothing_of_the_call_and_the_store_stays_usable(store: Store) -> None:
+def test_full_disk_stores_nothing_of_the_call_and_the_store_stays_usable(
+    sqlite_store: Store,
+) -> None:
+    store, db = sqlite_store, sqlite_of(sqlite_store)
     run = start(store)
     rng = random.Random(5)
     store.record(run, findings=[finding("/tmp/a.txt", v) for v in rrns(rng, 10)])
-    pages = store._db.execute("PRAGMA page_count").fetchone()[0]
-    store._db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full now
+    pages = db.execute("PRAGMA page_count").fetchone()[0]
+    db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full now
     big = [finding("/tmp/b.txt", v) for v in rrns(rng, 5_000)]
     with pytest.raises(StoreError, match="disk full") as caught:
         store.record(run, findings=big, document=local("/tmp/b.txt", category=Category.EXPOSURE))
     assert not caught.value.unusable
-    count = store._db.execute("SELECT count(*) FROM findings").fetchone()[0]
-    documents = store._db.execute("SELECT count(*) FROM documents").fetchone()[0]
+    count = db.execute("SELECT count(*) FROM findings").fetchone()[0]
+    documents = db.execute("SELECT count(*) FROM documents").fetchone()[0]
     assert (count, documents) == (10, 1)
-    store._db.execute("PRAGMA max_page_count = 1073741823")  # space again
+    db.execute("PRAGMA max_page_count = 1073741823")  # space again
     store.record(run, findings=big, document=local("/tmp/b.txt", category=Category.EXPOSURE))
-    assert store._db.execute("SELECT count(*) FROM findings").fetchone()[0] == 5_010
+    assert db.execute("SELECT count(*) FROM findings").fetchone()[0] == 5_010
 
 
 # -- migrations ----------------------------------------------------------------------------------
@@ -277,18 +302,29 @@ def test_migrations_are_numbered_in_order() -> None:
 # -- recording -----------------------------------------------------------------------------------
 
 
-def test_raw_values_and_snippets_are_never_stored(store_path: Path) -> None:
+def at_rest(location: Location) -> bytes:
+    """Every byte the engine keeps on disk for the store: the SQLite file and its WAL, or
+    the PostgreSQL server's whole data folder (tables and write-ahead log) after a
+    checkpoint."""
+    if not is_postgres(location):
+        return b"".join(files_of(Path(location)).values())
+    (folder,) = rows(location, "SHOW data_directory")[0]
+    rows(location, "CHECKPOINT")
+    return b"".join(p.read_bytes() for p in Path(folder).rglob("*") if p.is_file())
+
+
+def test_raw_values_and_snippets_are_never_stored(store_location: Location) -> None:
     rng = random.Random(7)
     values = rrns(rng, 20)
     revealed = [finding("https://bbs.example.cn/t/1", v, reveal=True) for v in values]
     assert all(f.value for f in revealed)
-    with Store.open(store_path, ip_country=no_ip) as store:
+    with Store.open(store_location, ip_country=no_ip) as store:
         run = start(store)
         store.record(
             run, findings=revealed, document=page("https://bbs.example.cn/t/1", findings=revealed)
         )
-        on_disk = b"".join(files_of(store_path).values())  # with the WAL, before checkpoint
-    on_disk += store_path.read_bytes()
+        on_disk = at_rest(store_location)  # with the WAL, before SQLite's checkpoint
+    on_disk += at_rest(store_location)
     for value in values:
         assert value.encode() not in on_disk
         assert value.replace("-", "").encode() not in on_disk
@@ -305,9 +341,9 @@ def test_rescanning_a_page_does_not_double_count(store: Store) -> None:
         facts = page(url, findings=found, fetched_at=f"{day}T10:00:00+00:00")
         store.record(run, findings=found, document=facts)
         store.finish_run(run, finished=day, outcome="completed", summary={})
-    assert store._db.execute("SELECT count(*) FROM findings").fetchone()[0] == 3
-    assert store._db.execute("SELECT count(*) FROM documents").fetchone()[0] == 1
-    seen = store._db.execute("SELECT DISTINCT first_seen, last_seen FROM findings").fetchall()
+    assert one(store, "SELECT count(*) FROM findings") == 3
+    assert one(store, "SELECT count(*) FROM documents") == 1
+    seen = store.database.fetch("SELECT DISTINCT first_seen, last_seen FROM findings")
     assert seen == [("2026-01-01T10:00:00+00:00", "2026-02-01T10:00:00+00:00")]
     counts = store.trend_counts(TrendQuery())
     assert counts.total.cases == 1
@@ -328,15 +364,15 @@ def test_a_changed_page_is_updated_and_its_history_kept(store: Store) -> None:
     store.record(
         run, document=page(url, category=None, sha256="2" * 64, fetched_at="2026-03-01T00:00:00Z")
     )
-    history = store._db.execute(
+    history = store.database.fetch(
         "SELECT sha256, category, seen_from, seen_until FROM document_history"
-    ).fetchall()
+    )
     assert history == [
         ("1" * 64, "trading", "2026-01-01T00:00:00+00:00", "2026-01-01T00:00:00+00:00")
     ]
-    current = store._db.execute(
+    current = store.database.fetch(
         "SELECT sha256, category, case_category, case_seen, version_seen FROM documents"
-    ).fetchone()
+    )[0]
     assert current == (
         "2" * 64,
         None,
@@ -358,7 +394,7 @@ def test_findings_in_batches_before_their_document(store: Store) -> None:
         store.record(run, findings=batch)
     assert store.trend_counts(TrendQuery()).total.records == 0  # not a case yet
     store.record(run, document=local(source, category=Category.EXPOSURE))
-    documents = store._db.execute("SELECT key, category FROM documents").fetchall()
+    documents = store.database.fetch("SELECT key, category FROM documents")
     assert documents == [(str(Path(source).resolve()), "exposure")]
     counts = store.trend_counts(TrendQuery())
     assert (counts.total.cases, counts.total.records) == (1, 30)
@@ -382,20 +418,21 @@ def test_a_failed_call_records_nothing(store: Store) -> None:
             issues=[ScanIssue("x", "input", "unreadable")],
         )
     for table in ("documents", "findings", "records", "errors"):
-        assert store._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
+        assert one(store, f"SELECT count(*) FROM {table}") == 0
 
 
-def test_an_interrupt_just_after_begin_does_not_wedge_the_store(store: Store) -> None:
+def test_an_interrupt_just_after_begin_does_not_wedge_the_store(sqlite_store: Store) -> None:
     # A Ctrl-C or SIGTERM can land after BEGIN ran and before its block began; the run must
     # still be able to record what it found and say that it was interrupted.
+    store, db = sqlite_store, sqlite_of(sqlite_store)
     run = start(store)
     url = "https://bbs.example.cn/t/2"
     found = [finding(url, v) for v in rrns(random.Random(5), 2)]
-    store._db.execute("BEGIN IMMEDIATE")
+    db.execute("BEGIN IMMEDIATE")
     store.record(run, findings=found, document=page(url, findings=found))
     store.finish_run(run, finished=STARTED, outcome="interrupted", summary={})
-    assert not store._db.in_transaction
-    assert store._db.execute("SELECT count(*) FROM findings").fetchone()[0] == 2
+    assert not db.in_transaction
+    assert db.execute("SELECT count(*) FROM findings").fetchone()[0] == 2
     assert store.runs()[0].outcome == "interrupted"
 
 
@@ -410,13 +447,13 @@ def test_batch_is_one_transaction_and_each_call_stays_atomic(store: Store) -> No
 
     with pytest.raises(RuntimeError):
         failing_batch()
-    assert store._db.execute("SELECT count(*) FROM documents").fetchone()[0] == 0
+    assert one(store, "SELECT count(*) FROM documents") == 0
     with store.batch():
         store.record(run, document=page("https://a.example.cn/1"))
         with pytest.raises(StoreError):
             store.record(999, findings=[finding("https://a.example.cn/2", rrns(rng, 1)[0])])
         store.record(run, document=page("https://a.example.cn/3"))
-    keys = [k for (k,) in store._db.execute("SELECT key FROM documents ORDER BY id")]
+    keys = [k for (k,) in store.database.fetch("SELECT key FROM documents ORDER BY id")]
     assert keys == ["https://a.example.cn/1", "https://a.example.cn/3"]
 
 
@@ -510,14 +547,14 @@ def test_offline_ip_lookup() -> None:
         assert registry_country(private) is None
 
 
-def test_country_is_stored_with_how_it_was_decided(store_path: Path) -> None:
-    with Store.open(store_path, ip_country=lambda address: "HK") as store:
+def test_country_is_stored_with_how_it_was_decided(store_location: Location) -> None:
+    with Store.open(store_location, ip_country=lambda address: "HK") as store:
         run = start(store)
         store.record(run, document=page("https://a.example.cn/1"))
         store.record(run, document=page("https://b.example.com/1", address="198.51.100.7"))
         store.record(run, document=page("https://c.example.com/1", country="TW"))
         store.record(run, document=local("notes.txt", category=Category.EXPOSURE))
-    assert rows(store_path, "SELECT country, country_source FROM documents ORDER BY id") == [
+    assert rows(store_location, "SELECT country, country_source FROM documents ORDER BY id") == [
         ("CN", "tld"),
         ("HK", "ip"),
         ("TW", "annotation"),
@@ -569,17 +606,38 @@ def test_a_fresh_crawl_supersedes_an_interrupted_one(store: Store) -> None:
     assert store.resumable([TARGET]) is None
 
 
-def test_a_crawl_still_running_elsewhere_is_not_resumable(store: Store) -> None:
-    run = start(store, [TARGET])
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+RUNNING_CRAWLER = """
+import sys, time
+sys.path.insert(0, {repo!r})
+from leakwatch.store import Store
+from tests.store_data import page, start
+store = Store.open({location!r}, ip_country=lambda a: None)
+target = "https://bbs.example.cn/"
+run = start(store, [target])
+store.record(run, document=page(target), done=[target])
+print(run, flush=True)
+time.sleep(60)  # still crawling, until killed
+"""
+
+
+def test_a_crawl_still_running_elsewhere_is_not_resumable(
+    store: Store, store_location: Location
+) -> None:
+    script = RUNNING_CRAWLER.format(repo=str(REPO), location=str(store_location))
+    crawler = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     try:
-        store._db.execute("UPDATE runs SET pid = ? WHERE id = ?", (sleeper.pid, run))
+        assert crawler.stdout is not None
+        run = int(crawler.stdout.readline())
         assert store.resumable([TARGET]) is None
-        assert store.runs()[0].running
+        assert [(r.id, r.running) for r in store.runs()] == [(run, True)]
     finally:
-        sleeper.kill()
-        sleeper.wait()
-    assert store.resumable([TARGET]) is not None
+        crawler.kill()
+        crawler.communicate(timeout=30)
+    resume = store.resumable([TARGET])
+    assert resume is not None
+    assert (resume.run_id, resume.done) == (run, {TARGET})
     assert not store.runs()[0].running
 
 
@@ -590,7 +648,7 @@ sys.path.insert(0, {repo!r})
 from leakwatch.models import QueuedUrl
 from leakwatch.store import Store
 from tests.store_data import page, start
-store = Store.open(Path({path!r}), ip_country=lambda a: None)
+store = Store.open({location!r}, ip_country=lambda a: None)
 target = "https://bbs.example.cn/"
 run = start(store, [target])
 store.record(run, document=page(target), done=[target],
@@ -603,13 +661,13 @@ os.kill(os.getpid(), signal.SIGKILL)  # power cut: no finish_run, no close
 """
 
 
-def test_a_crawl_killed_with_sigkill_resumes_where_it_stopped(store_path: Path) -> None:
-    script = KILLED_CRAWLER.format(repo=str(REPO), path=str(store_path))
+def test_a_crawl_killed_with_sigkill_resumes_where_it_stopped(store_location: Location) -> None:
+    script = KILLED_CRAWLER.format(repo=str(REPO), location=str(store_location))
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, timeout=60, check=False
     )
     assert done.returncode == -signal.SIGKILL, done.stderr.decode()
-    with Store.open(store_path) as store:
+    with Store.open(store_location) as store:
         resume = store.resumable([TARGET])
         assert resume is not None
         assert store.runs()[0].outcome is None
@@ -622,7 +680,8 @@ def test_a_crawl_killed_with_sigkill_resumes_where_it_stopped(store_path: Path) 
             TARGET + "2/next",
         ]
         assert {q.depth for q in resume.pending} == {1, 2}
-        assert store._db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    if not is_postgres(store_location):
+        assert rows(store_location, "PRAGMA integrity_check") == [("ok",)]
 
 
 # -- two writers -----------------------------------------------------------------------------------
@@ -640,7 +699,7 @@ go = Path({go!r})
 print("ready", flush=True)
 while not go.exists():  # both writers start together
     time.sleep(0.005)
-with Store.open(Path({path!r}), ip_country=lambda a: None) as store:
+with Store.open({location!r}, ip_country=lambda a: None) as store:
     run = start(store)
     for i in range(PAGES):
         # Half the pages are seen by both writers (same URL, same identifiers).
@@ -654,16 +713,18 @@ print("ok")
 """
 
 
-def test_two_processes_recording_at_once_lose_nothing(store_path: Path) -> None:
+def test_two_processes_recording_at_once_lose_nothing(
+    store_location: Location, tmp_path: Path
+) -> None:
     pages = 300
-    go = store_path.parent / "go"
+    go = tmp_path / "go"
     writers = [
         subprocess.Popen(
             [
                 sys.executable,
                 "-c",
                 WRITER.format(
-                    repo=str(REPO), path=str(store_path), worker=w, go=str(go), pages=pages
+                    repo=str(REPO), location=str(store_location), worker=w, go=str(go), pages=pages
                 ),
             ],
             stdout=subprocess.PIPE,
@@ -671,7 +732,6 @@ def test_two_processes_recording_at_once_lose_nothing(store_path: Path) -> None:
         )
         for w in (0, 1)
     ]
-    store_path.parent.mkdir(parents=True, exist_ok=True)
     for writer in writers:
         assert writer.stdout is not None
         assert writer.stdout.readline() == b"ready\n"
@@ -687,16 +747,17 @@ def test_two_processes_recording_at_once_lose_nothing(store_path: Path) -> None:
         for i in range(pages)
         if not i % 2
     }
-    keys = {k for (k,) in rows(store_path, "SELECT key FROM documents")}
+    keys = {k for (k,) in rows(store_location, "SELECT key FROM documents")}
     assert keys == shared | own
     expected = 0
     for url in keys:
         n = int(url.rsplit("/", 1)[1])
         local_rng = random.Random(n)
         expected += len({synthetic.rrn(local_rng) for _ in range(10)})
-    assert rows(store_path, "SELECT count(*) FROM findings") == [(expected,)]
-    assert rows(store_path, "SELECT count(*), min(outcome) FROM runs") == [(2, "completed")]
-    assert rows(store_path, "PRAGMA integrity_check") == [("ok",)]
+    assert rows(store_location, "SELECT count(*) FROM findings") == [(expected,)]
+    assert rows(store_location, "SELECT count(*), min(outcome) FROM runs") == [(2, "completed")]
+    if not is_postgres(store_location):
+        assert rows(store_location, "PRAGMA integrity_check") == [("ok",)]
 
 
 OPENER = """
@@ -709,17 +770,26 @@ go = Path({go!r})
 print("ready", flush=True)
 while not go.exists():
     time.sleep(0.001)
-for n in range({stores}):  # the openers move through the stores side by side
-    with Store.open(go.parent / f"store{{n}}.db") as store:
+for location in {stores!r}:  # the openers move through the stores side by side
+    with Store.open(location) as store:
         start(store)
 print("ok")
 """
 
 
-def test_processes_creating_the_same_store_at_once_all_succeed(tmp_path: Path) -> None:
-    # SQLite answers BUSY at once (no busy handler) to a switch to WAL that races another.
-    go, stores = tmp_path / "go", 8
-    script = OPENER.format(repo=str(REPO), go=str(go), stores=stores)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_processes_creating_the_same_store_at_once_all_succeed(
+    engine: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # SQLite answers BUSY at once (no busy handler) to a switch to WAL that races another;
+    # PostgreSQL makes the tables of one database in one transaction at a time.
+    go = tmp_path / "go"
+    if engine == "sqlite":
+        stores: list[Location] = [tmp_path / f"store{n}.db" for n in range(8)]
+    else:
+        server = request.getfixturevalue("postgres_url")
+        stores = [new_database(server) for _ in range(4)]
+    script = OPENER.format(repo=str(REPO), go=str(go), stores=[str(s) for s in stores])
     openers = [
         subprocess.Popen(
             [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -734,13 +804,12 @@ def test_processes_creating_the_same_store_at_once_all_succeed(tmp_path: Path) -
         out, err = opener.communicate(timeout=60)
         assert opener.returncode == 0, err.decode()
         assert out.decode().strip() == "ok"
-    for n in range(stores):
-        assert rows(tmp_path / f"store{n}.db", "SELECT count(*) FROM runs") == [(4,)]
+    for location in stores:
+        assert rows(location, "SELECT count(*) FROM runs") == [(4,)]
 
 
-def test_kisa_store_counts(tmp_path: Path) -> None:
-    path = store_data.kisa_store(tmp_path / "kisa.db")
-    with Store.read(path) as store:
+def test_kisa_store_counts(store_location: Location) -> None:
+    with Store.read(store_data.kisa_store(store_location)) as store:
         counts = store.trend_counts(TrendQuery())
     by_year = {g.key: (g.exposure, g.trading) for g in counts.groups}
     assert by_year == {"2020": (1_797, 2_500), "2023": (1_522, 3_892)}

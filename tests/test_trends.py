@@ -4,21 +4,31 @@ empty periods, growth and CAGR; and the option parsers."""
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import pytest
 
 from leakwatch.models import Category
 from leakwatch.report import trends
 from leakwatch.report.trends import TrendRow
-from leakwatch.store import GroupCounts, Grouping, Store, TrendCounts, TrendQuery, YearBasis
+from leakwatch.store import (
+    GroupCounts,
+    Grouping,
+    Location,
+    Store,
+    TrendCounts,
+    TrendQuery,
+    YearBasis,
+)
 from tests.store_data import finding, local, page, rrns, start
+from tests.stores import ENGINES, new_database
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
-    """A small store with every case shape the report must tell apart."""
-    path = tmp_path_factory.mktemp("trends") / "leakwatch.db"
+@pytest.fixture(scope="module", params=ENGINES)
+def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Store:
+    """A small store with every case shape the report must tell apart, in each engine."""
+    path: Location = tmp_path_factory.mktemp("trends") / "leakwatch.db"
+    if request.param == "postgresql":
+        path = new_database(request.getfixturevalue("postgres_url"))
     rng = random.Random(11)
     shared = rrns(rng, 1)[0]  # one identifier on two sites, in two years
     with Store.open(path, ip_country=lambda address: "HK") as writer:
@@ -255,8 +265,10 @@ def test_country_and_baseline_options() -> None:
         trends.check_baseline(20, Grouping.YEAR)
 
 
-def test_a_published_date_that_is_not_a_date_falls_back_to_first_seen(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "s.db", ip_country=lambda a: None) as writer:
+def test_a_published_date_that_is_not_a_date_falls_back_to_first_seen(
+    store_location: Location,
+) -> None:
+    with Store.open(store_location, ip_country=lambda a: None) as writer:
         run = start(writer)
         for n, published in enumerate(["yesterday", "2022-00-01", "2020-02-02T08:00:00+08:00"]):
             writer.record(
@@ -271,9 +283,9 @@ def test_a_published_date_that_is_not_a_date_falls_back_to_first_seen(tmp_path: 
     assert table(result) == {"2020-02": (0, 1, 0), "2024-04": (0, 2, 0)}
 
 
-def test_a_local_copy_seen_first_is_still_its_sites_case(tmp_path: Path) -> None:
+def test_a_local_copy_seen_first_is_still_its_sites_case(store_location: Location) -> None:
     dump = "e" * 64
-    with Store.open(tmp_path / "s.db", ip_country=lambda a: None) as writer:
+    with Store.open(store_location, ip_country=lambda a: None) as writer:
         run = start(writer)
         saved = local("/cases/saved.html", category=Category.EXPOSURE, sha256=dump)
         writer.record(run, document=saved, seen="2023-01-01T00:00:00+00:00")
@@ -285,11 +297,11 @@ def test_a_local_copy_seen_first_is_still_its_sites_case(tmp_path: Path) -> None
     assert table(by_year) == {"2023": (0, 1, 0)}  # the earliest copy's date, strongest category
 
 
-def test_one_case_is_one_page_not_one_url_or_one_copy(tmp_path: Path) -> None:
+def test_one_case_is_one_page_not_one_url_or_one_copy(store_location: Location) -> None:
     # KISA counts pages: a page reached under a tracking parameter, or saved to disk and
     # scanned again later, is the same case; the same dump posted on two sites is two.
     dump = "d" * 64
-    with Store.open(tmp_path / "s.db", ip_country=lambda a: None) as writer:
+    with Store.open(store_location, ip_country=lambda a: None) as writer:
         run = start(writer)
         writer.record(run, document=page("https://bbs.example.cn/t/1", sha256=dump,
                                          fetched_at="2023-03-01T00:00:00Z"))  # fmt: skip

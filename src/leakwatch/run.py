@@ -15,7 +15,6 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, closing, contextmanager, suppress
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from leakwatch import __version__
@@ -36,7 +35,7 @@ from leakwatch.models import DocumentFacts, Event, Finding, ScanIssue, Severity,
 from leakwatch.output_file import OutputClosed
 from leakwatch.pipeline import Tally, backfill, crawl
 from leakwatch.report.scan_output import RunInfo, Summary, Writer, summary_dict
-from leakwatch.store import Resume, Store, default_path
+from leakwatch.store import Resume, Store, location_of
 from leakwatch.store.recorder import Recorder
 
 
@@ -73,7 +72,7 @@ class Request:
     spec: DetectorSpec
     workers: int
     run: RunInfo
-    db: Path | None = None
+    db: str | None = None  # a store file's path or a postgresql:// URL; None: the default
     no_store: bool = False
     resume: bool = False
     strict: bool = False
@@ -317,7 +316,7 @@ class _Record:
 
 @contextmanager
 def _recording(
-    db: Path | None,
+    db: str | None,
     no_store: bool,
     resume: bool,
     plan: targets.Plan,
@@ -332,14 +331,14 @@ def _recording(
             raise UsageError("--resume needs the store: drop --no-store")
         yield plan, _Record()
         return
-    with Store.open(db or default_path(os.environ)) as store:
+    with Store.open(location_of(db, os.environ)) as store:
         previous = None
         if resume:
             lines = [_target_line(t, names) for t in plan.targets]
             previous = store.resumable(lines or None)
             if previous is None:
                 which = "these targets" if lines else "any targets"
-                raise UsageError(f"--resume: no interrupted crawl of {which} in {store.path}")
+                raise UsageError(f"--resume: no interrupted crawl of {which} in {store.location}")
             if not lines:
                 plan = _resumed_plan(plan, previous.targets)
         settings = {**run.settings, "inputs": [names.mask(p) for p in plan.paths]}

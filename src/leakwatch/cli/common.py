@@ -18,7 +18,7 @@ from leakwatch.detect.selftest import check_examples
 from leakwatch.errors import PackError
 from leakwatch.output_file import STDOUT
 from leakwatch.safe_text import visible
-from leakwatch.store import default_path
+from leakwatch.store import location_of
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader left
@@ -43,13 +43,14 @@ PatternsOption = Annotated[
 ]
 
 DbOption = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--db",
-        metavar="PATH",
+        metavar="PATH|URL",
         envvar="LEAKWATCH_DB",
         show_envvar=True,
-        help="The findings store (default: leakwatch.db in leakwatch's data folder).",
+        help="The findings store: a SQLite file, or a postgresql://user@host/dbname URL "
+        "(default: leakwatch.db in leakwatch's data folder).",
     ),
 ]
 
@@ -110,11 +111,13 @@ def parse_size(text: str) -> int:
     return size
 
 
-def leakwatch_files(db: Path | None) -> dict[str, Path | str]:
+def leakwatch_files(db: str | None) -> dict[str, Path | str]:
     """The files leakwatch keeps (the store, its journal, the key), which no -o may replace:
     what each is, by path."""
-    store = db or default_path(os.environ)
+    store = location_of(db, os.environ)
     key = key_path(os.environ)
+    if not isinstance(store, Path):  # a PostgreSQL store has no file here
+        return {f"the fingerprint key ({key})": key}
     return {
         f"the findings store ({store})": store,
         **{f"the findings store's journal ({store}{side})": f"{store}{side}"

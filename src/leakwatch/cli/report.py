@@ -37,7 +37,8 @@ from leakwatch.store import (
     TrendCounts,
     TrendQuery,
     YearBasis,
-    default_path,
+    location_of,
+    shown,
 )
 
 OutputOption = Annotated[
@@ -99,7 +100,7 @@ def report(
         fail(str(exc), EXIT_USAGE, no_color)
     query = TrendQuery(by=by, basis=year_basis, since=lower, before=upper, countries=countries)
     counts, baseline_counts = _EMPTY, None
-    store_path = str(db if db is not None else default_path(os.environ))
+    store_path = shown(location_of(db, os.environ))
     with _reading(db, no_color) as store:
         if store is not None:
             counts = store.trend_counts(query)
@@ -170,21 +171,21 @@ def runs(
 
 
 @contextmanager
-def _reading(db: Path | None, no_color: bool) -> Iterator[Store | None]:
+def _reading(db: str | None, no_color: bool) -> Iterator[Store | None]:
     """The store to read, or None when the default one does not exist yet."""
-    path = db if db is not None else default_path(os.environ)
-    if db is None and not path.exists():
+    location = location_of(db, os.environ)
+    if db is None and isinstance(location, Path) and not location.exists():
         yield None
         return
     try:
-        with Store.read(path) as store:
+        with Store.read(location) as store:
             yield store
     except StoreError as exc:
         fail(str(exc), EXIT_USAGE if exc.unusable else EXIT_INCOMPLETE, no_color)
 
 
 @contextmanager
-def _writing(target: str, no_color: bool, db: Path | None) -> Iterator[TextIO]:
+def _writing(target: str, no_color: bool, db: str | None) -> Iterator[TextIO]:
     """The output; never the store or the key (refused, exit 2, before anything is read)."""
     try:
         refuse_overwriting(target, leakwatch_files(db))

@@ -356,7 +356,7 @@ def _run(
 
 
 def _read_or_kept(
-    db: Path | None, plan: targets.Plan, targets_files: list[Path], patterns: list[Path]
+    db: str | None, plan: targets.Plan, targets_files: list[Path], patterns: list[Path]
 ) -> dict[str, Path | str]:
     """The files this run reads or keeps, which -o must never replace: what each is, by path."""
     kept = leakwatch_files(db)

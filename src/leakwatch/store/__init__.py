@@ -1,7 +1,10 @@
 """The findings store: where every scan records what it saw, for trend reports and resumed crawls.
 
-`Store` (sqlite.py) is the one implementation; `migrations` holds its schema, `country` how a
-site's country is decided, `values` the frozen values it hands out.
+`Store` (store.py) records and reads through a `Database` (database.py): a SQLite file
+(sqlite.py, the default) or a PostgreSQL database (postgres.py) that a team shares. The SQL
+is written once: `statements` records, `queries` counts; `migrations` holds the schema in
+both engines' words, `country` how a site's country is decided, `values` the frozen values
+the store hands out.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from typing import Any, Protocol
 
 from leakwatch.models import Capture, DocumentFacts, Finding, QueuedUrl, ScanIssue
 from leakwatch.paths import data_dir
-from leakwatch.store.sqlite import Store, document_key
+from leakwatch.store.postgres import display_url
+from leakwatch.store.store import Location, Store, document_key, is_postgres
 from leakwatch.store.values import (
     ExportRow,
     GroupCounts,
@@ -34,6 +38,7 @@ __all__ = [
     "FindingsStore",
     "GroupCounts",
     "Grouping",
+    "Location",
     "Resume",
     "RunRecord",
     "Store",
@@ -42,12 +47,15 @@ __all__ = [
     "YearBasis",
     "default_path",
     "document_key",
+    "is_postgres",
+    "location_of",
+    "shown",
 ]
 
 
 class FindingsStore(Protocol):
-    """What a scan records into: `Store` is the implementation; a scan run with --no-store
-    (or a test) can pass anything else with these methods."""
+    """What a scan records into: `Store` is the implementation (on SQLite or PostgreSQL); a
+    test can pass anything else with these methods."""
 
     def start_run(
         self,
@@ -85,10 +93,26 @@ class FindingsStore(Protocol):
     def close(self) -> None: ...
 
 
-def default_path(environ: Mapping[str, str]) -> Path:
-    """$LEAKWATCH_DB, else leakwatch.db in leakwatch's data folder ($LEAKWATCH_HOME or the
-    platform's user data dir)."""
+def default_path(environ: Mapping[str, str]) -> Location:
+    """$LEAKWATCH_DB (a path or a postgresql:// URL), else leakwatch.db in leakwatch's data
+    folder ($LEAKWATCH_HOME or the platform's user data dir)."""
     override = environ.get(DB_ENV)
     if override:
-        return Path(override).expanduser()
+        return override if is_postgres(override) else Path(override).expanduser()
     return data_dir(environ) / DB_FILENAME
+
+
+def shown(location: Location) -> str:
+    """How messages and reports name a store: its path, or its URL without a password."""
+    if is_postgres(location):
+        return display_url(str(location))
+    return str(location)
+
+
+def location_of(db: str | Path | None, environ: Mapping[str, str]) -> Location:
+    """The store a command uses: --db (a path or a postgresql:// URL), else the default."""
+    if db is None or db == "":
+        return default_path(environ)
+    if is_postgres(db):
+        return str(db)
+    return Path(db).expanduser()

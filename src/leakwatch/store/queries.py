@@ -19,26 +19,25 @@ Bounds (`since`, `before`) apply to those dates.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
-from leakwatch.store.migrations import PUBLISHED_OK
+from leakwatch.store.database import Database
 from leakwatch.store.values import GroupCounts, Grouping, TrendCounts, TrendQuery, YearBasis
 
-_VALID_PUBLISHED = PUBLISHED_OK.format(column="d.published")
 
-
-def trend_counts(db: sqlite3.Connection, query: TrendQuery) -> TrendCounts:
+def trend_counts(db: Database, query: TrendQuery) -> TrendCounts:
     """Counts for every non-empty period or group, and the totals."""
     return _Counter(db, query).run()
 
 
 class _Counter:
-    def __init__(self, db: sqlite3.Connection, query: TrendQuery) -> None:
+    def __init__(self, db: Database, query: TrendQuery) -> None:
         self.db = db
         self.query = query
+        self.pairs = db.dialect.pairs("d.findings_by_type")
+        valid = db.dialect.published_ok("d.published")
         if query.basis is YearBasis.PUBLISHED:
-            self.case_date = f"(CASE WHEN {_VALID_PUBLISHED} THEN d.published ELSE d.case_seen END)"
+            self.case_date = f"(CASE WHEN {valid} THEN d.published ELSE d.case_seen END)"
             # findings.published holds only valid dates (NULL otherwise)
             self.record_date = "coalesce(f.published, f.first_seen)"
         else:
@@ -53,16 +52,16 @@ class _Counter:
         cases, params = self._cases()
         # A document's findings_by_type is a JSON object: json_each gives one row per type.
         key = "j.key" if by is Grouping.TYPE else self._case_key()
-        cases_from = "d, json_each(d.findings_by_type) j" if by is Grouping.TYPE else "d"
-        for group, category, count in self.db.execute(
+        cases_from = f"d, {self.pairs} j" if by is Grouping.TYPE else "d"
+        for group, category, count in self.db.fetch(
             f"""{cases} SELECT {key}, d.case_category, count(*) FROM {cases_from}
                 GROUP BY 1, 2""",
             params,
         ):
-            (trading if category == "trading" else exposure)[group] = count
-        for group, type_, count in self.db.execute(
-            f"""{cases} SELECT {key}, j.key, sum(j.value)
-                FROM d, json_each(d.findings_by_type) j GROUP BY 1, 2""",
+            (trading if category == "trading" else exposure)[group] = int(count)
+        for group, type_, count in self.db.fetch(
+            f"""{cases} SELECT {key}, j.key, sum(CAST(j.value AS INTEGER))
+                FROM d, {self.pairs} j GROUP BY 1, 2""",
             params,
         ):
             findings.setdefault(group, {})[type_] = int(count)
@@ -159,21 +158,25 @@ class _Counter:
             case _:
                 pass
         bounds: list[str] = []
-        self._bounds("first", bounds, params)
+        first = f"min({self.record_date})"
+        self._bounds(first, bounds, params)
         having = f"HAVING {' AND '.join(bounds)}" if bounds else ""
         # Grouping by record first reads the index in its order: no sort for periods.
         per_record = f"""SELECT {group or "NULL"} AS grp, f.record_id AS record,
-                                min({self.record_date}) AS first
+                                {first} AS earliest
                          FROM findings f WHERE {" AND ".join(where)}
-                         GROUP BY f.record_id{", grp" if group else ""} {having}"""
+                         GROUP BY f.record_id{", " + group if group else ""} {having}"""
         if by is Grouping.TYPE:  # a record's type is in the records table
             sql = f"""SELECT r.type, count(*) FROM ({per_record}) x
                       JOIN records r ON r.id = x.record GROUP BY 1"""
         else:
-            outer = {Grouping.YEAR: "substr(first, 1, 4)", Grouping.MONTH: "substr(first, 1, 7)"}
+            outer = {
+                Grouping.YEAR: "substr(earliest, 1, 4)",
+                Grouping.MONTH: "substr(earliest, 1, 7)",
+            }
             key = outer.get(by, "grp") if by is not None else "NULL"
-            sql = f"SELECT {key}, count(*) FROM ({per_record}) GROUP BY 1"
-        return dict(self.db.execute(sql, params))
+            sql = f"SELECT {key}, count(*) FROM ({per_record}) x GROUP BY 1"
+        return {group: int(count) for group, count in self.db.fetch(sql, params)}
 
     def _total(self, groups: tuple[GroupCounts, ...]) -> GroupCounts:
         by = self.query.by
@@ -181,13 +184,13 @@ class _Counter:
         exposure = trading = 0
         if by is Grouping.TYPE:  # a case with two types is in two groups: count it once
             cases, params = self._cases()
-            for category, count in self.db.execute(
+            for category, count in self.db.fetch(
                 f"{cases} SELECT d.case_category, count(*) FROM d GROUP BY 1", params
             ):
                 if category == "trading":
-                    trading = count
+                    trading = int(count)
                 else:
-                    exposure = count
+                    exposure = int(count)
         else:  # each case is in exactly one period or group
             exposure = sum(g.exposure for g in groups)
             trading = sum(g.trading for g in groups)
