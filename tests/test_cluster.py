@@ -16,8 +16,8 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -141,6 +141,14 @@ class DaskProcesses:
 def dask_cluster(tmp_path: Path) -> Iterator[DaskProcesses]:
     """`dask scheduler` and two `dask worker` processes (no nanny: a killed worker stays
     dead) on 127.0.0.1."""
+    with dask_processes(tmp_path, workers=2) as processes:
+        yield processes
+
+
+@contextmanager
+def dask_processes(
+    tmp_path: Path, *, workers: int, worker_options: Sequence[str] = ()
+) -> Iterator[DaskProcesses]:
     info = tmp_path / "scheduler.json"
     env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}
@@ -148,21 +156,22 @@ def dask_cluster(tmp_path: Path) -> Iterator[DaskProcesses]:
         [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
          "--no-dashboard", "--scheduler-file", str(info)], **quiet,  # type: ignore[arg-type]
     )  # fmt: skip
-    workers: list[subprocess.Popen[bytes]] = []
+    started: list[subprocess.Popen[bytes]] = []
     try:
         deadline = time.monotonic() + 60
         while not info.exists() or not info.read_text().strip():
             assert time.monotonic() < deadline, "the dask scheduler did not start"
             time.sleep(0.1)
         address = json.loads(info.read_text())["address"]
-        for _ in range(2):
-            workers.append(subprocess.Popen(
+        for _ in range(workers):
+            started.append(subprocess.Popen(
                 [str(BIN / "dask"), "worker", address, "--nthreads", "1", "--no-nanny",
-                 "--no-dashboard", "--host", "127.0.0.1"], **quiet,  # type: ignore[arg-type]
+                 "--no-dashboard", "--host", "127.0.0.1", *worker_options],
+                **quiet,  # type: ignore[arg-type]
             ))  # fmt: skip
-        yield DaskProcesses(address, workers)
+        yield DaskProcesses(address, started)
     finally:
-        for process in [*workers, scheduler]:
+        for process in [*started, scheduler]:
             process.kill()
             process.wait(30)
 
@@ -198,6 +207,28 @@ def test_a_worker_killed_mid_run_loses_and_doubles_nothing(
     assert [strip(d) for d in documents] == alone["documents"]
     assert [strip(f) for f in findings] == alone["findings"]
     assert yearly(cli, db) == yearly(cli, tmp_path / "alone.db")
+
+
+@pytest.mark.parametrize(
+    ("preload", "says"),
+    [
+        ("import leakwatch\nleakwatch.__version__ = '0.0.1'\n", "runs leakwatch 0.0.1"),
+        ("import sys\nsys.modules['leakwatch'] = None\n", "cannot run leakwatch"),
+    ],
+    ids=["another-version", "no-leakwatch"],
+)
+def test_a_worker_with_another_or_no_leakwatch_is_refused(
+    cli: Cli, tmp_path: Path, preload: str, says: str
+) -> None:
+    # A worker's start-up script (dask's --preload) makes it another install of leakwatch.
+    script = tmp_path / "other_install.py"
+    script.write_text(preload, encoding="utf-8")
+    (tmp_path / "a.txt").write_text("nothing here\n")
+    with dask_processes(tmp_path, workers=1, worker_options=["--preload", str(script)]) as dask:
+        result = cli("scan", str(tmp_path / "a.txt"), "--cluster", dask.address, "--db",
+                     str(tmp_path / "s.db"))  # fmt: skip
+    assert_one_line_error(result, 2, says, "install the same version on every worker")
+    assert not (tmp_path / "s.db").exists()  # refused before anything was recorded
 
 
 def test_a_scheduler_out_of_reach_is_one_line_and_exit_2(cli: Cli, tmp_path: Path) -> None:

@@ -457,6 +457,19 @@ def test_batch_is_one_transaction_and_each_call_stays_atomic(store: Store) -> No
     assert keys == ["https://a.example.cn/1", "https://a.example.cn/3"]
 
 
+def test_a_reader_sees_one_snapshot_while_another_scan_records(
+    store: Store, store_location: Location
+) -> None:
+    run = start(store)
+    store.record(run, document=page("https://a.example.cn/1"))
+    with Store.read(store_location) as reader, reader.database.snapshot("testing"):
+        before = reader.database.fetch("SELECT count(*) FROM documents")
+        store.record(run, document=page("https://a.example.cn/2"))  # committed meanwhile
+        during = reader.database.fetch("SELECT count(*) FROM documents")
+    assert before == during == [(1,)]
+    assert rows(store_location, "SELECT count(*) FROM documents") == [(2,)]
+
+
 def test_errors_and_runs_are_recorded(store: Store) -> None:
     run = start(store, ["https://bbs.example.cn/"])
     store.record(run, issues=[ScanIssue("https://bbs.example.cn/x", "timeout", "timed out")])

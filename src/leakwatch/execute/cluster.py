@@ -131,12 +131,19 @@ class DaskCluster:
             raise UsageError(
                 f"--cluster {self.address}: no worker joined within {WORKER_SECONDS} s"
             ) from None
-        versions = self.client.run(_version)
+        # A worker without leakwatch cannot even unpickle _version: its error comes back as
+        # the answer instead of ending the run with a traceback.
+        versions = self.client.run(_version, on_error="return")
         wrong = {worker: v for worker, v in versions.items() if v != __version__}
         if wrong:
-            worker, version = sorted(wrong.items())[0]
+            worker, version = sorted(wrong.items(), key=lambda item: str(item[0]))[0]
+            runs = (
+                f"runs leakwatch {version}"
+                if isinstance(version, str)
+                else f"cannot run leakwatch ({error_line(version)})"
+            )
             raise UsageError(
-                f"--cluster {self.address}: worker {worker} runs leakwatch {version}, this is "
+                f"--cluster {self.address}: worker {worker} {runs}, this is leakwatch "
                 f"{__version__}: install the same version on every worker"
             )
         self.run_id = uuid.uuid4().hex
