@@ -30,6 +30,7 @@ class Dialect:
     json_pairs: str  # {column}: JSON object text -> a table of (key, value) rows
     # {column} starts like an ISO date: four digits, '-', a month's first digit 0 or 1.
     iso_date_start: str
+    arrays: bool = False  # takes arrays as parameters: a call's rows in one statement
 
     def json_field(self, column: str, key: str) -> str:
         return self.json_text.format(column=column, key=key)
@@ -60,6 +61,7 @@ POSTGRES = Dialect(
     json_text="({column}::json ->> '{key}')",
     json_pairs="json_each_text({column}::json)",
     iso_date_start="{column} ~ '^[0-9][0-9][0-9][0-9]-[0-1][0-9]'",
+    arrays=True,
 )
 
 

@@ -150,14 +150,17 @@ class PostgresDatabase:
         return _errors(self.location, doing, _psycopg())
 
     def write(self, doing: str, work: Callable[[], _T]) -> _T:
+        # In a pipeline: statements whose answer is not read go out without waiting for the
+        # server, so a page's dozen statements cost a few round trips, not a dozen.
         if self._in_transaction:  # a savepoint of the batch's transaction
-            with self.errors(doing), self.connection.transaction():
+            with self.errors(doing), self.connection.pipeline(), self.connection.transaction():
                 return work()
         psycopg = _psycopg()
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 with (
                     _errors(self.location, doing, psycopg, retry=attempt < WRITE_ATTEMPTS),
+                    self.connection.pipeline(),
                     self.connection.transaction(),
                 ):
                     return work()
@@ -167,7 +170,7 @@ class PostgresDatabase:
 
     @contextmanager
     def transaction(self, doing: str) -> Iterator[None]:
-        with self.errors(doing), self.connection.transaction():
+        with self.errors(doing), self.connection.pipeline(), self.connection.transaction():
             self._in_transaction = True
             try:
                 yield

@@ -13,6 +13,14 @@ from leakwatch.store.database import Dialect
 
 ADD_RECORD = "INSERT INTO records (fingerprint, type) VALUES (?, ?) ON CONFLICT DO NOTHING"
 
+# The same for a whole call's records, in an engine that takes arrays as parameters.
+ADD_RECORDS = """INSERT INTO records (fingerprint, type)
+                 SELECT fingerprint, type
+                 FROM unnest(CAST(:fingerprints AS TEXT[]), CAST(:types AS TEXT[]))
+                      AS r (fingerprint, type)
+                 ORDER BY fingerprint, type
+                 ON CONFLICT DO NOTHING"""
+
 ADD_CAPTURE = "INSERT INTO captures (document_id, digest) VALUES (?, ?) ON CONFLICT DO NOTHING"
 
 ADD_ERROR = "INSERT INTO errors (run_id, time, source, kind, message) VALUES (?, ?, ?, ?, ?)"
@@ -53,6 +61,7 @@ class Statements:
     """The statements whose words depend on the engine."""
 
     upsert_finding: str
+    upsert_findings: str  # all of a call's findings in one statement ("" without arrays)
     sync_findings: str
     update_document: str
     current_sha256: str  # the document's content hash, its row locked where that exists
@@ -71,15 +80,7 @@ class Statements:
         # published date come from the document row itself, so they are right even if
         # another process changed it a moment ago.
         same_run = "findings.last_run = excluded.last_run"
-        upsert_finding = f"""
-INSERT INTO findings (document_id, record_id, masked, severity, confidence, evidence, line, col,
-                      first_seen, last_seen, first_run, last_run, case_category, country, site,
-                      published)
-SELECT :document, (SELECT r.id FROM records r WHERE r.fingerprint = :fingerprint
-                   AND r.type = :type),
-       :masked, :severity, :confidence, :evidence, :line, :col, :when, :when, :run, :run,
-       d.case_category, d.country, d.site, {published}
-FROM documents d WHERE d.id = :document
+        on_conflict = f"""
 ON CONFLICT (document_id, record_id) DO UPDATE SET
     masked = CASE WHEN {same_run} THEN findings.masked ELSE excluded.masked END,
     severity = excluded.severity,
@@ -95,6 +96,46 @@ ON CONFLICT (document_id, record_id) DO UPDATE SET
     site = excluded.site,
     published = excluded.published
 """
+        columns = """INSERT INTO findings (document_id, record_id, masked, severity, confidence,
+    evidence, line, col, first_seen, last_seen, first_run, last_run, case_category, country,
+    site, published)"""
+        upsert_finding = f"""
+{columns}
+SELECT :document, (SELECT r.id FROM records r WHERE r.fingerprint = :fingerprint
+                   AND r.type = :type),
+       :masked, :severity, :confidence, :evidence, :line, :col, :when, :when, :run, :run,
+       d.case_category, d.country, d.site, {published}
+FROM documents d WHERE d.id = :document
+{on_conflict}"""
+        # The same for a whole call's findings at once, in an engine that takes arrays as
+        # parameters: one statement, the first occurrence of each (document, record) kept
+        # (PostgreSQL may not update one row twice in one statement).
+        upsert_findings = ""
+        if dialect.arrays:
+            upsert_findings = f"""
+{columns}
+SELECT document, record, masked, severity, confidence, evidence, line, col,
+       :when, :when, :run, :run, case_category, country, site, published
+FROM (
+SELECT DISTINCT ON (f.document, r.id)
+       f.seq, f.document, r.id AS record, f.masked, f.severity, f.confidence, f.evidence,
+       f.line, f.col, d.case_category, d.country, d.site, {published} AS published
+FROM unnest(CAST(:documents AS BIGINT[]), CAST(:fingerprints AS TEXT[]),
+            CAST(:types AS TEXT[]), CAST(:masks AS TEXT[]), CAST(:severities AS TEXT[]),
+            CAST(:confidences AS DOUBLE PRECISION[]), CAST(:evidences AS TEXT[]),
+            CAST(:lines AS BIGINT[]), CAST(:cols AS BIGINT[]))
+     WITH ORDINALITY AS f (document, fingerprint, type, masked, severity, confidence,
+                           evidence, line, col, seq)
+-- Each row's record and document by their unique indexes: LIMIT 1 keeps the planner from
+-- folding these into a join that reads the whole tables (it cannot know how few rows the
+-- arrays hold, least of all in the generic plan of a prepared statement).
+CROSS JOIN LATERAL (SELECT id FROM records
+                    WHERE fingerprint = f.fingerprint AND type = f.type LIMIT 1) r
+CROSS JOIN LATERAL (SELECT * FROM documents WHERE id = f.document LIMIT 1) d
+ORDER BY f.document, r.id, f.seq
+) AS first_occurrences
+ORDER BY seq  -- recorded (and exported) in the order they were found
+{on_conflict}"""
         sync_findings = f"""
 UPDATE findings SET case_category = d.case_category, country = d.country, site = d.site,
                     published = {published}
@@ -160,6 +201,7 @@ WHERE document_id = (SELECT id FROM documents WHERE key = :key)
 """
         return cls(
             upsert_finding=upsert_finding,
+            upsert_findings=upsert_findings,
             sync_findings=sync_findings,
             update_document=update_document,
             current_sha256=f"SELECT sha256 FROM documents WHERE id = ?{lock_row}",

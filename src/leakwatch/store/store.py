@@ -327,10 +327,16 @@ class Store:
             })  # fmt: skip
         # Sorted: concurrent writers then take the records' locks in one order (PostgreSQL
         # would otherwise deadlock two scans of dumps sharing identifiers).
-        self.database.run_many(
-            statements.ADD_RECORD, sorted({(f.fingerprint, f.type) for f in findings})
-        )
-        self.database.run_many(self._sql.upsert_finding, rows)
+        records = sorted({(f.fingerprint, f.type) for f in findings})
+        if not self.database.dialect.arrays:
+            self.database.run_many(statements.ADD_RECORD, records)
+            self.database.run_many(self._sql.upsert_finding, rows)
+            return
+        self.database.run(statements.ADD_RECORDS, {
+            "fingerprints": [r[0] for r in records], "types": [r[1] for r in records],
+        })  # fmt: skip
+        columns = {name: [row[key] for row in rows] for name, key in _ARRAYS}
+        self.database.run(self._sql.upsert_findings, {**columns, "when": when, "run": run_id})
 
     def _record_document(
         self, run_id: int, facts: DocumentFacts, when: str, staged: dict[str, int]
@@ -501,6 +507,14 @@ class Store:
     def _read(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Any]:
         with self.database.errors("reading"):
             return self.database.fetch(sql, params)
+
+
+# The array parameters of Statements.upsert_findings, from the per-row parameters.
+_ARRAYS = (
+    ("documents", "document"), ("fingerprints", "fingerprint"), ("types", "type"),
+    ("masks", "masked"), ("severities", "severity"), ("confidences", "confidence"),
+    ("evidences", "evidence"), ("lines", "line"), ("cols", "col"),
+)  # fmt: skip
 
 
 def _capture_dict(capture: Capture) -> dict[str, Any]:
