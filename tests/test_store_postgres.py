@@ -50,9 +50,15 @@ def test_parameters_are_converted_outside_quotes_and_casts() -> None:
 
 def test_a_url_is_shown_without_its_password() -> None:
     assert display_url("postgresql://ana:s3cret@db.example:5433/lw") == (
-        "postgresql://ana@db.example:5433/lw"
+        "postgresql://ana:***@db.example:5433/lw"
     )
     assert display_url("postgresql://ana@db/lw") == "postgresql://ana@db/lw"
+    assert display_url("postgresql://ana:s3cret@[::1]:5432/lw") == (
+        "postgresql://ana:***@[::1]:5432/lw"
+    )
+    assert display_url("postgresql://db/lw?user=ana&password=s3cret&sslmode=require") == (
+        "postgresql://db/lw?user=ana&password=***&sslmode=require"
+    )
     assert "s3cret" not in display_url("postgresql://ana:s3cret@db:port/lw")
 
 
@@ -148,15 +154,75 @@ def test_no_server_is_one_line_without_the_password(cli: Cli, tmp_path: Path) ->
     url = f"postgresql://ana:s3cret@127.0.0.1:{closed_port()}/leakwatch"
     for command in (["scan", str(dump)], ["report"], ["export"], ["runs"]):
         result = cli(*command, "--db", url)
-        assert_one_line_error(result, 3, "cannot connect", "postgresql://ana@127.0.0.1:")
+        assert_one_line_error(result, 3, "cannot connect", "postgresql://ana:***@127.0.0.1:")
         assert "s3cret" not in result.stderr + result.stdout
     via_env = cli("report", env={"LEAKWATCH_DB": url})
     assert_one_line_error(via_env, 3, "cannot connect")
 
 
-def test_a_malformed_url_is_a_usage_error(cli: Cli) -> None:
-    result = cli("report", "--db", "postgresql://ana@127.0.0.1:port/x")
-    assert_one_line_error(result, 2, "store postgresql://")
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://ana:s3cret@127.0.0.1:port/x",
+        "postgresql://ana:s3cret@[::1/db",  # libpq quotes the whole URL in its complaint
+        "postgresql://ana:p%zzs3cret@127.0.0.1/db",  # ... and the bad token
+    ],
+)
+def test_a_malformed_url_is_a_usage_error_without_the_password(cli: Cli, url: str) -> None:
+    result = cli("report", "--db", url)
+    assert_one_line_error(result, 2, "not a usable PostgreSQL URL")
+    assert "s3cret" not in result.stderr
+
+
+def test_a_database_that_does_not_exist_is_a_usage_error(cli: Cli, postgres_url: str) -> None:
+    missing = postgres_url.rsplit("/", 1)[0] + "/no_such_database"
+    assert_one_line_error(cli("report", "--db", missing), 2, "does not exist")
+
+
+def test_another_scheme_is_not_taken_for_a_file(cli: Cli, tmp_path: Path) -> None:
+    for scheme in ("mysql://ana@db/lw", "HTTP://db/lw"):
+        result = cli("report", "--db", scheme, cwd=tmp_path)
+        assert_one_line_error(result, 2, "--db takes a file path or a postgresql:// URL")
+    assert {p.name for p in tmp_path.iterdir()} <= {"home"}  # no file made of a URL
+    upper = cli("report", "--db", "POSTGRESQL://ana@127.0.0.1:1/lw", cwd=tmp_path)
+    assert_one_line_error(upper, 2, "not a usable PostgreSQL URL")  # libpq wants lowercase
+    assert {p.name for p in tmp_path.iterdir()} <= {"home"}
+
+
+def test_a_password_is_never_recorded_or_shown(cli: Cli, tmp_path: Path, database: str) -> None:
+    # The test server trusts loopback: any password is accepted, and must go nowhere.
+    host = database.split("@", 1)[1]
+    in_user = f"postgresql://leakwatch:s3cret@{host}"
+    in_query = f"postgresql://{host}?user=leakwatch&password=s3cret"
+    dump = tmp_path / "d.csv"
+    dump.write_text("x\n", encoding="utf-8")
+    for command in (["scan", str(dump), "--db", in_user], ["scan", str(dump), f"--db={in_query}"]):
+        result = cli(*command, "-f", "json")
+        assert result.code == 0, result.stderr
+        assert "s3cret" not in result.stdout + result.stderr
+    listed = cli("runs", "--db", in_user, "-f", "json")
+    report = cli("report", "--db", in_query, "-f", "json")
+    assert listed.code == report.code == 0
+    assert "s3cret" not in listed.stdout + report.stdout
+    assert "***" in report.stdout  # the report names its store, password hidden
+    stored = rows(database, "SELECT arguments, settings FROM runs")
+    assert len(stored) == 2
+    assert "s3cret" not in json.dumps(stored)
+
+
+def test_stores_in_two_schemas_of_one_database_keep_their_runs_apart(database: str) -> None:
+    rows(database, "CREATE SCHEMA a")
+    rows(database, "CREATE SCHEMA b")
+    in_a, in_b = (f"{database}?options=-csearch_path%3D{name}" for name in ("a", "b"))
+    with Store.open(in_a) as first, Store.open(in_b) as second:
+        assert start(first, ["https://bbs.example.cn/"]) == 1
+        assert start(second, ["https://bbs.example.cn/"]) == 1  # not held up by a's run 1
+        with Store.read(in_b) as reader:
+            assert reader.runs()[0].running
+    with Store.open(in_a) as first_again, Store.read(in_b) as reader:
+        start(first_again, ["https://forum.example.tw/"])  # a's run 2 is alive meanwhile
+        assert not reader.runs()[0].running  # b's run 1 ended with its connection
+        assert reader.resumable(["https://bbs.example.cn/"]) is not None
 
 
 def test_without_psycopg_the_error_says_what_to_install(tmp_path: Path, database: str) -> None:
@@ -253,3 +319,34 @@ def test_report_export_and_runs_answer_as_sqlite_does(
     assert len(on_sqlite["export"]) > 10
     for name in on_sqlite:
         assert on_postgres[name] == on_sqlite[name], name
+
+
+LOST = """
+import sys
+sys.path.insert(0, {repo!r})
+import psycopg
+from leakwatch.errors import StoreError
+from leakwatch.store import Store
+from tests.store_data import page, start
+with Store.open({database!r}) as store:
+    run = start(store)
+    backend = store.database.connection.info.backend_pid
+    with psycopg.connect({database!r}, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+    try:
+        store.record(run, document=page("https://bbs.example.cn/t/1"))
+    except StoreError as exc:
+        print("StoreError:", exc)
+"""
+
+
+def test_a_connection_lost_mid_run_is_one_store_error(database: str) -> None:
+    # In a process of its own: pytest's log capture would hide what psycopg prints.
+    script = LOST.format(repo=str(REPO), database=database)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("StoreError: store postgresql://"), done.stdout
+    assert done.stderr == ""  # psycopg's own notes about the broken pipeline are not printed
+    assert rows(database, "SELECT count(*) FROM documents") == [(0,)]

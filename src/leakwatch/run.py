@@ -360,6 +360,9 @@ def _recording(
 def argument_record(argument: str, names: SourceNames) -> str:
     """A command-line argument as a run records it: identifiers masked, a proxy's password
     hidden."""
+    if argument.startswith("-") and "=" in argument:  # --db=postgresql://ana:secret@...
+        option, value = argument.split("=", 1)
+        return f"{option}={argument_record(value, names)}"
     if "://" in argument:
         return names.mask(redact_url(argument), url=True)
     return names.mask(argument)

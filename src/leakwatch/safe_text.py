@@ -11,6 +11,7 @@ CSV cells) goes through `visible` first.
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 # C0 controls but tab, DEL, C1 controls, and the invisible characters that reorder or break
 # what is displayed (bidirectional embeddings, overrides and isolates, line separators).
@@ -34,6 +35,51 @@ def _escape(match: re.Match[str]) -> str:
 
 
 _DIGIT_RUN = re.compile(r"[0-9]{4,}")
+_PASSWORD_PARAMETERS = frozenset({"password", "pass", "passwd", "pwd"})
+
+
+def hide_password(url: str) -> str:
+    """A URL with its password hidden, for output and records: the one in its user part
+    (`user:***@host`, as proxy and database URLs carry them) and a `password=` query
+    parameter (libpq reads one there too)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<malformed URL>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        if ":" in userinfo:
+            netloc = f"{userinfo.split(':', 1)[0]}:***@{host}"
+    query = parts.query
+    if query and any(key.lower() in _PASSWORD_PARAMETERS for key, _ in parse_qsl(query)):
+        query = urlencode(
+            [(key, "***" if key.lower() in _PASSWORD_PARAMETERS else value)
+             for key, value in parse_qsl(query, keep_blank_values=True)],
+            quote_via=quote, safe="*",
+        )  # fmt: skip
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def without_secret(text: str, url: str) -> str:
+    """`text` (an error message that may quote the URL) with the URL's password, as written
+    and decoded, replaced by ***."""
+    try:
+        parts = urlsplit(url)
+        secrets = {parts.password or ""} | {
+            value for key, value in parse_qsl(parts.query) if key.lower() in _PASSWORD_PARAMETERS
+        }
+    except ValueError:
+        secrets = set()
+    if "@" in url.split("//", 1)[-1]:
+        userinfo = url.split("//", 1)[-1].rsplit("@", 1)[0]
+        if ":" in userinfo:
+            secrets.add(userinfo.split(":", 1)[1])
+    for secret in sorted(secrets - {""}, key=len, reverse=True):
+        text = text.replace(secret, "***").replace(unquote(secret), "***")
+    return text
 
 
 def error_line(exc: BaseException) -> str:

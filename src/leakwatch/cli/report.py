@@ -103,9 +103,10 @@ def report(
     store_path = shown(location_of(db, os.environ))
     with _reading(db, no_color) as store:
         if store is not None:
-            counts = store.trend_counts(query)
-            if baseline is not None:
-                baseline_counts = store.trend_counts(trends.baseline_query(query, baseline))
+            with store.snapshot():  # the baseline's counts and the period's from one state
+                counts = store.trend_counts(query)
+                if baseline is not None:
+                    baseline_counts = store.trend_counts(trends.baseline_query(query, baseline))
     built = trends.build(
         counts,
         query,

@@ -14,6 +14,8 @@ import ipaddress
 import re
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
+from leakwatch.safe_text import hide_password
+
 MAX_URL_LENGTH = 2083
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # WHATWG URL parsing drops these anywhere in a URL; pages put them in hrefs by accident.
@@ -132,12 +134,4 @@ def _remove_dot_segments(path: str) -> str:
 
 def redact_url(url: str) -> str:
     """A URL with its password hidden, for output (proxy URLs carry credentials)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<malformed URL>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+    return hide_password(url)

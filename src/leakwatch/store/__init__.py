@@ -113,6 +113,6 @@ def location_of(db: str | Path | None, environ: Mapping[str, str]) -> Location:
     """The store a command uses: --db (a path or a postgresql:// URL), else the default."""
     if db is None or db == "":
         return default_path(environ)
-    if is_postgres(db):
+    if is_postgres(db) or "://" in str(db):  # another scheme: Store refuses it by name
         return str(db)
     return Path(db).expanduser()

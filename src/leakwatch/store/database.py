@@ -30,6 +30,7 @@ class Dialect:
     json_pairs: str  # {column}: JSON object text -> a table of (key, value) rows
     # {column} starts like an ISO date: four digits, '-', a month's first digit 0 or 1.
     iso_date_start: str
+    distinct: str  # the null-safe "differs from": IS NOT, or IS DISTINCT FROM
     arrays: bool = False  # takes arrays as parameters: a call's rows in one statement
 
     def json_field(self, column: str, key: str) -> str:
@@ -52,6 +53,7 @@ SQLITE = Dialect(
     json_text="json_extract({column}, '$.{key}')",
     json_pairs="json_each({column})",
     iso_date_start="{column} GLOB '[0-9][0-9][0-9][0-9]-[0-1][0-9]*'",
+    distinct="IS NOT",  # SQLite spells IS DISTINCT FROM so only from 3.39 on
 )
 
 POSTGRES = Dialect(
@@ -61,6 +63,7 @@ POSTGRES = Dialect(
     json_text="({column}::json ->> '{key}')",
     json_pairs="json_each_text({column}::json)",
     iso_date_start="{column} ~ '^[0-9][0-9][0-9][0-9]-[0-1][0-9]'",
+    distinct="IS DISTINCT FROM",
     arrays=True,
 )
 
@@ -100,7 +103,8 @@ class Database(Protocol):
         ...
 
     def snapshot(self, doing: str) -> AbstractContextManager[None]:
-        """A read transaction: every read inside sees the same state of the store."""
+        """A read transaction: every read inside sees the same state of the store (inside
+        another transaction, that one)."""
         ...
 
     def errors(self, doing: str) -> AbstractContextManager[None]:

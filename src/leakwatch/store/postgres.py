@@ -14,14 +14,16 @@ host can tell a crawl that is still running from one that was killed.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from leakwatch.errors import StoreError
+from leakwatch.safe_text import hide_password, without_secret
 from leakwatch.store import migrations
 from leakwatch.store.database import POSTGRES, Dialect, Params, Row
 
@@ -29,8 +31,14 @@ if TYPE_CHECKING:
     import psycopg
 
 CONNECT_TIMEOUT_S = 10
-# Advisory lock keys: (this, a run id) while a run is alive; (this, 0) while migrating.
+# Advisory lock keys: (this, 0) while migrating; a run's own key (_RUN_LOCK) while it is alive.
 LOCK_SPACE = migrations.APPLICATION_ID
+# A run's lock: its id and its store's schema (advisory locks are per database, and a
+# database may hold a store in each of several schemas, each with its own run 1).
+_RUN_LOCK = (
+    "((SELECT oid FROM pg_namespace WHERE nspname = current_schema())::bigint"
+    " & 2147483647) << 32 | %s::bigint"
+)
 WRITE_ATTEMPTS = 5
 _STREAM_ROWS = 1000
 # SQLSTATEs of a transaction PostgreSQL rolled back to let another go on: run it again.
@@ -41,16 +49,8 @@ _T = TypeVar("_T")
 
 
 def display_url(url: str) -> str:
-    """The URL without its password (messages, run records and reports name the store)."""
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        host = parts.hostname or ""
-        netloc = f"{parts.username or ''}@{host}" + (f":{parts.port}" if parts.port else "")
-    except ValueError:  # a port that is not a number: the URL is wrong anyway
-        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
-    return urlunsplit(parts._replace(netloc=netloc))
+    """The URL with its password hidden (messages, run records and reports name the store)."""
+    return hide_password(url)
 
 
 class PostgresDatabase:
@@ -193,16 +193,21 @@ class PostgresDatabase:
     # -- runs ---------------------------------------------------------------------------------
 
     def hold_run(self, run_id: int) -> None:
-        """A session lock on the run id, released when this connection ends (a killed scan's
-        connection ends with it)."""
-        self.connection.execute("SELECT pg_advisory_lock(%s, %s)", (LOCK_SPACE, run_id))
+        """A session lock on the run, released when this connection ends (a killed scan's
+        connection ends with it). Taken inside the transaction that makes the run: no other
+        process sees the run unlocked."""
+        got = self.connection.execute(
+            f"SELECT pg_try_advisory_lock({_RUN_LOCK})", (run_id,)
+        ).fetchone()
+        if got is None or not got[0]:
+            raise StoreError(self.location, f"run {run_id} is locked by another connection")
 
     def run_alive(self, run_id: int, host: str | None, pid: int | None) -> bool:
         got = self.connection.execute(
-            "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_SPACE, run_id)
+            f"SELECT pg_try_advisory_lock({_RUN_LOCK})", (run_id,)
         ).fetchone()
         if got is not None and got[0]:
-            self.connection.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_SPACE, run_id))
+            self.connection.execute(f"SELECT pg_advisory_unlock({_RUN_LOCK})", (run_id,))
             return False
         return True
 
@@ -233,6 +238,12 @@ def _psycopg() -> Any:
         import psycopg  # noqa: PLC0415 - an optional extra, only for postgresql:// stores
     except ImportError:
         raise StoreError("postgresql", _INSTALL, unusable=True) from None
+    # psycopg logs its own notes when a connection breaks mid-pipeline; the StoreError that
+    # follows is the one line the user gets (without a handler, Python would print them).
+    quiet = logging.getLogger("psycopg")
+    if not quiet.handlers:
+        quiet.addHandler(logging.NullHandler())
+        quiet.propagate = False
     return psycopg
 
 
@@ -242,15 +253,33 @@ def _connect(url: str) -> psycopg.Connection[Any]:
     try:
         pg.conninfo.conninfo_to_dict(url)
         urlsplit(url).port  # noqa: B018 - raises ValueError for a port that is not a number
-    except (pg.ProgrammingError, ValueError) as exc:
-        raise StoreError(shown, f"not a usable PostgreSQL URL: {_first_line(exc)}",
-                         unusable=True) from None  # fmt: skip
+    except (pg.ProgrammingError, ValueError):
+        # Not libpq's words: they quote the URL, password and all.
+        raise StoreError(
+            "postgresql://…",
+            "not a usable PostgreSQL URL (postgresql://user@host[:port]/dbname; "
+            "percent-encode special characters)",
+            unusable=True,
+        ) from None
     try:
         connection: psycopg.Connection[Any] = pg.connect(
-            url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, application_name="leakwatch"
+            url,
+            autocommit=True,
+            connect_timeout=CONNECT_TIMEOUT_S,
+            application_name="leakwatch",
+            # A host that died with its connection half open loses its run's lock (and the
+            # server its session) in about a minute, not hours.
+            keepalives=1,
+            keepalives_idle=30,
+            keepalives_interval=10,
+            keepalives_count=3,
         )
     except pg.Error as exc:
-        raise StoreError(shown, f"cannot connect: {_first_line(exc)}") from None
+        message = without_secret(_first_line(exc), url)
+        # A database or role that is not there: the user must name another (as a missing
+        # store file); anything else (no server, refused, timed out) may pass.
+        missing = "does not exist" in message
+        raise StoreError(shown, f"cannot connect: {message}", unusable=missing) from None
     connection.prepare_threshold = 2  # the recording statements run thousands of times
     return connection
 

@@ -83,7 +83,7 @@ class Statements:
         on_conflict = f"""
 ON CONFLICT (document_id, record_id) DO UPDATE SET
     masked = CASE WHEN {same_run} THEN findings.masked ELSE excluded.masked END,
-    severity = excluded.severity,
+    severity = CASE WHEN {same_run} THEN findings.severity ELSE excluded.severity END,
     confidence = CASE WHEN {same_run} THEN findings.confidence ELSE excluded.confidence END,
     evidence = CASE WHEN {same_run} THEN findings.evidence ELSE excluded.evidence END,
     line = CASE WHEN {same_run} THEN findings.line ELSE excluded.line END,
@@ -142,7 +142,7 @@ UPDATE findings SET case_category = d.case_category, country = d.country, site =
 FROM documents d
 WHERE d.id = :document AND findings.document_id = :document
   AND (findings.case_category, findings.country, findings.site, findings.published)
-      IS DISTINCT FROM (d.case_category, d.country, d.site, {published})
+      {dialect.distinct} (d.case_category, d.country, d.site, {published})
 """
         # The current version's facts replace the previous ones, except that a declared
         # published date is kept when the new version declares none, and the case category

@@ -13,7 +13,7 @@ import json
 import os
 import socket
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Self
 
@@ -59,7 +59,17 @@ def document_key(source: str, *, crawled: bool = False) -> str:
 
 
 def is_postgres(location: Location) -> bool:
-    return isinstance(location, str) and location.startswith(POSTGRES_SCHEMES)
+    return isinstance(location, str) and location.lower().startswith(POSTGRES_SCHEMES)
+
+
+def _refuse_other_schemes(location: Location) -> None:
+    if isinstance(location, str) and "://" in location:
+        scheme = location.split("://", 1)[0]
+        raise StoreError(
+            f"{scheme}://…",
+            "not a store location: --db takes a file path or a postgresql:// URL",
+            unusable=True,
+        )
 
 
 class Store:
@@ -99,7 +109,9 @@ class Store:
         a PostgreSQL database must exist (its tables are made)."""
         if is_postgres(location):
             database: Database = PostgresDatabase.open(str(location))
-            return cls(database, ip_country=ip_country, clock=clock, lock_row=" FOR UPDATE")
+            # NO KEY: the findings inserted meanwhile (their foreign key) do not wait for it.
+            return cls(database, ip_country=ip_country, clock=clock, lock_row=" FOR NO KEY UPDATE")
+        _refuse_other_schemes(location)
         return cls(SqliteDatabase.open(Path(location)), ip_country=ip_country, clock=clock)
 
     @classmethod
@@ -108,6 +120,7 @@ class Store:
         store is upgraded once first, as `Store.open` would)."""
         if is_postgres(location):
             return cls(PostgresDatabase.read(str(location)))
+        _refuse_other_schemes(location)
         return cls(SqliteDatabase.read(Path(location)))
 
     @property
@@ -155,11 +168,11 @@ class Store:
             values = (crawl, resumes, started, version, _json(list(arguments)),
                       _json(list(targets)), _json(dict(settings)), socket.gethostname(),
                       os.getpid())  # fmt: skip
-            return int(db.fetch(statements.ADD_RUN, values)[0][0]), int(crawl)
+            run_id = int(db.fetch(statements.ADD_RUN, values)[0][0])
+            db.hold_run(run_id)  # before it commits: never seen unfinished and unlocked
+            return run_id, int(crawl)
 
         run_id, crawl = db.write("starting a run", start)
-        with db.errors("starting a run"):
-            db.hold_run(run_id)
         self._crawl_of_run[run_id] = crawl
         return run_id
 
@@ -496,6 +509,10 @@ class Store:
             close = getattr(rows, "close", None)
             if close is not None:
                 close()
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        """Reads inside see one state of the store (`report --baseline`: both its counts)."""
+        return self.database.snapshot("reading")
 
     def trend_counts(self, query: TrendQuery) -> TrendCounts:
         """Cases (by category), distinct records and findings per type for each period or
