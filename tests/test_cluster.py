@@ -319,4 +319,7 @@ def test_the_run_layer_drives_a_cluster_and_reports_its_tasks(
     assert len(dones) >= 6  # the archive went out in shards (and the dump as one task)
     assert watcher.progress[-1][1] == 0  # nothing queued at the end
     assert all(workers == 2 for _, _, workers in watcher.progress)
-    assert sum(1 for line in out.getvalue().splitlines() if '"kind": "document"' in line) == 61
+    assert (
+        sum(1 for line in out.getvalue().splitlines() if json.loads(line)["kind"] == "document")
+        == 61
+    )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import enum
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TextIO, assert_never
@@ -21,6 +20,7 @@ from rich.text import Text
 
 from leakwatch import __version__
 from leakwatch.models import Capture, DocumentFacts, FetchInfo, Finding, ScanIssue
+from leakwatch.report import json_text
 from leakwatch.safe_text import visible
 
 SCHEMA_VERSION = 1
@@ -227,8 +227,7 @@ class JsonWriter:
             "findings": self.findings,
             "errors": self.errors,
         }
-        json.dump(report, self.out, ensure_ascii=False, indent=2)
-        self.out.write("\n")
+        self.out.write(json_text.document(report) + "\n")
 
 
 class JsonlWriter:
@@ -241,8 +240,7 @@ class JsonlWriter:
     def _line(self, data: dict[str, Any]) -> None:
         # One write per line: a Ctrl-C or SIGTERM lands between writes, never inside one, so
         # an interrupted stream still ends in whole lines and its summary.
-        line = json.dumps({"schema_version": SCHEMA_VERSION, **data}, ensure_ascii=False)
-        self.out.write(line + "\n")
+        self.out.write(json_text.line({"schema_version": SCHEMA_VERSION, **data}) + "\n")
 
     def finding(self, finding: Finding) -> None:
         self._line({"kind": "finding", **finding_dict(finding)})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import enum
-import json
 from collections.abc import Iterable
 from typing import Any, TextIO, assert_never
 
@@ -14,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from leakwatch import __version__
+from leakwatch.report import json_text
 from leakwatch.report.scan_output import csv_cell
 from leakwatch.safe_text import visible
 from leakwatch.store.values import ExportRow, RunRecord
@@ -47,7 +47,7 @@ def write_export(rows: Iterable[ExportRow], fmt: ExportFormat, out: TextIO) -> i
         case ExportFormat.JSONL:
             for row in rows:
                 line = {"schema_version": SCHEMA_VERSION, "kind": "finding", **export_dict(row)}
-                out.write(json.dumps(line, ensure_ascii=False) + "\n")  # whole lines only
+                out.write(json_text.line(line) + "\n")  # whole lines only
                 count += 1
         case ExportFormat.CSV:
             writer = csv.writer(out, lineterminator="\n")
@@ -95,7 +95,7 @@ def write_runs(runs: list[RunRecord], fmt: RunsFormat, out: TextIO, console: Con
                 "tool": {"name": "leakwatch", "version": __version__},
                 "runs": [run_dict(run) for run in runs],
             }
-            json.dump(data, out, ensure_ascii=False, indent=2)
+            out.write(json_text.document(data))
             out.write("\n")
         case RunsFormat.TABLE:
             table = Table(title=f"{len(runs)} runs", title_justify="left", box=box.SIMPLE_HEAD)

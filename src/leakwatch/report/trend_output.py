@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import enum
 import html
-import json
 from collections.abc import Sequence
 from typing import Any, TextIO, assert_never
 
@@ -23,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from leakwatch import __version__
+from leakwatch.report import json_text
 from leakwatch.report.scan_output import csv_cell
 from leakwatch.report.trends import TrendReport, TrendRow
 from leakwatch.store.values import Grouping
@@ -50,7 +50,7 @@ def render(
         case ReportFormat.TABLE:
             render_table(report, console or Console(file=out, highlight=False))
         case ReportFormat.JSON:
-            json.dump(report_dict(report), out, ensure_ascii=False, indent=2)
+            out.write(json_text.document(report_dict(report)))
             out.write("\n")
         case ReportFormat.CSV:
             render_csv(report, out)
