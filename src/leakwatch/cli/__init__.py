@@ -18,7 +18,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from leakwatch import __version__
+from leakwatch import __version__, collector
 from leakwatch.cli import patterns, report, scan  # noqa: F401  (they register their commands)
 from leakwatch.cli.common import (
     EXIT_BROKEN_PIPE,
@@ -54,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Entry point: run the app; usage errors become one line and exit 2, never a traceback."""
     _fill_closed_descriptors()
     command = typer.main.get_command(app)
+    collector.settle()  # modules loaded: what follows is the command's own work
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         code = command.main(args=args, prog_name="leakwatch", standalone_mode=False)

@@ -33,6 +33,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
+from leakwatch import collector
 from leakwatch.detect.classify import PageClassifier, TextSignals
 from leakwatch.detect.engine import (
     CONTEXT_CHARS,
@@ -119,6 +120,7 @@ def start_worker(spec: DetectorSpec) -> None:
     global _worker  # noqa: PLW0603 - per-process state of a pool worker
     detector, classifier = spec.build()
     _worker = (detector, ChunkScanner(detector), classifier)
+    collector.settle()
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
 
 
