@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections import Counter
 
 import pytest
 from hypothesis import given
@@ -199,3 +200,26 @@ def test_degenerate_digits_are_not_identifiers() -> None:
     assert v.digits_format("1111111111", TODAY).verdict is Verdict.FAIL
     assert v.digits_format("1234567890", TODAY).verdict is Verdict.FAIL
     assert v.digits_format("1002345678912", TODAY).verdict is Verdict.FORMAT
+
+
+def test_the_kr_numbering_plan_answers_as_phonenumbers_does() -> None:
+    # KR_PLAN stands in for phonenumbers.number_type in the phone validator: same answers.
+    import phonenumbers
+
+    from leakwatch.detect.validators import KR_PLAN
+
+    rng = random.Random(82)
+    numbers = {
+        str(rng.randint(10 ** (n - 1), 10**n - 1)) for n in range(4, 15) for _ in range(3000)
+    }
+    for prefix in range(1, 1000):  # every prefix of one to three digits, at each length
+        for length in range(7, 12):
+            rest = "".join(rng.choice("0123456789") for _ in range(length - len(str(prefix))))
+            numbers.add(f"{prefix}{rest}")
+    kinds: Counter[int] = Counter()
+    for national in sorted(numbers):
+        number = phonenumbers.PhoneNumber(country_code=82, national_number=int(national))
+        expected = phonenumbers.number_type(number)
+        assert KR_PLAN.number_type(national) == expected, national
+        kinds[expected] += 1
+    assert len(kinds) >= 6  # the sample reaches mobiles, landlines and the special ranges
