@@ -273,6 +273,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--dump", action="store_true", help="a CSV dump with identifiers on every line instead"
     )
+    parser.add_argument(
+        "--dense-prose",
+        action="store_true",
+        help="prose with one to three look-alikes on each look-alike line instead",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="runs of each tool; best is kept")
     parser.add_argument("--no-baseline", action="store_true", help="run leakwatch only")
     parser.add_argument("--leakwatch", metavar="CMD", help="leakwatch command (default: beside "
@@ -289,7 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     # Never write a fingerprint key into the real home folder from a benchmark.
     env.setdefault("LEAKWATCH_HOME", str(corpus.DATA / "leakwatch-home"))
     size_mb = BIG_MB if args.big else args.mb
-    path, meta = corpus.generate(args.seed, size_mb, kind="dump" if args.dump else "prose")
+    kind = "dump" if args.dump else "dense-prose" if args.dense_prose else "prose"
+    path, meta = corpus.generate(args.seed, size_mb, kind=kind)
     size = path.stat().st_size
     print(machine())
     source = source_state()

@@ -266,6 +266,30 @@ def make_line(rng: random.Random) -> tuple[str, list[str]]:
     return "".join(pieces) + "\n", tags
 
 
+def dense_line(rng: random.Random) -> tuple[str, list[str]]:
+    """A line of the dense prose corpus: as `make_line`, but a look-alike line holds one to
+    three look-alike numbers (the denser pages the prose target must also hold on)."""
+    pieces = prose(rng, line_length(rng))
+    roll = rng.random()
+    inserted: list[str] = []
+    tags: list[str] = []
+    if roll < KOREAN_SHARE:
+        kinds, text = korean(rng)
+        inserted.append(text)
+        tags = ["lines.korean", *("korean." + kind for kind in kinds)]
+    elif roll < KOREAN_SHARE + LOOKALIKE_SHARE:
+        tags = ["lines.lookalike"]
+        for _ in range(rng.randint(1, 3)):
+            kind, text = lookalike(rng)
+            inserted.append(text)
+            tags.append("lookalike." + kind)
+    for text in inserted:
+        at = rng.randint(0, len(pieces) - 1)
+        glue = "" if at == 0 or pieces[at - 1][-1:] in "，。：、！？" else "，"
+        pieces.insert(at, glue + text + "，")
+    return "".join(pieces) + "\n", tags
+
+
 DUMP_HEADER = "성명,주민등록번호,휴대폰,주소\n"
 
 
@@ -289,10 +313,11 @@ def generate(
     """Write the corpus (or reuse an existing one with the same seed, size and version).
 
     `kind` "prose": Chinese prose with look-alikes and sparse Korean identifiers (the issue's
-    benchmark); "dump": a CSV dump of Korean customers, identifiers on every line.
+    benchmark); "dense-prose": the same with one to three look-alikes on each look-alike
+    line; "dump": a CSV dump of Korean customers, identifiers on every line.
     """
     path, sidecar = paths(seed, mb, kind)
-    make = make_line if kind == "prose" else dump_line
+    make = {"prose": make_line, "dense-prose": dense_line, "dump": dump_line}[kind]
     if path.exists() and sidecar.exists():
         meta = json.loads(sidecar.read_text())
         if meta.get("version") == GENERATOR_VERSION and meta.get("bytes") == path.stat().st_size:
@@ -389,8 +414,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--mb", type=int, default=200, help="size in MB of 10^6 bytes (200)")
+    parser.add_argument(
+        "--dense-prose", action="store_true", help="one to three look-alikes per look-alike line"
+    )
     args = parser.parse_args(argv)
-    path, meta = generate(args.seed, args.mb)
+    path, meta = generate(args.seed, args.mb, kind="dense-prose" if args.dense_prose else "prose")
     print(path)
     print(describe(meta))
     return 0
