@@ -332,12 +332,10 @@ class Store:
             if evidence is None:
                 evidence = encoded[f.evidence] = _json(list(f.evidence))
             # Deliberately not f.value (the raw identifier under --reveal) nor f.context.
-            rows.append({
-                "document": document_id, "fingerprint": f.fingerprint, "type": f.type,
-                "masked": f.masked, "severity": f.severity.name.lower(),
-                "confidence": f.confidence, "evidence": evidence, "line": f.line,
-                "col": f.column, "when": when, "run": run_id,
-            })  # fmt: skip
+            rows.append((  # in the order of statements.FINDING_PARAMETERS
+                document_id, f.fingerprint, f.type, f.masked, f.severity.name.lower(),
+                f.confidence, evidence, f.line, f.column, when, run_id,
+            ))  # fmt: skip
         # Sorted: concurrent writers then take the records' locks in one order (PostgreSQL
         # would otherwise deadlock two scans of dumps sharing identifiers).
         records = sorted({(f.fingerprint, f.type) for f in findings})
@@ -348,7 +346,7 @@ class Store:
         self.database.run(statements.ADD_RECORDS, {
             "fingerprints": [r[0] for r in records], "types": [r[1] for r in records],
         })  # fmt: skip
-        columns = {name: [row[key] for row in rows] for name, key in _ARRAYS}
+        columns = {name: [row[_FINDING_INDEX[key]] for row in rows] for name, key in _ARRAYS}
         self.database.run(self._sql.upsert_findings, {**columns, "when": when, "run": run_id})
 
     def _record_document(
@@ -526,6 +524,7 @@ class Store:
             return self.database.fetch(sql, params)
 
 
+_FINDING_INDEX = {name: i for i, name in enumerate(statements.FINDING_PARAMETERS)}
 # The array parameters of Statements.upsert_findings, from the per-row parameters.
 _ARRAYS = (
     ("documents", "document"), ("fingerprints", "fingerprint"), ("types", "type"),
