@@ -14,7 +14,7 @@ from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from leakwatch.detect.classify import PageClassifier, PageSignals
 from leakwatch.detect.engine import Detector, DocumentScan
@@ -28,9 +28,7 @@ from leakwatch.detect.parallel import (
 from leakwatch.detect.pipes import PipeWorkers
 from leakwatch.errors import InputError
 from leakwatch.extract import archives, dates, sources
-from leakwatch.fetch.backfill import ArchiveSettings, Backfill
-from leakwatch.fetch.crawler import Crawler, CrawlSettings, Page
-from leakwatch.fetch.guard import Resolver
+from leakwatch.fetch.settings import ArchiveSettings, CrawlSettings, Page
 from leakwatch.fetch.targets import Target
 from leakwatch.models import (
     DocumentFacts,
@@ -42,6 +40,11 @@ from leakwatch.models import (
     ScanIssue,
     Severity,
 )
+
+if TYPE_CHECKING:
+    from leakwatch.fetch.backfill import Backfill
+    from leakwatch.fetch.crawler import Crawler
+    from leakwatch.fetch.guard import Resolver
 
 # Issue kinds that are not failures: a policy or a content type kept the page out.
 NOT_FAILURES = frozenset({"skipped", "partial", "robots", "offsite", "no-captures"})
@@ -304,6 +307,9 @@ def crawl(
     if pool is not None:
         pool.close()  # its processes (from files scanned before) give way to the page workers
     scanner = PageScanner(detector, classifier, emit, pool, names, remote=remote)
+    # Here, not at the top: a scan of local files never loads the fetching code (httpx).
+    from leakwatch.fetch.crawler import Crawler  # noqa: PLC0415
+
     crawler = Crawler(targets, settings, scanner, resolver=resolver, done=done, pending=pending)
     asyncio.run(_crawl(crawler, scanner))
 
@@ -327,6 +333,8 @@ def backfill(
     if pool is not None:
         pool.close()  # its processes (from files scanned before) give way to the page workers
     scanner = PageScanner(detector, classifier, emit, pool, names, known, remote)
+    from leakwatch.fetch.backfill import Backfill  # noqa: PLC0415 - as Crawler above
+
     runner = Backfill(targets, settings, archive, scanner, resolver=resolver)
     asyncio.run(_crawl(runner, scanner))
 

@@ -28,8 +28,7 @@ from leakwatch.execute import Executor
 from leakwatch.execute.inline import InProcess
 from leakwatch.execute.processes import Processes
 from leakwatch.fetch import cdx, targets
-from leakwatch.fetch.backfill import ArchiveSettings
-from leakwatch.fetch.crawler import CrawlSettings
+from leakwatch.fetch.settings import ArchiveSettings, CrawlSettings
 from leakwatch.fetch.urls import redact_url
 from leakwatch.models import DocumentFacts, Event, Finding, ScanIssue, Severity, now
 from leakwatch.output_file import OutputClosed

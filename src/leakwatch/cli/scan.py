@@ -49,8 +49,7 @@ from leakwatch.detect.parallel import DetectorSpec, available_cpus, default_work
 from leakwatch.detect.redact import Fingerprinter, load_key
 from leakwatch.errors import KeyfileError, OutputError, StoreError, UsageError
 from leakwatch.fetch import targets
-from leakwatch.fetch.backfill import ArchiveSettings
-from leakwatch.fetch.crawler import PROXY_SCHEMES, CrawlSettings
+from leakwatch.fetch.settings import PROXY_SCHEMES, ArchiveSettings, CrawlSettings
 from leakwatch.fetch.urls import Scope, redact_url
 from leakwatch.models import DocumentFacts, PageSettled, ScanIssue, Severity, now
 from leakwatch.output_file import STDOUT, OutputClosed, open_output, refuse_overwriting

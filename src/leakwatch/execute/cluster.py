@@ -42,7 +42,7 @@ from leakwatch.detect.packs import Pack, pack_from_text
 from leakwatch.detect.parallel import DetectorSpec, ScanPool
 from leakwatch.errors import InputError, UsageError
 from leakwatch.extract import archives, sources
-from leakwatch.fetch.crawler import Page
+from leakwatch.fetch.settings import Page
 from leakwatch.models import DocumentFacts, Event, Finding, Recaptured, ScanIssue
 from leakwatch.pipeline import scan_input, scan_page
 from leakwatch.safe_text import error_line

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 from leakwatch.errors import FetchError, LeakwatchError
@@ -30,8 +29,6 @@ from leakwatch.fetch import crawler
 from leakwatch.fetch.cdx import (
     CC_INDEX,
     CC_INDEX_DELAY,
-    WAYBACK_ROWS,
-    ArchiveSource,
     CdxRow,
     Collection,
     Query,
@@ -39,10 +36,11 @@ from leakwatch.fetch.cdx import (
     captures,
     crawl_list,
 )
-from leakwatch.fetch.crawler import CONNECT_TIMEOUT, CrawlSettings, Page, contained
+from leakwatch.fetch.crawler import CONNECT_TIMEOUT, contained
 from leakwatch.fetch.guard import AddressPolicy, Resolver, make_pool
 from leakwatch.fetch.http import Fetcher, Response
 from leakwatch.fetch.retry import Retries, polite_get
+from leakwatch.fetch.settings import ArchiveSettings, CrawlSettings, Page
 from leakwatch.fetch.targets import Target
 from leakwatch.fetch.throttle import Throttle
 from leakwatch.fetch.urls import Scope, canonical, host_of, in_scope, is_ip
@@ -62,15 +60,6 @@ class _Halted(LeakwatchError):
         super().__init__(message)
         self.host = host
         self.message = message
-
-
-@dataclass(frozen=True, slots=True)
-class ArchiveSettings:
-    """Which archive, which capture dates."""
-
-    source: ArchiveSource
-    window: Window = Window()  # noqa: RUF009 - a frozen value, safely shared
-    page_rows: int = WAYBACK_ROWS  # rows asked per Wayback index request
 
 
 class Sink(crawler.Sink, Protocol):

@@ -19,11 +19,14 @@ import json
 import re
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit
 
 from leakwatch.errors import FetchError, UsageError
-from leakwatch.fetch.http import Response
 from leakwatch.fetch.urls import canonical
+
+if TYPE_CHECKING:
+    from leakwatch.fetch.http import Response
 
 CC_INDEX = "https://index.commoncrawl.org"
 CC_DATA = "https://data.commoncrawl.org"
@@ -273,7 +276,7 @@ class Query:
         return f"{self.collection.api}?{urlencode({**params, **extra})}"
 
 
-Get = Callable[[str], Awaitable[Response]]
+Get = Callable[[str], Awaitable["Response"]]
 
 
 async def captures(

@@ -21,68 +21,28 @@ from collections.abc import Awaitable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from leakwatch import __version__
 from leakwatch.errors import FetchError, LeakwatchError
 from leakwatch.fetch.guard import AddressPolicy, Resolver, make_pool
 from leakwatch.fetch.http import Fetcher, Response
 from leakwatch.fetch.retry import RETRY_KINDS, RETRY_STATUSES, Retries, paced, polite_get
 from leakwatch.fetch.robots import IGNORED, RobotsCache, Rules
+from leakwatch.fetch.settings import (  # noqa: F401 - their home was here: still importable
+    DEFAULT_USER_AGENT,
+    PROJECT_URL,
+    PROXY_SCHEMES,
+    CrawlSettings,
+    Page,
+)
 from leakwatch.fetch.targets import Target
 from leakwatch.fetch.throttle import Throttle
-from leakwatch.fetch.urls import Scope, canonical, host_of, in_scope, origin_of
-from leakwatch.models import Capture, FetchInfo, QueuedUrl, ScanIssue
+from leakwatch.fetch.urls import canonical, host_of, in_scope, origin_of
+from leakwatch.models import FetchInfo, QueuedUrl, ScanIssue
 from leakwatch.safe_text import error_line
 
-PROJECT_URL = "https://github.com/leakwatch/leakwatch"
-DEFAULT_USER_AGENT = f"leakwatch/{__version__} (+{PROJECT_URL})"
 CONNECT_TIMEOUT = 10.0  # seconds to open a connection (a dead address), within the deadline
 MAX_POOL = 512  # connections kept open at most (file descriptors are finite)
 Result = TypeVar("Result")
-PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://")
 _ACCEPT = "text/html,application/xhtml+xml,text/plain;q=0.9,text/csv;q=0.9,*/*;q=0.5"
-
-
-@dataclass(frozen=True, slots=True)
-class CrawlSettings:
-    """How to crawl; the CLI's options (README "Crawling" documents each)."""
-
-    depth: int = 2
-    max_pages: int = 1000  # per target
-    scope: Scope = Scope.HOST
-    concurrency: int = 16
-    per_host: int = 1  # requests in flight (connections) per host
-    delay: float = 1.0
-    obey_robots: bool = True
-    user_agent: str = DEFAULT_USER_AGENT
-    allow_private: bool = False
-    proxy: str | None = None
-    deadline: float = 30.0  # seconds per request, the whole exchange
-    max_bytes: int = 10_000_000  # per response, after decompression
-    retries: int = 2
-    backoff: float = 1.0  # seconds before the first retry, doubled for each next, 0.5-1.5x
-    max_retry_after: float = 120.0
-    max_redirects: int = 10
-    # An exception a page causes that nothing foresaw becomes that page's `internal` problem
-    # and the crawl goes on; False lets it propagate (tests, LEAKWATCH_DEBUG=1).
-    contain_errors: bool = True
-
-    @property
-    def robots_agent(self) -> str:
-        """The product token robots.txt groups are matched against."""
-        token = self.user_agent.split("/", 1)[0].split()
-        return token[0] if token else "leakwatch"
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    """A fetched response to scan."""
-
-    info: FetchInfo
-    media_type: str | None
-    charset: str | None
-    body: bytes
-    truncated: bool
-    capture: Capture | None = None  # where a web archive keeps it (a backfilled page)
 
 
 async def contained(work: Awaitable[Result], url: str, contain: bool) -> Result | ScanIssue:
