@@ -186,7 +186,18 @@ class ScanPool:
 
     def close(self) -> None:
         if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
+            for attempt in range(50):
+                try:
+                    self._executor.shutdown(wait=True, cancel_futures=True)
+                    break
+                except RuntimeError:
+                    # A Ctrl-C or SIGTERM that landed while the executor was starting its
+                    # manager thread (Thread.start waits for it, interruptibly): the thread
+                    # runs but has not said so yet, and join() refuses it. A moment later
+                    # it has; shut down again (shutdown may be called more than once).
+                    if attempt == 49:
+                        raise
+                    time.sleep(0.02)
             self._executor = None
 
     def __enter__(self) -> ScanPool:
