@@ -31,7 +31,7 @@ from leakwatch.detect.packs import load_packs
 from leakwatch.detect.parallel import DetectorSpec
 from leakwatch.detect.redact import Fingerprinter
 from leakwatch.fetch import targets
-from leakwatch.fetch.crawler import CrawlSettings
+from leakwatch.fetch.settings import CrawlSettings
 from leakwatch.models import now
 from leakwatch.report.scan_output import Format, RunInfo, make_writer
 from leakwatch.store import Location

@@ -16,8 +16,8 @@ import pytest
 from leakwatch.detect.classify import PageClassifier
 from leakwatch.detect.engine import Detector
 from leakwatch.errors import FetchError
-from leakwatch.fetch.crawler import CrawlSettings
 from leakwatch.fetch.guard import AddressPolicy, is_public
+from leakwatch.fetch.settings import CrawlSettings
 from leakwatch.fetch.targets import Target, plan
 from leakwatch.models import DocumentFacts, Event, Finding, PageSettled, ScanIssue
 from leakwatch.pipeline import crawl

@@ -21,8 +21,9 @@ from typing import Any
 import pytest
 
 from leakwatch.errors import StoreError
+from leakwatch.safe_text import hide_password
 from leakwatch.store import Store, TrendQuery, migrations
-from leakwatch.store.postgres import display_url, to_pyformat
+from leakwatch.store.postgres import to_pyformat
 from tests.conftest import REPO, Result, assert_one_line_error
 from tests.store_data import page, start
 from tests.stores import new_database, rows
@@ -49,17 +50,17 @@ def test_parameters_are_converted_outside_quotes_and_casts() -> None:
 
 
 def test_a_url_is_shown_without_its_password() -> None:
-    assert display_url("postgresql://ana:s3cret@db.example:5433/lw") == (
+    assert hide_password("postgresql://ana:s3cret@db.example:5433/lw") == (
         "postgresql://ana:***@db.example:5433/lw"
     )
-    assert display_url("postgresql://ana@db/lw") == "postgresql://ana@db/lw"
-    assert display_url("postgresql://ana:s3cret@[::1]:5432/lw") == (
+    assert hide_password("postgresql://ana@db/lw") == "postgresql://ana@db/lw"
+    assert hide_password("postgresql://ana:s3cret@[::1]:5432/lw") == (
         "postgresql://ana:***@[::1]:5432/lw"
     )
-    assert display_url("postgresql://db/lw?user=ana&password=s3cret&sslmode=require") == (
+    assert hide_password("postgresql://db/lw?user=ana&password=s3cret&sslmode=require") == (
         "postgresql://db/lw?user=ana&password=***&sslmode=require"
     )
-    assert "s3cret" not in display_url("postgresql://ana:s3cret@db:port/lw")
+    assert "s3cret" not in hide_password("postgresql://ana:s3cret@db:port/lw")
 
 
 def test_a_new_database_gets_the_latest_schema_and_its_marker(database: str) -> None:

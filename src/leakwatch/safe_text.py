@@ -66,17 +66,13 @@ def hide_password(url: str) -> str:
 def without_secret(text: str, url: str) -> str:
     """`text` (an error message that may quote the URL) with the URL's password, as written
     and decoded, replaced by ***."""
-    try:
-        parts = urlsplit(url)
-        secrets = {parts.password or ""} | {
-            value for key, value in parse_qsl(parts.query) if key.lower() in _PASSWORD_PARAMETERS
-        }
-    except ValueError:
-        secrets = set()
-    if "@" in url.split("//", 1)[-1]:
-        userinfo = url.split("//", 1)[-1].rsplit("@", 1)[0]
-        if ":" in userinfo:
-            secrets.add(userinfo.split(":", 1)[1])
+    # By hand, not urlsplit: the URL is often the one that did not parse.
+    userinfo = url.split("//", 1)[-1].split("/", 1)[0].rpartition("@")[0]
+    secrets = {userinfo.partition(":")[2]} | {
+        value
+        for key, value in parse_qsl(url.partition("?")[2])
+        if key.lower() in _PASSWORD_PARAMETERS
+    }
     for secret in sorted(secrets - {""}, key=len, reverse=True):
         text = text.replace(secret, "***").replace(unquote(secret), "***")
     return text

@@ -26,13 +26,7 @@ from leakwatch.fetch.guard import AddressPolicy, Resolver, make_pool
 from leakwatch.fetch.http import Fetcher, Response
 from leakwatch.fetch.retry import RETRY_KINDS, RETRY_STATUSES, Retries, paced, polite_get
 from leakwatch.fetch.robots import IGNORED, RobotsCache, Rules
-from leakwatch.fetch.settings import (  # noqa: F401 - their home was here: still importable
-    DEFAULT_USER_AGENT,
-    PROJECT_URL,
-    PROXY_SCHEMES,
-    CrawlSettings,
-    Page,
-)
+from leakwatch.fetch.settings import CrawlSettings, Page
 from leakwatch.fetch.targets import Target
 from leakwatch.fetch.throttle import Throttle
 from leakwatch.fetch.urls import canonical, host_of, in_scope, origin_of

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from leakwatch.models import Capture, DocumentFacts, Finding, QueuedUrl, ScanIssue
 from leakwatch.paths import data_dir
-from leakwatch.store.postgres import display_url
+from leakwatch.safe_text import hide_password
 from leakwatch.store.store import Location, Store, document_key, is_postgres
 from leakwatch.store.values import (
     ExportRow,
@@ -98,21 +98,19 @@ def default_path(environ: Mapping[str, str]) -> Location:
     folder ($LEAKWATCH_HOME or the platform's user data dir)."""
     override = environ.get(DB_ENV)
     if override:
-        return override if is_postgres(override) else Path(override).expanduser()
+        return location_of(override, environ)
     return data_dir(environ) / DB_FILENAME
 
 
 def shown(location: Location) -> str:
     """How messages and reports name a store: its path, or its URL without a password."""
-    if is_postgres(location):
-        return display_url(str(location))
-    return str(location)
+    return hide_password(location) if isinstance(location, str) else str(location)
 
 
 def location_of(db: str | Path | None, environ: Mapping[str, str]) -> Location:
     """The store a command uses: --db (a path or a postgresql:// URL), else the default."""
-    if db is None or db == "":
+    if not db:
         return default_path(environ)
-    if is_postgres(db) or "://" in str(db):  # another scheme: Store refuses it by name
+    if "://" in str(db):  # postgresql://, or another scheme that Store refuses by name
         return str(db)
     return Path(db).expanduser()

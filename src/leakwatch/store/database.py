@@ -31,6 +31,8 @@ class Dialect:
     # {column} starts like an ISO date: four digits, '-', a month's first digit 0 or 1.
     iso_date_start: str
     distinct: str  # the null-safe "differs from": IS NOT, or IS DISTINCT FROM
+    # After a SELECT of the row a write will change: lock it (where writers run at once).
+    lock_row: str = ""
     arrays: bool = False  # takes arrays as parameters: a call's rows in one statement
 
     def json_field(self, column: str, key: str) -> str:
@@ -64,6 +66,8 @@ POSTGRES = Dialect(
     json_pairs="json_each_text({column}::json)",
     iso_date_start="{column} ~ '^[0-9][0-9][0-9][0-9]-[0-1][0-9]'",
     distinct="IS DISTINCT FROM",
+    # NO KEY: findings inserted meanwhile (their foreign key to it) do not wait for it.
+    lock_row=" FOR NO KEY UPDATE",
     arrays=True,
 )
 

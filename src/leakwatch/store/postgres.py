@@ -18,7 +18,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -48,11 +48,6 @@ _INSTALL = "PostgreSQL support is not installed: pip install 'leakwatch[postgres
 _T = TypeVar("_T")
 
 
-def display_url(url: str) -> str:
-    """The URL with its password hidden (messages, run records and reports name the store)."""
-    return hide_password(url)
-
-
 class PostgresDatabase:
     """A connection to a PostgreSQL store (the `Database` of `leakwatch.store.database`)."""
 
@@ -67,7 +62,7 @@ class PostgresDatabase:
 
     @property
     def location(self) -> str:
-        return display_url(self.url)
+        return hide_password(self.url)
 
     @property
     def schema_version(self) -> int:
@@ -78,7 +73,7 @@ class PostgresDatabase:
         """Connect for recording, making the tables or bringing them up to date."""
         connection = _connect(url)
         try:
-            version = _migrate(connection, display_url(url))
+            version = _migrate(connection, hide_password(url))
         except BaseException:
             connection.close()
             raise
@@ -89,17 +84,17 @@ class PostgresDatabase:
         """Connect for reading only; a store of an older schema is upgraded once first."""
         psycopg = _psycopg()
         connection = _connect(url)
+        shown = hide_password(url)
         try:
-            with _errors(display_url(url), "opening", psycopg):
-                version = _check(connection, display_url(url))
+            with _errors(shown, "opening", psycopg):
+                version = _check(connection, shown)
                 if version == 0:
                     raise StoreError(
-                        display_url(url),
-                        "holds no leakwatch store (no scan has recorded into it)",
+                        shown, "holds no leakwatch store (no scan has recorded into it)",
                         unusable=True,
-                    )
+                    )  # fmt: skip
                 if version < migrations.LATEST:
-                    version = _migrate(connection, display_url(url))
+                    version = _migrate(connection, shown)
                 connection.execute("SET default_transaction_read_only = on")
         except BaseException:
             connection.close()
@@ -146,7 +141,7 @@ class PostgresDatabase:
 
     # -- transactions -----------------------------------------------------------------------
 
-    def errors(self, doing: str) -> Any:
+    def errors(self, doing: str) -> AbstractContextManager[None]:
         return _errors(self.location, doing, _psycopg())
 
     def write(self, doing: str, work: Callable[[], _T]) -> _T:
@@ -249,7 +244,7 @@ def _psycopg() -> Any:
 
 def _connect(url: str) -> psycopg.Connection[Any]:
     pg = _psycopg()
-    shown = display_url(url)
+    shown = hide_password(url)
     try:
         pg.conninfo.conninfo_to_dict(url)
         urlsplit(url).port  # noqa: B018 - raises ValueError for a port that is not a number

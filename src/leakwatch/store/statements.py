@@ -74,7 +74,7 @@ class Statements:
     recapture_findings: str
 
     @classmethod
-    def of(cls, dialect: Dialect, *, lock_row: str = "") -> Statements:
+    def of(cls, dialect: Dialect) -> Statements:
         least, greatest = dialect.least, dialect.greatest
         published = f"CASE WHEN {dialect.published_ok('d.published')} THEN d.published END"
         capture_date = dialect.json_field("documents.capture", "date")
@@ -215,7 +215,7 @@ WHERE document_id = (SELECT id FROM documents WHERE key = :key)
             upsert_findings=upsert_findings,
             sync_findings=sync_findings,
             update_document=update_document,
-            current_sha256=f"SELECT sha256 FROM documents WHERE id = ?{lock_row}",
+            current_sha256=f"SELECT sha256 FROM documents WHERE id = ?{dialect.lock_row}",
             recapture_document=recapture_document,
             recapture_findings=recapture_findings,
         )

@@ -83,10 +83,9 @@ class Store:
         *,
         ip_country: IpCountry = registry_country,
         clock: Clock = utc_now,
-        lock_row: str = "",
     ) -> None:
         self.database = database
-        self._sql = Statements.of(database.dialect, lock_row=lock_row)
+        self._sql = Statements.of(database.dialect)
         self._ip_country = ip_country
         self._clock = clock
         self._document_ids: dict[str, int] = {}  # source text -> document id (committed)
@@ -107,12 +106,13 @@ class Store:
         """Open the store at `location` for recording, creating it if missing and bringing
         an older schema up to date. A SQLite file is made with mode 0600 (and its folders);
         a PostgreSQL database must exist (its tables are made)."""
+        database: Database
         if is_postgres(location):
-            database: Database = PostgresDatabase.open(str(location))
-            # NO KEY: the findings inserted meanwhile (their foreign key) do not wait for it.
-            return cls(database, ip_country=ip_country, clock=clock, lock_row=" FOR NO KEY UPDATE")
-        _refuse_other_schemes(location)
-        return cls(SqliteDatabase.open(Path(location)), ip_country=ip_country, clock=clock)
+            database = PostgresDatabase.open(str(location))
+        else:
+            _refuse_other_schemes(location)
+            database = SqliteDatabase.open(Path(location))
+        return cls(database, ip_country=ip_country, clock=clock)
 
     @classmethod
     def read(cls, location: Location) -> Store:
