@@ -29,6 +29,7 @@ from leakwatch.store import (
     document_key,
     is_postgres,
     migrations,
+    recorder,
 )
 from leakwatch.store.country import registry_country, site_country, tld_country
 from tests import store_data, synthetic
@@ -398,6 +399,42 @@ def test_findings_in_batches_before_their_document(store: Store) -> None:
     assert documents == [(str(Path(source).resolve()), "exposure")]
     counts = store.trend_counts(TrendQuery())
     assert (counts.total.cases, counts.total.records) == (1, 30)
+
+
+def test_a_large_documents_findings_are_committed_in_batches(
+    store: Store, store_location: Location, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recorder, "FLUSH_FINDINGS", 10)
+    monkeypatch.setattr(recorder, "COMMIT_FINDINGS", 30)
+    run = start(store)
+    sink = recorder.Recorder(store, run)
+    values = rrns(random.Random(9), 60)
+
+    def committed() -> int:  # as another process sees the store
+        return int(rows(store_location, "SELECT count(*) FROM findings")[0][0])
+
+    for value in values[:35]:
+        sink(finding("dump.csv", value))
+    assert committed() == 30  # three statements of 10, one commit; 5 still held
+    for value in values[35:50]:
+        sink(finding("dump.csv", value))
+    assert committed() == 30  # 20 more written, not yet committed
+    real_record = store.record
+
+    def failing(run_id: int, **parts: object) -> None:
+        raise StoreError(store.location, "disk full (a test)")
+
+    monkeypatch.setattr(store, "record", failing)
+    for value in values[50:59]:
+        sink(finding("dump.csv", value))
+    with pytest.raises(StoreError):  # the tenth makes a statement
+        sink(finding("dump.csv", values[59]))
+    assert committed() == 50  # a failed write keeps what the earlier ones wrote
+    monkeypatch.setattr(store, "record", real_record)
+    sink(local("dump.csv", category=Category.EXPOSURE))
+    sink.close()
+    assert committed() == 60  # the held and the failed ones, with the document's facts
+    assert store.trend_counts(TrendQuery()).total.records == 60
 
 
 def test_document_keys() -> None:

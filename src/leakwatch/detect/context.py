@@ -476,3 +476,71 @@ def script_share(text: str, home: str, other: str = "\u4e00-\u9fff") -> float:
     other_count = len(re.findall(f"[{other}]", text))
     total = home_count + other_count
     return 1.0 if total == 0 else home_count / total
+
+
+class LabelPresence:
+    """Which patterns' label words occur anywhere in a chunk (or the header it inherits).
+
+    A pattern that needs a label or a column header cannot be reported from a chunk where
+    none of its words occur, so the detector does not look for it there: in a dump whose
+    header names RRNs and phones, no 11-digit mobile number is also tried as a bank account.
+    The test is looser than every rule that finds a label: a word's first token (`account`
+    for `account no`, `jumin` for `jumin1`) in any case, anywhere, so it never rules out
+    what those rules would find. Those rules compare NFKC-folded text; where a chunk holds a
+    character NFKC would turn into a letter (full-width Latin, decomposed Hangul, anything
+    outside the BMP), nothing is ruled out.
+    """
+
+    def __init__(self, words_by_pattern: Mapping[str, Iterable[str]]) -> None:
+        owners: dict[str, set[str]] = {}
+        self.always: frozenset[str] = frozenset()  # patterns no token stands for
+        always = set()
+        for pattern_id, words in words_by_pattern.items():
+            tokens = {_first_token(word) for word in words}
+            if "" in tokens or not tokens:
+                always.add(pattern_id)
+                continue
+            for token in tokens:
+                owners.setdefault(token, set()).add(pattern_id)
+        self.always = frozenset(always)
+        self.patterns = frozenset(words_by_pattern)
+        self._owners = {token: frozenset(ids) for token, ids in owners.items()}
+        self._tokens = re.compile(_trie_pattern(self._owners) if owners else r"(?!x)x")
+        self._unsafe = re.compile(_nfkc_letter_class())
+
+    def present(self, text: str) -> frozenset[str]:
+        """The patterns that may have a label or column header in `text`."""
+        if self._unsafe.search(text):
+            return self.patterns
+        found = set(self.always)
+        for match in self._tokens.finditer(text.lower()):
+            found |= self._owners[match.group()]
+            if len(found) == len(self.patterns):
+                break
+        return frozenset(found)
+
+
+def _first_token(word: str) -> str:
+    """The letters a label word's every written form contains: its first token, lower case,
+    without a trailing field number (`jumin1` is written `jumin1`, `JUMIN1`, `jumin_1`)."""
+    tokens = fold(word).replace("_", " ").split()
+    return tokens[0].rstrip("0123456789") if tokens else ""
+
+
+def _nfkc_letter_class() -> str:
+    """A regex class of the characters NFKC turns into (or composes into) letters: every
+    BMP character whose NFKC form differs and holds a letter, conjoining Hangul jamo, and
+    everything outside the BMP (rare in text, and not worth listing one by one)."""
+    ranges: list[list[int]] = []
+    for code in range(0xA0, 0x10000):
+        char = chr(code)
+        if 0xD800 <= code < 0xE000:
+            continue
+        folded = unicodedata.normalize("NFKC", char)
+        if folded != char and any(c.isalpha() for c in folded):
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
+    ranges += [[0x1100, 0x11FF], [0xA960, 0xA97F], [0xD7B0, 0xD7FF], [0x10000, 0x10FFFF]]
+    return "[" + "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges) + "]"
