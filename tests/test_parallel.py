@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import random
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -17,7 +18,7 @@ from leakwatch.detect.packs import Pack
 from leakwatch.detect.parallel import DetectorSpec, ParallelDocumentScan, ScanPool, scan_planned
 from leakwatch.detect.redact import Fingerprinter
 from leakwatch.extract import sources
-from leakwatch.models import Finding
+from leakwatch.models import Finding, Severity
 from tests import synthetic
 from tests.conftest import TODAY, Result
 
@@ -60,6 +61,18 @@ def key(f: Finding) -> tuple[object, ...]:
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.parametrize("value", [None, "950615-2123454"])
+def test_a_finding_crosses_a_process_boundary_unchanged(value: str | None) -> None:
+    finding = Finding(
+        "dump.csv", "kr.rrn", "kr.rrn", "RRN", Severity.HIGH, "950615-2******", "ab" * 32,
+        0.95, ("checksum", "column:주민등록번호"), 7, 12, "김민준,950615-2******", value,
+    )  # fmt: skip
+    copy = pickle.loads(pickle.dumps(finding, pickle.HIGHEST_PROTOCOL))
+    assert copy == finding
+    assert copy.severity is Severity.HIGH
+    assert copy.value == value
+
+
 def test_parallel_scan_equals_sequential(packs: tuple[Pack, ...]) -> None:
     text = mixed_document(random.Random(1))
     assert len(text) > 2 * engine.CHUNK_CHARS

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 
 def now() -> str:
@@ -85,6 +87,26 @@ class Finding:
     column: int
     context: str
     value: str | None = None
+
+    def __reduce__(self) -> tuple[Callable[..., Finding], tuple[object, ...]]:
+        # Pickled as its fields, in order, the severity as its number: a frozen slotted
+        # dataclass otherwise pickles through copyreg, attribute by attribute, at twice the
+        # cost, and a dump's findings cross from the worker processes by the hundred
+        # thousand.
+        return _unpickle_finding, (
+            self.source, self.type, self.pattern, self.label, int(self.severity), self.masked,
+            self.fingerprint, self.confidence, self.evidence, self.line, self.column,
+            self.context, self.value,
+        )  # fmt: skip
+
+
+_SEVERITIES = tuple(Severity)
+
+
+def _unpickle_finding(
+    source: str, type: str, pattern: str, label: str, severity: int, *rest: Any
+) -> Finding:
+    return Finding(source, type, pattern, label, _SEVERITIES[severity], *rest)
 
 
 @dataclass(frozen=True, slots=True)

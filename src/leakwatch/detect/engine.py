@@ -120,6 +120,8 @@ class _CompiledPack:
     traps: frozenset[str]
     against: dict[str, WordMatcher]
     home_script: str | None
+    # Per look-alike (by id: it lives as long as its pack): its unless_labelled words, folded.
+    unless_labelled: dict[int, frozenset[str]]
 
     def marker(self, text: str) -> str | None:
         """The first Korea marker in `text` that is not part of a trap (韩国料理 is food)."""
@@ -251,6 +253,11 @@ def _compile(pack: Pack) -> _CompiledPack:
         traps=frozenset(fold(t) for t in traps),
         against=against,
         home_script=SCRIPTS[pack.script] if pack.script else None,
+        unless_labelled={
+            id(look): frozenset(fold(w) for w in look.unless_labelled)
+            for p in pack.patterns
+            for look in p.lookalikes
+        },
     )
 
 
@@ -537,6 +544,7 @@ class ChunkScanner:
             first = row_candidates[0]
             row = chunk[first.row_start : first.row_end]
             names: list[str] | None = None
+            markers: dict[int, str | None] = {}  # per pack (by id): the row's Korea marker
             labelled = []
             for cand in row_candidates:
                 evidence = list(cand.validation.evidence)
@@ -566,7 +574,10 @@ class ChunkScanner:
                 cand.names = names
                 if names:
                     evidence.append("name")
-                marker = cand.compiled.marker(row)
+                compiled = cand.compiled
+                if id(compiled) not in markers:
+                    markers[id(compiled)] = compiled.marker(row)
+                marker = markers[id(compiled)]
                 if marker:
                     evidence.append("marker:" + marker)
                 evidence += self._lookalike_evidence(chunk, row, cand, evidence)
@@ -669,7 +680,9 @@ class ChunkScanner:
         if against:
             return ["foreign:" + against.group()]
         labels = {fold(e.split(":", 1)[1]) for e in evidence if e.startswith("context:")}
-        looks = [lk for lk in looks if not labels & {fold(w) for w in lk.unless_labelled}]
+        if labels:
+            unless = cand.compiled.unless_labelled
+            looks = [lk for lk in looks if not labels & unless[id(lk)]]
         home = cand.compiled.home_script
         if home is None or not looks:
             return []
