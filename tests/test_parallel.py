@@ -15,7 +15,14 @@ from leakwatch.detect import engine
 from leakwatch.detect.classify import PageClassifier
 from leakwatch.detect.engine import Detector
 from leakwatch.detect.packs import Pack
-from leakwatch.detect.parallel import DetectorSpec, ParallelDocumentScan, ScanPool, scan_planned
+from leakwatch.detect.parallel import (
+    RANGE_FINDINGS,
+    DetectorSpec,
+    ParallelDocumentScan,
+    ScanPool,
+    range_bytes,
+    scan_planned,
+)
 from leakwatch.detect.redact import Fingerprinter
 from leakwatch.extract import sources
 from leakwatch.models import Finding, Severity
@@ -192,3 +199,14 @@ def test_a_big_dumps_header_names_every_row_however_far_down(
         for outcome in scan_planned(detector, PageClassifier(packs), str(path), plan, pool):
             counts.update(f.type for f in outcome.findings)
     assert dict(counts) == expected  # --jobs 2: the second worker's ranges too
+    # A range this dense holds thousands of findings: the ones after the first were cut
+    # smaller, to about RANGE_FINDINGS each.
+    assert plan.range_bytes < sources.RANGE_BYTES
+
+
+def test_ranges_are_sized_by_findings_not_bytes() -> None:
+    size = sources.RANGE_BYTES
+    assert range_bytes(0, size) == size  # prose keeps large ranges
+    assert range_bytes(RANGE_FINDINGS, size) == size
+    assert range_bytes(4 * RANGE_FINDINGS, size) == size // 4
+    assert range_bytes(10**9, size) == sources.MIN_RANGE_BYTES

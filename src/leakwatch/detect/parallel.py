@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
+import pickle
 import signal
 import threading
 import time
@@ -46,13 +47,25 @@ from leakwatch.detect.engine import (
 )
 from leakwatch.detect.packs import Pack, load_packs
 from leakwatch.detect.redact import Fingerprinter
-from leakwatch.extract.sources import ByteRange, FilePlan, RangeSource, column_at
+from leakwatch.extract.sources import (
+    MIN_RANGE_BYTES,
+    RANGE_BYTES,
+    ByteRange,
+    FilePlan,
+    RangeSource,
+    column_at,
+)
 from leakwatch.models import Finding
 
 ChunkResult = tuple[list[Finding], Carry | None]
 # ... and what the range said, and the column its successor starts at (with whether that
 # column counts from a line start inside the range, or continues the range's own start).
-RangeResult = tuple[list[Finding], Carry | None, TextSignals, tuple[int, bool] | None]
+# A worker's findings come pickled: a range of a dense dump holds 15,000 of them, and up to
+# 2 x workers ranges wait in the parent to be accepted in order, at 260 bytes a finding
+# pickled and 700 unpickled. They are unpickled as each range is accepted.
+RangeResult = tuple[list[Finding] | bytes, Carry | None, TextSignals, tuple[int, bool] | None]
+# Findings a range of a dense file is cut to hold (see `range_bytes`).
+RANGE_FINDINGS = 4000
 # Prose read ahead of a range, so trade-offer windows reach across range ends (UTF-8 bytes).
 CONTEXT_BYTES = 3 * 1024
 
@@ -150,7 +163,8 @@ def _scan_chunk_in_worker(job: ChunkJob, carry: Carry | None) -> ChunkResult:
 
 def _scan_range_in_worker(job: RangeJob, carry: Carry | None) -> RangeResult:
     assert _worker is not None, "worker started without its initializer"
-    return scan_range(_worker[1], _worker[2], job, carry)
+    findings, after, signals, tail = scan_range(_worker[1], _worker[2], job, carry)
+    return pickle.dumps(findings, pickle.HIGHEST_PROTOCOL), after, signals, tail
 
 
 class ScanPool:
@@ -331,6 +345,7 @@ def scan_planned(
     foreign = detector.foreign_packs(text.text[:PAGE_SAMPLE_CHARS])
     chunk = ChunkJob(source, text.text, head.line, text.emit_from, text.emit_to, 0, foreign)
     findings, carry = scanner.scan(chunk, None)
+    plan.range_bytes = range_bytes(len(findings), head.end - head.start)
     yield RangeOutcome(findings, None, text.text)
     tail = None if text.next_start is None else column_at(text.text, text.next_start)
     base = _next_base(tail, 0)
@@ -344,7 +359,8 @@ def scan_planned(
 
     def accepted(done: list[tuple[RangeJob, RangeResult]]) -> Iterator[RangeOutcome]:
         nonlocal base
-        for job, (found, _, signals, tail) in done:
+        for job, (packed, _, signals, tail) in done:
+            found: list[Finding] = pickle.loads(packed) if isinstance(packed, bytes) else packed
             shifted = found
             if base:  # the range began inside a line: its first line's columns start later
                 shifted = [
@@ -358,6 +374,16 @@ def scan_planned(
         job = RangeJob(source, plan.source, part, not decided(), foreign)
         yield from accepted(parts.add(job))
     yield from accepted(parts.drain())
+
+
+def range_bytes(findings: int, size: int) -> int:
+    """The size of a file's ranges after its first, of `size` bytes, held `findings`: about
+    RANGE_FINDINGS findings each. Memory then stays flat however dense a dump is (a worker's
+    candidates and a range's results waiting in the parent grow with its findings, not its
+    bytes), and prose keeps the large ranges that cost least to hand out."""
+    if findings <= RANGE_FINDINGS:
+        return RANGE_BYTES
+    return max(MIN_RANGE_BYTES, min(RANGE_BYTES, size * RANGE_FINDINGS // findings))
 
 
 def _next_base(tail: tuple[int, bool] | None, base: int) -> int:

@@ -389,7 +389,8 @@ class _DateProbe:
             self._parts = []
 
 
-RANGE_BYTES = 1 << 19  # 512 KiB: dense dumps' results in flight stay small
+RANGE_BYTES = 1 << 19  # 512 KiB; dense dumps' ranges are cut smaller (detect/parallel.py)
+MIN_RANGE_BYTES = 1 << 16
 # A line longer than a range is cut anyway, at a character boundary; neighbouring ranges then
 # overlap, and each reports only the findings that start in its own part (see ByteRange).
 # The overlaps hold at least engine.CONTEXT_CHARS (1024) characters at 4 bytes a character.
@@ -489,9 +490,12 @@ class FilePlan:
     def __init__(self, source: RangeSource, digest: hashlib._Hash) -> None:
         self.source = source
         self._digest = digest
+        # The size of the ranges still to come: a reader may shrink it once it knows how
+        # dense the file is (see detect/parallel.py).
+        self.range_bytes = RANGE_BYTES
 
     def ranges(self) -> Iterator[ByteRange]:
-        """Ranges of about RANGE_BYTES ending at line ends, yielded as the file is read.
+        """Ranges of about `range_bytes` ending at line ends, yielded as the file is read.
 
         A line longer than a range is cut at a character boundary instead: the two ranges
         overlap, the first reporting up to `emit_to`, the next from its `emit_from`.
@@ -500,7 +504,7 @@ class FilePlan:
             self._digest.update(stream.read(self.source.start))
             position, line, pending, emit_from = self.source.start, 1, b"", 0
             while True:
-                block = stream.read(RANGE_BYTES)
+                block = stream.read(self.range_bytes)
                 self._digest.update(block)
                 data = pending + block
                 if not block:
@@ -512,7 +516,7 @@ class FilePlan:
                     yield ByteRange(position, position + cut, line, emit_from)
                     line += data.count(b"\n", 0, cut)
                     pending, position, emit_from = data[cut:], position + cut, 0
-                elif len(data) >= RANGE_BYTES:  # a giant line
+                elif len(data) >= self.range_bytes:  # a giant line
                     emit_to = _char_start(data, len(data) - OVERLAP_BYTES)
                     restart = _char_start(data, emit_to - LOOKBACK_BYTES)
                     yield ByteRange(
