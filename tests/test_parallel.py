@@ -20,6 +20,7 @@ from leakwatch.detect.parallel import (
     DetectorSpec,
     ParallelDocumentScan,
     ScanPool,
+    pool_pays,
     range_bytes,
     scan_planned,
 )
@@ -195,13 +196,47 @@ def test_a_big_dumps_header_names_every_row_however_far_down(
     assert len(list(plan.ranges())) >= 3
     counts: Counter[str] = Counter()
     spec = DetectorSpec((), KEY, detector.min_confidence, False, TODAY)
-    with ScanPool(spec, workers=2) as pool:
+    with ScanPool(spec, workers=2, eager=True) as pool:
         for outcome in scan_planned(detector, PageClassifier(packs), str(path), plan, pool):
             counts.update(f.type for f in outcome.findings)
+        assert pool.started
     assert dict(counts) == expected  # --jobs 2: the second worker's ranges too
     # A range this dense holds thousands of findings: the ones after the first were cut
     # smaller, to about RANGE_FINDINGS each.
     assert plan.range_bytes < sources.RANGE_BYTES
+
+
+def test_the_pool_starts_only_for_a_file_that_repays_it(
+    packs: tuple[Pack, ...], tmp_path: Path
+) -> None:
+    rng = random.Random(12)
+    prose = tmp_path / "notes.txt"  # 3 MB of prose: scanned here in a fraction of a second
+    prose.write_text(
+        "这是一段普通的说明文字，没有号码，只是为了占位置。\n" * 40_000, encoding="utf-8"
+    )
+    dump = tmp_path / "dump.csv"  # 2 MB of records: seconds of work, the pool pays
+    dump.write_text("성명,주민등록번호,휴대폰\n" + "".join(
+        f"{synthetic.hangul_name(rng)},{synthetic.rrn(rng)},{synthetic.mobile(rng)}\n"
+        for _ in range(45_000)
+    ), encoding="utf-8")  # fmt: skip
+    detector = Detector(packs, Fingerprinter(KEY), today=TODAY)
+    spec = DetectorSpec((), KEY, detector.min_confidence, False, TODAY)
+    started = {}
+    counts = {}
+    for path in (prose, dump):
+        (item,) = sources.expand([str(path)])
+        assert isinstance(item, sources.Input)
+        plan = sources.DocumentReader(item, None, TODAY).plan()
+        assert plan is not None
+        with ScanPool(spec, workers=2) as pool:
+            outcomes = scan_planned(detector, PageClassifier(packs), str(path), plan, pool)
+            found = [finding for outcome in outcomes for finding in outcome.findings]
+            started[path.name] = pool.started
+        counts[path.name] = len(found)
+    assert started == {"notes.txt": False, "dump.csv": True}
+    assert counts == {"notes.txt": 0, "dump.csv": 90_000}
+    assert not pool_pays(0.01, 1 << 19, 3 << 20)  # 10 ms for 512 KiB, 3 MB: 60 ms here
+    assert pool_pays(0.3, 1 << 19, 3 << 20)  # a dump's pace: 1.5 s more here
 
 
 def test_ranges_are_sized_by_findings_not_bytes() -> None:

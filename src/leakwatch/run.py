@@ -71,6 +71,7 @@ class Request:
     spec: DetectorSpec
     workers: int
     run: RunInfo
+    jobs_given: bool = False  # `--jobs N`: every large file on N workers, not only where they pay
     db: str | None = None  # a store file's path or a postgresql:// URL; None: the default
     no_store: bool = False
     resume: bool = False
@@ -160,7 +161,7 @@ def _executor(request: Request) -> Executor:
         size = int(shard) if shard.isascii() and shard.isdigit() and int(shard) > 0 else None
         return DaskCluster(request.cluster, request.spec, request.packs, size or SHARD_BYTES)
     if request.workers > 1:
-        return Processes(request.spec, request.workers)
+        return Processes(request.spec, request.workers, eager=request.jobs_given)
     return InProcess()
 
 

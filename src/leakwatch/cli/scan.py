@@ -294,7 +294,8 @@ def scan(
     )
     request = run.Request(
         plan=plan, settings=settings, detector=detector, packs=packs, spec=spec,
-        workers=workers, run=info, db=db, no_store=no_store, resume=resume, strict=strict,
+        workers=workers, run=info, jobs_given=jobs is not None, db=db, no_store=no_store,
+        resume=resume, strict=strict,
         threshold=threshold, names=names, archive=from_archive, arguments=tuple(sys.argv[1:]),
         stdin=sys.stdin.buffer if sys.stdin is not None else None,  # None: started closed
         cluster=cluster or None,

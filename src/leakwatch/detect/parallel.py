@@ -64,6 +64,10 @@ ChunkResult = tuple[list[Finding], Carry | None]
 # 2 x workers ranges wait in the parent to be accepted in order, at 260 bytes a finding
 # pickled and 700 unpickled. They are unpickled as each range is accepted.
 RangeResult = tuple[list[Finding] | bytes, Carry | None, TextSignals, tuple[int, bool] | None]
+# A file this large always repays starting the pool (even prose scans for seconds); a smaller
+# one starts it only when its first range says the rest would take POOL_PAYS_SECONDS here.
+POOL_ALWAYS_BYTES = 64 << 20
+POOL_PAYS_SECONDS = 1.5
 # Findings a range of a dense file is cut to hold (see `range_bytes`).
 RANGE_FINDINGS = 4000
 # Prose read ahead of a range, so trade-offer windows reach across range ends (UTF-8 bytes).
@@ -170,11 +174,19 @@ def _scan_range_in_worker(job: RangeJob, carry: Carry | None) -> RangeResult:
 class ScanPool:
     """Worker processes for parts of documents; use as a context manager."""
 
-    def __init__(self, spec: DetectorSpec, workers: int) -> None:
+    def __init__(self, spec: DetectorSpec, workers: int, *, eager: bool = False) -> None:
         self.spec = spec
         self.workers = workers
+        # Used for every large file (`--jobs N` asks for N workers), not only where the
+        # pool pays (see `pool_pays`).
+        self.eager = eager
         self.depth = 2 * workers  # parts in flight: enough to keep every worker busy
         self._executor: ProcessPoolExecutor | None = None
+
+    @property
+    def started(self) -> bool:
+        """Whether the workers were started (they are on first need)."""
+        return self._executor is not None
 
     def submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
         return self._start().submit(function, *args)
@@ -235,7 +247,7 @@ class _InOrder(Generic[Job, Result]):
 
     def __init__(
         self,
-        pool: ScanPool,
+        pool: ScanPool | None,  # None: every part here
         remote: Callable[[Job, Carry | None], Result],
         local: Callable[[Job, Carry | None], Result],
         *,
@@ -252,7 +264,8 @@ class _InOrder(Generic[Job, Result]):
 
     def add(self, job: Job) -> list[tuple[Job, Result]]:
         """Start a part; returns the parts now done, with their results, in order."""
-        if not self._started:  # the first part here: its carry guides the guesses after it
+        if self.pool is None or not self._started:
+            # No pool, or the first part: here (its carry guides the guesses after it).
             self._started = True
             return [(job, self._here(job))]
         self._in_flight.append((job, self.table, self.pool.submit(self.remote, job, self.table)))
@@ -330,22 +343,27 @@ def scan_planned(
     decided: Callable[[], bool] = lambda: False,
 ) -> Iterator[RangeOutcome]:
     """Scan a planned file range by range as the plan reads it: the first range here, the
-    others in the pool.
+    others in the pool if it pays (`pool_pays`), else here too.
 
     `decided` says whether the caller already knows the page is a trade offer (ranges sent
     after that skip classifying).
     """
-    pool.warm()  # the workers start while the first range is read and scanned here
+    certain = pool.eager or plan.size >= POOL_ALWAYS_BYTES
+    if certain:
+        pool.warm()  # the workers start while the first range is read and scanned here
     scanner = ChunkScanner(detector)
     ranges = plan.ranges()
     head = next(ranges, None)
     if head is None:
         return
+    started = time.perf_counter()
     text = plan.source.read(head, CONTEXT_CHARS)
     foreign = detector.foreign_packs(text.text[:PAGE_SAMPLE_CHARS])
     chunk = ChunkJob(source, text.text, head.line, text.emit_from, text.emit_to, 0, foreign)
     findings, carry = scanner.scan(chunk, None)
-    plan.range_bytes = range_bytes(len(findings), head.end - head.start)
+    head_bytes = head.end - head.start
+    plan.range_bytes = range_bytes(len(findings), head_bytes)
+    pays = certain or pool_pays(time.perf_counter() - started, head_bytes, plan.size)
     yield RangeOutcome(findings, None, text.text)
     tail = None if text.next_start is None else column_at(text.text, text.next_start)
     base = _next_base(tail, 0)
@@ -354,7 +372,7 @@ def scan_planned(
         return scan_range(scanner, classifier, job, carry)
 
     parts: _InOrder[RangeJob, RangeResult] = _InOrder(
-        pool, _scan_range_in_worker, here, table=carry, started=True
+        pool if pays else None, _scan_range_in_worker, here, table=carry, started=True
     )
 
     def accepted(done: list[tuple[RangeJob, RangeResult]]) -> Iterator[RangeOutcome]:
@@ -374,6 +392,14 @@ def scan_planned(
         job = RangeJob(source, plan.source, part, not decided(), foreign)
         yield from accepted(parts.add(job))
     yield from accepted(parts.drain())
+
+
+def pool_pays(seconds: int | float, scanned: int, size: int) -> bool:
+    """Whether the rest of a file is worth the pool, its first `scanned` bytes having taken
+    `seconds` here: when the rest would take POOL_PAYS_SECONDS or more in this process.
+    Starting the workers costs about half a second of both cores; below that, a file (a
+    few MB of prose) is done sooner here."""
+    return (size - scanned) * seconds >= POOL_PAYS_SECONDS * max(1, scanned)
 
 
 def range_bytes(findings: int, size: int) -> int:

@@ -11,8 +11,8 @@ class Processes(InProcess):
     """The in-process executor with `workers` processes beside it, started on first need
     (small scans never pay for them)."""
 
-    def __init__(self, spec: DetectorSpec, workers: int) -> None:
-        self.pool: ScanPool | None = ScanPool(spec, workers)
+    def __init__(self, spec: DetectorSpec, workers: int, *, eager: bool = False) -> None:
+        self.pool: ScanPool | None = ScanPool(spec, workers, eager=eager)
 
     def close(self) -> None:
         if self.pool is not None:

@@ -360,7 +360,7 @@ class DocumentReader:
         document.size = size
         start = 3 if encoding.source == "bom" else 0
         unescape = self.item.suffix in JSON_SUFFIXES
-        return FilePlan(RangeSource(path, start, unescape), document._digest)
+        return FilePlan(RangeSource(path, start, unescape), document._digest, size)
 
 
 class _DateProbe:
@@ -487,9 +487,10 @@ class RangeSource:
 class FilePlan:
     """A large plain UTF-8 file, cut into byte ranges as it is read once (and hashed)."""
 
-    def __init__(self, source: RangeSource, digest: hashlib._Hash) -> None:
+    def __init__(self, source: RangeSource, digest: hashlib._Hash, size: int) -> None:
         self.source = source
         self._digest = digest
+        self.size = size  # bytes, as planned
         # The size of the ranges still to come: a reader may shrink it once it knows how
         # dense the file is (see detect/parallel.py).
         self.range_bytes = RANGE_BYTES
