@@ -404,10 +404,11 @@ def pool_pays(seconds: int | float, scanned: int, size: int) -> bool:
 
 def range_bytes(findings: int, size: int) -> int:
     """The size of a file's ranges after its first, of `size` bytes, held `findings`: about
-    RANGE_FINDINGS findings each. Memory then stays flat however dense a dump is (a worker's
-    candidates and a range's results waiting in the parent grow with its findings, not its
-    bytes), and prose keeps the large ranges that cost least to hand out."""
-    if findings <= RANGE_FINDINGS:
+    RANGE_FINDINGS findings each, from MIN_RANGE_BYTES to RANGE_BYTES. Memory then stays
+    flat however dense a dump is (a worker's candidates and a range's results waiting in the
+    parent grow with its findings, not its bytes), and prose gets the large ranges that
+    cost least to hand out."""
+    if not findings:
         return RANGE_BYTES
     return max(MIN_RANGE_BYTES, min(RANGE_BYTES, size * RANGE_FINDINGS // findings))
 

@@ -491,9 +491,10 @@ class FilePlan:
         self.source = source
         self._digest = digest
         self.size = size  # bytes, as planned
-        # The size of the ranges still to come: a reader may shrink it once it knows how
-        # dense the file is (see detect/parallel.py).
-        self.range_bytes = RANGE_BYTES
+        # The size of the ranges still to come. The first is a quarter of RANGE_BYTES: its
+        # reader scans it itself and learns from it how dense the file is, then sizes the
+        # rest (see detect/parallel.py).
+        self.range_bytes = RANGE_BYTES // 4
 
     def ranges(self) -> Iterator[ByteRange]:
         """Ranges of about `range_bytes` ending at line ends, yielded as the file is read.
