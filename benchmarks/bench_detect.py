@@ -265,6 +265,32 @@ def table(rows: list[tuple[str, Run]], size: int) -> str:
     return "\n".join(lines)
 
 
+def detect_in_process(path: Path) -> int:
+    """The detector's own cost: the corpus fed to one DocumentScan in 1 MiB pieces, in this
+    process, after start-up (no reading, output, store, classifier or workers)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+    from leakwatch.collector import settle
+    from leakwatch.detect.engine import Detector
+    from leakwatch.detect.packs import load_packs
+    from leakwatch.detect.redact import Fingerprinter
+
+    detector = Detector(load_packs(), Fingerprinter(b"bench-detect-in-process"))
+    text = path.read_text(encoding="utf-8")
+    settle()
+    started = time.perf_counter()
+    scan = detector.open(str(path))
+    findings = 0
+    for i in range(0, len(text), 1 << 20):
+        findings += len(scan.feed(text[i : i + (1 << 20)]))
+    findings += len(scan.finish())
+    seconds = time.perf_counter() - started
+    print(machine())
+    print(f"detector alone, one process: {findings:,} findings in {seconds:.2f} s, "
+          f"{len(text.encode()) / MB / seconds:.1f} MB/s, "
+          f"{seconds / max(1, findings) * 1e6:.1f} us a finding")  # fmt: skip
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=1, help="corpus seed (default 1)")
@@ -283,6 +309,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--leakwatch", metavar="CMD", help="leakwatch command (default: beside "
                         "this Python, else `python -m leakwatch`)")  # fmt: skip
     parser.add_argument("--json", metavar="FILE", type=Path, help="also write results as JSON")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="time the detector alone in this process (no output, no store, no workers)",
+    )
     parser.add_argument("--run-baseline", metavar="FILE", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run_baseline:
@@ -297,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     kind = "dump" if args.dump else "dense-prose" if args.dense_prose else "prose"
     path, meta = corpus.generate(args.seed, size_mb, kind=kind)
     size = path.stat().st_size
+    if args.in_process:
+        return detect_in_process(path)
     print(machine())
     source = source_state()
     print(source)
