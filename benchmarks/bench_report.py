@@ -234,7 +234,7 @@ def record_rates(seed: int, postgres: str | None = None) -> dict[str, float]:
             )
             dump = found("dump.csv", 0, 300_000)
             started = time.perf_counter()
-            sink = Recorder(store, run)  # as a scan records: written 5,000 at a time
+            sink = Recorder(store, run)  # as a scan records them
             for finding in dump:
                 sink(finding)
             sink(facts("dump.csv", 300_000))

@@ -273,8 +273,7 @@ def test_compound_and_english_labels(find: Find, text: str, type_id: str) -> Non
      "ACCOUNT NO: 1002-331-144111",  # upper case
      "이름,계좌번호\n김민준,1002331144111\n"],  # a column header
 )  # fmt: skip
-def test_a_type_needing_a_label_is_looked_for_wherever_one_may_be(find: Find, text: str) -> None:
-    # The chunk-wide label test (LabelPresence) lets these through to the label rules.
+def test_labels_in_keys_cases_and_headers(find: Find, text: str) -> None:
     assert types_of(find(text)) == ["kr.bank_account"]
 
 
@@ -285,16 +284,6 @@ def test_a_header_far_above_still_names_its_column_in_a_later_chunk(find: Find) 
     findings = find(text)
     assert len(findings) == 30_000
     assert set(types_of(findings)) == {"kr.bank_account"}
-
-
-def test_no_label_word_in_a_chunk_means_no_search_for_types_needing_one(
-    detector: Detector,
-) -> None:
-    presence = detector.label_presence
-    assert presence is not None
-    assert presence.present("성명,주민등록번호,휴대폰\n") == {"kr.rrn.split"}
-    assert "kr.bank_account" in presence.present("Bank: x")
-    assert presence.present("ｂａｎｋ") == presence.patterns  # NFKC could make a label
 
 
 def test_a_login_under_zhanghao_is_a_phone_not_an_account(find: Find) -> None:

@@ -100,7 +100,7 @@ class Finding:
         )  # fmt: skip
 
 
-_SEVERITIES = tuple(Severity)
+_SEVERITIES = {int(s): s for s in Severity}
 
 
 def _unpickle_finding(

@@ -118,7 +118,8 @@ def scan(
             "--jobs",
             "-j",
             min=1,
-            help="Processes scanning large files and pages (default and most: one per CPU; "
+            help="Processes scanning large files and pages (default and most: one per CPU, "
+            "started for a file only where they pay; given, used for every large file; "
             "1: this one only).",
         ),
     ] = None,

@@ -30,7 +30,6 @@ from typing import Any
 from leakwatch.detect.context import (
     NEGATIVE,
     ColumnTracker,
-    LabelPresence,
     LabelVocabulary,
     TableCarry,
     WordMatcher,
@@ -85,9 +84,6 @@ _CLUSTER = re.compile(
     "(?:[ \\-.()\u2010-\u2015\u2212\ufe63\uff0d\uff0e\uff08\uff09\u3000]{0,3}"
     "[0-9A-Za-z*#\u00d7\u25cf\u25cb\u2217\uff0a\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]){5,}+"
 )
-# Below this many digit clusters in a chunk (prose), looking for the types that need a label
-# costs less than asking whether any of their labels occur in it.
-_MANY_WINDOWS = 1000
 _SUPPORT_CONTEXT = frozenset({"context", "column"})
 _LABELLED = ("context:", "column:")
 _SUPPORT_UNVERIFIED = frozenset({"context", "column", "row", "list"})
@@ -175,11 +171,6 @@ class Detector:
         self.skip_context_free_windows = all(
             min_confidence > c.pack.scoring["cap"] for c in self.packs
         )
-        # For the same reason, a type that needs context is not looked for in a chunk where
-        # none of its label words occur (LabelPresence).
-        self.label_presence = (
-            LabelPresence(_support_words(self.packs)) if self.skip_context_free_windows else None
-        )
         self.fingerprinter = fingerprinter
         self.min_confidence = min_confidence
         self.reveal = reveal
@@ -210,23 +201,6 @@ class Detector:
         """All findings in a complete text (tests, examples, small inputs)."""
         scan = self.open(source)
         return [*scan.feed(text), *scan.finish()]
-
-
-def _support_words(packs: Iterable[_CompiledPack]) -> dict[str, list[str]]:
-    """Per pattern that needs context, the words that label it (see `_label_kind`): its
-    own and those of the type it refines (`kr.rrn`'s for `kr.rrn.split`)."""
-    words: dict[str, list[str]] = {}
-    for compiled in packs:
-        patterns = compiled.pack.patterns
-        for pattern in patterns:
-            if pattern.requires_context:
-                words[pattern.id] = [
-                    word
-                    for owner in patterns
-                    if pattern.id == owner.id or pattern.id.startswith(owner.id + ".")
-                    for word in (*owner.context, *owner.personal)
-                ]
-    return words
 
 
 def _compile(pack: Pack) -> _CompiledPack:
@@ -416,7 +390,7 @@ class ChunkScanner:
         self.columns.restore(carry.table if carry else None)
         chunk = job.text
         self.sql.start(chunk, carry.sql if carry else None)
-        candidates = self._candidates(chunk, carry)
+        candidates = self._candidates(chunk)
         findings = []
         if candidates:
             winners = _resolve_overlaps(
@@ -442,30 +416,25 @@ class ChunkScanner:
         table, sql = self.columns.carry(), self.sql.carry(chunk, job.emit_to)
         return findings, (None if table is None and sql is None else Carry(table, sql))
 
-    def _candidates(self, chunk: str, carry: Carry | None) -> list[_Candidate]:
+    def _candidates(self, chunk: str) -> list[_Candidate]:
         windows = _windows(chunk)
         if not windows:
             return []
         detector = self.detector
-        context_patterns = detector.context_patterns
-        presence = detector.label_presence
-        if context_patterns and presence is not None and len(windows) >= _MANY_WINDOWS:
-            present = presence.present(f"{chunk}\n{_carried_words(carry)}")
-            context_patterns = tuple(p for p in context_patterns if p[0].id in present)
         texts = [chunk[a:b] for a, b in windows]
         if _NEEDS_NORMALISING.search("\n".join(texts)):
             needs = _NEEDS_NORMALISING.search
             texts = [t.translate(_NORMALISE) if needs(t) else t for t in texts]
         found: list[_Candidate] = []
         self._match(chunk, windows, texts, detector.free_patterns, found)
-        if context_patterns:
+        if detector.context_patterns:
             if detector.skip_context_free_windows:
                 chosen = [
                     i for i, (a, b) in enumerate(windows) if self._may_have_context(chunk, a, b)
                 ]
                 windows = [windows[i] for i in chosen]
                 texts = [texts[i] for i in chosen]
-            self._match(chunk, windows, texts, context_patterns, found)
+            self._match(chunk, windows, texts, detector.context_patterns, found)
         found.sort(key=lambda c: (c.start, -c.end))
         return found
 
@@ -793,21 +762,6 @@ def _list_run(run: list[list[_Candidate]], lines: int) -> set[int]:
         return set()
     types = set().union(*validated)
     return {id(c) for row in run for c in row if c.pattern.id in types}
-
-
-def _carried_words(carry: Carry | None) -> str:
-    """The column names a chunk inherits from above it: its table's header, its SQL
-    statement's columns and the tables defined so far."""
-    if carry is None:
-        return ""
-    words: list[str] = []
-    if carry.table is not None:
-        words += carry.table.header.cells
-    if carry.sql is not None:
-        words += carry.sql.columns or ()
-        for _, columns in carry.sql.tables:
-            words += columns
-    return "\n".join(words)
 
 
 def _row_bounds(chunk: str, start: int, end: int) -> tuple[int, int]:

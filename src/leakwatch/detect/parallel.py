@@ -361,15 +361,21 @@ def scan_planned(
     foreign = detector.foreign_packs(text.text[:PAGE_SAMPLE_CHARS])
     chunk = ChunkJob(source, text.text, head.line, text.emit_from, text.emit_to, 0, foreign)
     findings, carry = scanner.scan(chunk, None)
-    head_bytes = head.end - head.start
-    plan.range_bytes = range_bytes(len(findings), head_bytes)
-    pays = certain or pool_pays(time.perf_counter() - started, head_bytes, plan.size)
+    scanned = head.end - head.start
+    plan.range_bytes = range_bytes(len(findings), scanned)
+    spent = time.perf_counter() - started
+    pays = certain or pool.started or pool_pays(spent, scanned, plan.size)
     yield RangeOutcome(findings, None, text.text)
     tail = None if text.next_start is None else column_at(text.text, text.next_start)
     base = _next_base(tail, 0)
 
     def here(job: RangeJob, carry: Carry | None) -> RangeResult:
-        return scan_range(scanner, classifier, job, carry)
+        nonlocal spent
+        began = time.perf_counter()
+        try:
+            return scan_range(scanner, classifier, job, carry)
+        finally:
+            spent += time.perf_counter() - began
 
     parts: _InOrder[RangeJob, RangeResult] = _InOrder(
         pool if pays else None, _scan_range_in_worker, here, table=carry, started=True
@@ -379,6 +385,9 @@ def scan_planned(
         nonlocal base
         for job, (packed, _, signals, tail) in done:
             found: list[Finding] = pickle.loads(packed) if isinstance(packed, bytes) else packed
+            # Each range sizes the ones after it: a dense body after a sparse start (a
+            # schema, a preamble) gets small ranges too.
+            plan.range_bytes = range_bytes(len(found), job.part.end - job.part.start)
             shifted = found
             if base:  # the range began inside a line: its first line's columns start later
                 shifted = [
@@ -391,6 +400,9 @@ def scan_planned(
     for part in ranges:
         job = RangeJob(source, plan.source, part, not decided(), foreign)
         yield from accepted(parts.add(job))
+        scanned += part.end - part.start
+        if parts.pool is None and pool_pays(spent, scanned, plan.size):
+            parts.pool = pool  # the rest turned out slower than its start: the workers now
     yield from accepted(parts.drain())
 
 

@@ -390,7 +390,7 @@ class _DateProbe:
 
 
 RANGE_BYTES = 1 << 19  # 512 KiB; dense dumps' ranges are cut smaller (detect/parallel.py)
-MIN_RANGE_BYTES = 1 << 16
+MIN_RANGE_BYTES = 1 << 17  # lines longer than a range are cut: few, at this size
 # A line longer than a range is cut anyway, at a character boundary; neighbouring ranges then
 # overlap, and each reports only the findings that start in its own part (see ByteRange).
 # The overlaps hold at least engine.CONTEXT_CHARS (1024) characters at 4 bytes a character.

@@ -10,7 +10,6 @@ the store hands out.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -80,8 +79,6 @@ class FindingsStore(Protocol):
         queued: Sequence[QueuedUrl] = (),
         seen: str | None = None,
     ) -> None: ...
-
-    def batch(self) -> AbstractContextManager[None]: ...
 
     def captured(self, url: str, digest: str) -> bool: ...
 
