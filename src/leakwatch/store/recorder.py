@@ -1,13 +1,8 @@
 """Record a scan's event stream in the store, one document (or crawled URL) a transaction.
 
 A document's findings arrive before its facts; they are held and written with them, so a
-document is in the store whole or not at all. A large file's findings are flushed on the
-way, FLUSH_FINDINGS at a time, each batch its own transaction (findings are upserted, so a
-rescan after a crash counts nothing twice). No transaction stays open while the scan goes
-on: another scan recording into the same store never waits for this one to find more.
-Batches are large because a commit writes out every index page the batch touched, and
-random fingerprints touch random pages: 20,000 findings a commit record a dump a third
-faster than 5,000, for about 15 MB more held.
+document is in the store whole or not at all. A large file's findings are flushed in
+batches on the way (findings are upserted, so a rescan after a crash counts nothing twice).
 For a crawled URL the transaction also holds its frontier change (`PageSettled`: done, and
 the URLs it added), so an interrupted crawl resumes exactly where its store says it was.
 The crawler emits a page's events and its `PageSettled` together, never interleaved with
@@ -27,7 +22,7 @@ from leakwatch.models import (
 )
 from leakwatch.store import FindingsStore
 
-FLUSH_FINDINGS = 20_000
+FLUSH_FINDINGS = 5000
 
 
 class Recorder:
