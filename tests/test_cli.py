@@ -38,6 +38,30 @@ def test_version(cli: Cli) -> None:
     assert result.stdout.startswith("leakwatch ")
 
 
+@pytest.mark.parametrize("command", [(), ("patterns",)])
+def test_no_command_prints_the_help_on_stderr_and_exits_2(
+    cli: Cli, command: tuple[str, ...]
+) -> None:
+    result = cli(*command)
+    assert result.code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("Usage: leakwatch")
+    assert "Commands" in result.stderr
+    assert cli(*command, "--help").code == 0
+
+
+@pytest.mark.parametrize(
+    ("arguments", "option"),
+    [(("report", "--by", "weekday"), "'--by'"), (("scan", "-f", "xml", "x.txt"), "'--format'")],
+)
+def test_a_bad_choice_says_what_is_allowed_in_plain_words(
+    cli: Cli, arguments: tuple[str, ...], option: str
+) -> None:
+    result = cli(*arguments)
+    assert_one_line_error(result, 2, option, "is not one of")
+    assert "Value error" not in result.stderr
+
+
 def test_table_output_is_masked(cli: Cli, dump: Path) -> None:
     result = cli("scan", str(dump))
     assert result.code == 0, result.stderr

@@ -80,10 +80,17 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         context = getattr(exc, "ctx", None)
         hint = f" (see {context.command_path} --help)" if context is not None else ""
         if type(exc).__name__ == "NoArgsIsHelpError" and context is not None:
-            print(context.get_help())
-            code = EXIT_OK
+            # No command given (`leakwatch`, `leakwatch patterns`): a usage error, so the
+            # help goes to stderr and the exit code is 2, as a script calling it wrongly
+            # expects; `--help` prints it to stdout and exits 0.
+            with suppress(OSError, AttributeError):
+                print(context.get_help(), file=sys.stderr)
+            code = EXIT_USAGE
         else:
-            _print_error(f"{exc.format_message()}{hint}")
+            # typer validates choices through pydantic, whose message starts "Value error, ":
+            # words for a programmer, not for the person who typed the option.
+            message = exc.format_message().replace("Value error, ", "")
+            _print_error(f"{message}{hint}")
             code = getattr(exc, "exit_code", EXIT_USAGE) or EXIT_USAGE
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
