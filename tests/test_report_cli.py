@@ -145,6 +145,21 @@ def test_html_is_one_self_contained_file(cli: Cli, kisa: Path, tmp_path: Path) -
     assert re.findall(r"https?://[^\s\"'<>]+", text) == ["http://www.w3.org/2000/svg"]
 
 
+@pytest.mark.parametrize("command", [("report", "-f", "json"), ("export",), ("runs", "-f", "json")])
+def test_quiet_is_accepted_and_changes_nothing(
+    cli: Cli, kisa: Path, command: tuple[str, ...]
+) -> None:
+    # A cron job passes -q to every command, as to scan.
+    plain = cli(*command, "--db", str(kisa))
+    quiet = cli(*command, "--db", str(kisa), "-q")
+    assert (plain.code, quiet.code) == (0, 0), quiet.stderr
+    assert quiet.stderr == ""
+    if command[0] == "report":  # its generated time differs between the two runs
+        assert json.loads(quiet.stdout)["years"] == json.loads(plain.stdout)["years"]
+    else:
+        assert quiet.stdout == plain.stdout
+
+
 def test_other_groupings(cli: Cli, kisa: Path) -> None:
     by_month = json.loads(cli("report", "--db", str(kisa), "--by", "month", "-f", "json").stdout)
     assert by_month["months"][0]["month"] == "2020-01"

@@ -45,6 +45,11 @@ OutputOption = Annotated[
     str, typer.Option("--output", "-o", metavar="FILE", help="Write here ('-' = stdout).")
 ]
 NoColorOption = Annotated[bool, typer.Option("--no-color", help="No colour in output.")]
+# Accepted as `scan` accepts it, so a cron job can pass -q to every command: these commands
+# write nothing but their output and errors anyway.
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Errors only on stderr (as without it: no notes).")
+]
 SiteCountryOption = Annotated[
     str | None,
     typer.Option(
@@ -85,6 +90,7 @@ def report(
     ] = ReportFormat.TABLE,
     output: OutputOption = "-",
     no_color: NoColorOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Cases (pages or posts that expose or trade Korean personal data), their trading share,
     distinct records and growth, per year, month, site, country, type or category."""
@@ -137,6 +143,7 @@ def export(
         str | None, typer.Option(metavar="DATE", help="Findings first seen up to this date.")
     ] = None,
     no_color: NoColorOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Stream every stored finding (masked) with its document, for piping."""
     try:
@@ -163,6 +170,7 @@ def runs(
     limit: Annotated[int, typer.Option(min=0, help="The most recent N runs (0: all).")] = 20,
     output: OutputOption = "-",
     no_color: NoColorOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """List past runs, most recent first, and how each ended."""
     with _reading(db, no_color) as store:
