@@ -48,7 +48,8 @@ NoColorOption = Annotated[bool, typer.Option("--no-color", help="No colour in ou
 # Accepted as `scan` accepts it, so a cron job can pass -q to every command: these commands
 # write nothing but their output and errors anyway.
 QuietOption = Annotated[
-    bool, typer.Option("--quiet", "-q", help="Errors only on stderr (as without it: no notes).")
+    bool,
+    typer.Option("--quiet", "-q", help="Errors only on stderr (this command prints no notes)."),
 ]
 SiteCountryOption = Annotated[
     str | None,

@@ -363,8 +363,7 @@ def scan_planned(
     findings, carry = scanner.scan(chunk, None)
     scanned = head.end - head.start
     plan.range_bytes = range_bytes(len(findings), scanned)
-    spent = time.perf_counter() - started
-    pays = certain or pool.started or pool_pays(spent, scanned, plan.size)
+    spent = time.perf_counter() - started  # scanning here, so far
     yield RangeOutcome(findings, None, text.text)
     tail = None if text.next_start is None else column_at(text.text, text.next_start)
     base = _next_base(tail, 0)
@@ -377,8 +376,8 @@ def scan_planned(
         finally:
             spent += time.perf_counter() - began
 
-    parts: _InOrder[RangeJob, RangeResult] = _InOrder(
-        pool if pays else None, _scan_range_in_worker, here, table=carry, started=True
+    parts: _InOrder[RangeJob, RangeResult] = _InOrder(  # here until the pool pays
+        None, _scan_range_in_worker, here, table=carry, started=True
     )
 
     def accepted(done: list[tuple[RangeJob, RangeResult]]) -> Iterator[RangeOutcome]:
@@ -398,15 +397,15 @@ def scan_planned(
             yield RangeOutcome(shifted, signals, None)
 
     for part in ranges:
+        if parts.pool is None and (certain or pool.started or pool_pays(spent, scanned, plan.size)):
+            parts.pool = pool  # from here on (a slow rest is found out range by range)
         job = RangeJob(source, plan.source, part, not decided(), foreign)
         yield from accepted(parts.add(job))
         scanned += part.end - part.start
-        if parts.pool is None and pool_pays(spent, scanned, plan.size):
-            parts.pool = pool  # the rest turned out slower than its start: the workers now
     yield from accepted(parts.drain())
 
 
-def pool_pays(seconds: int | float, scanned: int, size: int) -> bool:
+def pool_pays(seconds: float, scanned: int, size: int) -> bool:
     """Whether the rest of a file is worth the pool, its first `scanned` bytes having taken
     `seconds` here: when the rest would take POOL_PAYS_SECONDS or more in this process.
     Starting the workers costs about half a second of both cores; below that, a file (a
