@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
-from leakwatch.detect.classify import PageClassifier, PageSignals
+from leakwatch.detect.classify import PageClassifier, PageSignals, Verdict
 from leakwatch.detect.engine import Detector, DocumentScan
 from leakwatch.detect.names import SourceNames
 from leakwatch.detect.parallel import (
@@ -30,6 +30,7 @@ from leakwatch.errors import InputError
 from leakwatch.extract import archives, dates, sources
 from leakwatch.fetch.settings import ArchiveSettings, CrawlSettings, Page
 from leakwatch.fetch.targets import Target
+from leakwatch.ignore import IgnoreRules
 from leakwatch.models import (
     DocumentFacts,
     Event,
@@ -487,24 +488,49 @@ def scan_document(
         ParallelDocumentScan(detector, source, pool) if pool else detector.open(source)
     )
     signals = classifier.open()
+    kept = _Kept(detector.ignore, source)
     problem: InputError | None = None
     try:
         for piece in reader.pieces():
             signals.feed(piece.prose)
             for finding in scan.feed(piece.text):
-                signals.finding(finding)
-                yield finding
+                if kept(finding):
+                    signals.finding(finding)
+                    yield finding
     except InputError as exc:
         problem = exc
     if problem is not None and (problem.kind in ("binary", "skipped") or reader.document.size == 0):
         yield ScanIssue(problem.source, problem.kind, problem.problem)
         return
     for finding in scan.finish():
-        signals.finding(finding)
-        yield finding
+        if kept(finding):
+            signals.finding(finding)
+            yield finding
     if problem is not None:
         yield ScanIssue(problem.source, "partial", problem.problem)
-    yield _facts(reader.document, signals, scan.counts)
+    yield _facts(reader.document, signals, kept.counts(scan.counts), kept.whole)
+
+
+class _Kept:
+    """The ignore file applied to one document's findings: those it names are dropped before
+    they are reported, counted or weighed for the page's category; a document it names
+    whole keeps none and is no case."""
+
+    def __init__(self, ignore: IgnoreRules, source: str) -> None:
+        self.ignore = ignore
+        self.whole = bool(ignore) and ignore.ignores_source(source)
+        self.dropped: Counter[str] = Counter()
+
+    def __call__(self, finding: Finding) -> bool:
+        if not self.ignore:
+            return True
+        if self.whole or self.ignore.ignores(finding.fingerprint, finding.type):
+            self.dropped[finding.type] += 1
+            return False
+        return True
+
+    def counts(self, counted: Counter[str]) -> Counter[str]:
+        return counted - self.dropped if self.dropped else counted
 
 
 def _scan_planned(
@@ -518,6 +544,7 @@ def _scan_planned(
     document = reader.document
     signals = classifier.open()
     counts: Counter[str] = Counter()
+    kept = _Kept(detector.ignore, document.source)
     try:
         outcomes = scan_planned(
             detector, classifier, document.source, plan, pool, lambda: signals.decided
@@ -529,16 +556,19 @@ def _scan_planned(
             elif outcome.signals is not None:
                 signals.absorb(outcome.signals)
             for finding in outcome.findings:
-                counts[finding.type] += 1
-                signals.finding(finding)
-                yield finding
+                if kept(finding):
+                    counts[finding.type] += 1
+                    signals.finding(finding)
+                    yield finding
     except OSError as exc:  # the file changed or vanished under us
         yield ScanIssue(document.source, "partial", f"cannot read: {exc.strerror or exc}")
-    yield _facts(document, signals, counts)
+    yield _facts(document, signals, counts, kept.whole)
 
 
-def _facts(document: sources.Document, signals: PageSignals, counts: Counter[str]) -> DocumentFacts:
-    verdict = signals.verdict()
+def _facts(
+    document: sources.Document, signals: PageSignals, counts: Counter[str], ignored: bool = False
+) -> DocumentFacts:
+    verdict = signals.verdict() if not ignored else Verdict(None, ())
     return DocumentFacts(
         source=document.source,
         media_type=document.media_type,

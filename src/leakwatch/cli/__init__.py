@@ -19,7 +19,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from leakwatch import __version__, collector
-from leakwatch.cli import patterns, report, scan  # noqa: F401  (they register their commands)
+from leakwatch.cli import correct, patterns, report, scan  # noqa: F401  (they register their commands)
 from leakwatch.cli.common import (
     EXIT_BROKEN_PIPE,
     EXIT_INCOMPLETE,

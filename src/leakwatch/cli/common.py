@@ -9,13 +9,16 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Annotated, NoReturn, TextIO
 
+import click
 import typer
+from typer.core import TyperGroup
 from rich.console import Console
 
 from leakwatch.detect.packs import Pack, load_packs
 from leakwatch.detect.redact import key_path
 from leakwatch.detect.selftest import check_examples
-from leakwatch.errors import PackError
+from leakwatch.errors import PackError, UsageError
+from leakwatch.ignore import IgnoreRules, rules_in_force
 from leakwatch.output_file import STDOUT
 from leakwatch.safe_text import visible
 from leakwatch.store import location_of
@@ -23,8 +26,20 @@ from leakwatch.store import location_of
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader left
 
+# The order `leakwatch --help` lists the commands in: the day's work first.
+COMMAND_ORDER = ("scan", "report", "export", "runs", "ignore", "forget", "config", "patterns")
+
+
+class _CommandsInOrder(TyperGroup):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = super().list_commands(ctx)
+        rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
+        return sorted(names, key=lambda name: rank.get(name, len(rank)))
+
+
 app = typer.Typer(
     name="leakwatch",
+    cls=_CommandsInOrder,
     help="Find South Korean personal data exposed or traded on web pages and files.",
     no_args_is_help=True,
     add_completion=False,
@@ -53,6 +68,32 @@ DbOption = Annotated[
         "(default: leakwatch.db in leakwatch's data folder).",
     ),
 ]
+
+
+IgnoreOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--ignore",
+        metavar="FILE",
+        help="Leave out what this ignore file lists (repeatable), instead of "
+        "./.leakwatchignore and the user's leakwatchignore.",
+    ),
+]
+
+NoIgnoreOption = Annotated[
+    bool, typer.Option("--no-ignore", help="Apply no ignore file: show everything.")
+]
+
+
+def ignore_rules(
+    files: Sequence[Path] | None, off: bool, packs: Sequence[Pack], no_color: bool = False
+) -> IgnoreRules:
+    """The ignore rules in force, or one line and exit 2 for a bad file or line."""
+    known = {pattern.id for pack in packs for pattern in pack.patterns}
+    try:
+        return rules_in_force(files, off, known, os.environ, Path.cwd())
+    except UsageError as exc:
+        fail(str(exc), EXIT_USAGE, no_color)
 
 
 def stderr_console(no_color: bool = False) -> Console:

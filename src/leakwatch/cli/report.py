@@ -19,10 +19,14 @@ from leakwatch.cli.common import (
     EXIT_INCOMPLETE,
     EXIT_USAGE,
     DbOption,
+    IgnoreOption,
+    NoIgnoreOption,
     app,
     fail,
+    ignore_rules,
     leakwatch_files,
     output_console,
+    packs_or_fail,
 )
 from leakwatch.errors import OutputError, StoreError, UsageError
 from leakwatch.models import now
@@ -86,6 +90,8 @@ def report(
         ),
     ] = YearBasis.PUBLISHED,
     site_country: SiteCountryOption = None,
+    ignore: IgnoreOption = None,
+    no_ignore: NoIgnoreOption = False,
     fmt: Annotated[
         ReportFormat, typer.Option("--format", "-f", help="Output format.")
     ] = ReportFormat.TABLE,
@@ -105,7 +111,10 @@ def report(
             trends.check_baseline(baseline, by)
     except ValueError as exc:
         fail(str(exc), EXIT_USAGE, no_color)
-    query = TrendQuery(by=by, basis=year_basis, since=lower, before=upper, countries=countries)
+    rules = ignore_rules(ignore, no_ignore, packs_or_fail(None), no_color)
+    query = TrendQuery(
+        by=by, basis=year_basis, since=lower, before=upper, countries=countries, ignore=rules
+    )
     counts, baseline_counts = _EMPTY, None
     store_path = shown(location_of(db, os.environ))
     with _reading(db, no_color) as store:
@@ -143,6 +152,8 @@ def export(
     until: Annotated[
         str | None, typer.Option(metavar="DATE", help="Findings first seen up to this date.")
     ] = None,
+    ignore: IgnoreOption = None,
+    no_ignore: NoIgnoreOption = False,
     no_color: NoColorOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -153,12 +164,14 @@ def export(
         upper = trends.until_bound(until) if until else None
     except ValueError as exc:
         fail(str(exc), EXIT_USAGE, no_color)
+    rules = ignore_rules(ignore, no_ignore, packs_or_fail(None), no_color)
     with _reading(db, no_color) as store, _writing(output, no_color, db) as out:
         if store is None:
             write_export((), fmt, out)
             return
         # closing(): the cursor is released before the store, even if the reader went away.
-        with closing(store.export(countries=countries, since=lower, before=upper)) as rows:
+        exported = store.export(countries=countries, since=lower, before=upper, ignore=rules)
+        with closing(exported) as rows:
             write_export(rows, fmt, out)
 
 

@@ -33,9 +33,12 @@ from leakwatch.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     DbOption,
+    IgnoreOption,
+    NoIgnoreOption,
     PatternsOption,
     app,
     fail,
+    ignore_rules,
     leakwatch_files,
     output_console,
     packs_or_fail,
@@ -217,8 +220,13 @@ def scan(
     ] = None,
     db: DbOption = None,
     no_store: Annotated[
-        bool, typer.Option("--no-store", help="Do not record this scan in the store.")
+        bool,
+        typer.Option(
+            "--no-store", help="Do not record this scan in the store (for experiments and tests)."
+        ),
     ] = False,
+    ignore: IgnoreOption = None,
+    no_ignore: NoIgnoreOption = False,
     resume: Annotated[
         bool,
         typer.Option(
@@ -260,7 +268,10 @@ def scan(
         key = load_key(os.environ)
     except KeyfileError as exc:
         fail(str(exc), EXIT_USAGE, no_color)
-    detector = Detector(packs, Fingerprinter(key), min_confidence=min_confidence, reveal=reveal)
+    ignored = ignore_rules(ignore, no_ignore, packs, no_color)
+    detector = Detector(
+        packs, Fingerprinter(key), min_confidence=min_confidence, reveal=reveal, ignore=ignored
+    )
     cpus = available_cpus()
     workers = default_workers(jobs, cpus)
     if jobs is not None and jobs > cpus and not quiet:
@@ -275,6 +286,7 @@ def scan(
         min_confidence=min_confidence,
         reveal=reveal,
         today=detector.today,
+        ignore=ignored,
     )
     names = SourceNames(detector)
     info = RunInfo(
@@ -291,6 +303,7 @@ def scan(
             **({"cluster": redact_url(cluster)} if cluster else {}),
             **(run.settings_record(settings) if plan.targets or resume else {}),
             **({"archive": run.archive_record(from_archive)} if from_archive else {}),
+            **({"ignore": ignored.describe()} if ignored else {}),
         },
     )
     request = run.Request(

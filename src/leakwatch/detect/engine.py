@@ -42,6 +42,7 @@ from leakwatch.detect.packs import SCRIPTS, Pack, Pattern, compile_re2
 from leakwatch.detect.redact import MASK_CHARS, Fingerprinter, mask, mask_snippet
 from leakwatch.detect.sql import SqlCarry, SqlColumns
 from leakwatch.extract.sources import context_before
+from leakwatch.ignore import IgnoreRules
 from leakwatch.models import Finding, Validation, Verdict
 
 DEFAULT_MIN_CONFIDENCE = 0.5
@@ -154,6 +155,7 @@ class Detector:
         min_confidence: float = DEFAULT_MIN_CONFIDENCE,
         reveal: bool = False,
         today: dt.date | None = None,
+        ignore: IgnoreRules | None = None,
     ) -> None:
         self.packs = tuple(_compile(pack) for pack in packs)
         patterns = [(p, c, _bounded_regex(p)) for c in self.packs for p in c.pack.patterns]
@@ -175,6 +177,8 @@ class Detector:
         self.min_confidence = min_confidence
         self.reveal = reveal
         self.today = today or dt.date.today()
+        # Applied by the pipeline to the findings of each document (`scan_document`).
+        self.ignore = ignore or IgnoreRules()
         header_vocabulary: list[str] = list(_HEADER_WORDS)
         for compiled in self.packs:
             for pattern in compiled.pack.patterns:

@@ -55,6 +55,7 @@ from leakwatch.extract.sources import (
     RangeSource,
     column_at,
 )
+from leakwatch.ignore import IgnoreRules
 from leakwatch.models import Finding
 
 ChunkResult = tuple[list[Finding], Carry | None]
@@ -83,6 +84,7 @@ class DetectorSpec:
     min_confidence: float
     reveal: bool
     today: dt.date
+    ignore: IgnoreRules | None = None  # the ignore file's rules (None: none)
 
     def build(self, packs: tuple[Pack, ...] | None = None) -> tuple[Detector, PageClassifier]:
         """The detector and classifier, with `packs` when given (a cluster's workers get
@@ -94,6 +96,7 @@ class DetectorSpec:
             min_confidence=self.min_confidence,
             reveal=self.reveal,
             today=self.today,
+            ignore=self.ignore,
         )
         return detector, PageClassifier(packs)
 

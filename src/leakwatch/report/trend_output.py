@@ -135,6 +135,8 @@ def filters_line(report: TrendReport) -> str:
         parts.append(f"from {report.since or 'the start'} to {report.until or 'now'}")
     if report.countries:
         parts.append(f"site countries: {', '.join(report.countries)}")
+    if report.ignore is not None:
+        parts.append(f"ignoring what {', '.join(report.ignore['files'])} lists")
     if report.baseline is not None:
         parts.append(f"baseline {report.baseline.year}: {report.baseline.cases:,} cases")
     if report.cagr is not None:
@@ -188,6 +190,7 @@ def report_dict(report: TrendReport) -> dict[str, Any]:
             "since": report.since,
             "until": report.until,
             "site_country": list(report.countries),
+            "ignore": report.ignore,
         },
         "baseline": (
             {"year": report.baseline.year, "cases": report.baseline.cases}

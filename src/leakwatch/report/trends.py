@@ -18,6 +18,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from leakwatch.store.values import GroupCounts, Grouping, TrendCounts, TrendQuery, YearBasis
 
@@ -62,6 +63,8 @@ class TrendReport:
     generated: str
     types: tuple[str, ...] = field(default=())  # every finding type in the report, sorted
     store: str | None = None  # the store the counts were read from
+    # The ignore files applied and their entries of each kind (None: none applied).
+    ignore: Mapping[str, Any] | None = None
 
     @property
     def headline(self) -> TrendRow | None:
@@ -232,6 +235,7 @@ def build(
         generated=generated,
         types=tuple(types),
         store=store,
+        ignore=query.ignore.describe() if query.ignore else None,
     )
 
 

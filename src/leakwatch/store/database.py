@@ -28,6 +28,7 @@ class Dialect:
     greatest: str
     json_text: str  # {column}: JSON object text; {key}: the member, read as text
     json_pairs: str  # {column}: JSON object text -> a table of (key, value) rows
+    json_elements: str  # {column}: JSON array text -> a table of its elements as `value`
     # {column} starts like an ISO date: four digits, '-', a month's first digit 0 or 1.
     iso_date_start: str
     distinct: str  # the null-safe "differs from": IS NOT, or IS DISTINCT FROM
@@ -40,6 +41,9 @@ class Dialect:
 
     def pairs(self, column: str) -> str:
         return self.json_pairs.format(column=column)
+
+    def elements(self, column: str) -> str:
+        return self.json_elements.format(column=column)
 
     def published_ok(self, column: str) -> str:
         """Whether a declared published date is used: it starts like an ISO date
@@ -54,6 +58,7 @@ SQLITE = Dialect(
     greatest="max",
     json_text="json_extract({column}, '$.{key}')",
     json_pairs="json_each({column})",
+    json_elements="json_each({column})",
     iso_date_start="{column} GLOB '[0-9][0-9][0-9][0-9]-[0-1][0-9]*'",
     distinct="IS NOT",  # SQLite spells IS DISTINCT FROM so only from 3.39 on
 )
@@ -64,6 +69,7 @@ POSTGRES = Dialect(
     greatest="greatest",
     json_text="({column}::json ->> '{key}')",
     json_pairs="json_each_text({column}::json)",
+    json_elements="json_array_elements_text({column}::json)",
     iso_date_start="{column} ~ '^[0-9][0-9][0-9][0-9]-[0-1][0-9]'",
     distinct="IS DISTINCT FROM",
     # NO KEY: findings inserted meanwhile (their foreign key to it) do not wait for it.

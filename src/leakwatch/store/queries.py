@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from leakwatch.store.database import Database
+from leakwatch.store.ignored import exclusions
 from leakwatch.store.values import GroupCounts, Grouping, TrendCounts, TrendQuery, YearBasis
 
 
@@ -34,6 +35,7 @@ class _Counter:
     def __init__(self, db: Database, query: TrendQuery) -> None:
         self.db = db
         self.query = query
+        self.excluded = exclusions(db, query.ignore)
         self.pairs = db.dialect.pairs("d.findings_by_type")
         valid = db.dialect.published_ok("d.published")
         if query.basis is YearBasis.PUBLISHED:
@@ -96,7 +98,7 @@ class _Counter:
         """A `WITH` clause defining `d`: one row per case (one per page, copies folded into
         their earliest document), with its `case_date`, in the query's scope."""
         where = ["d.case_category IS NOT NULL"]
-        params: list[Any] = []
+        documents, params = self.excluded.documents(self.db)
         if self.query.countries:
             where.append(f"d.country IN ({_marks(self.query.countries)})")
             params.extend(self.query.countries)
@@ -118,7 +120,7 @@ class _Counter:
                            {self.case_date} AS case_date,
                            CASE WHEN d.sha256 IS NULL THEN 'document:' || d.id
                                 ELSE coalesce({home}, '') || '|' || d.sha256 END AS page
-                    FROM documents d WHERE {" AND ".join(where)}),
+                    FROM {documents} d WHERE {" AND ".join(where)}),
                   ranked AS (
                     SELECT c.*, row_number() OVER (PARTITION BY page
                                                    ORDER BY case_date, id) AS copy,
@@ -143,7 +145,8 @@ class _Counter:
         """Distinct records, each at its earliest date (within its group, for groups)."""
         by = self.query.by if grouped else None
         where = ["f.case_category IS NOT NULL"]  # the partial index findings_records
-        params: list[Any] = []
+        kept, params = self.excluded.findings(self.db)
+        where.append(kept)
         if self.query.countries:
             where.append(f"f.country IN ({_marks(self.query.countries)})")
             params.extend(self.query.countries)

@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any, Self
 
 from leakwatch.errors import StoreError
+from leakwatch.ignore import IgnoreRules
 from leakwatch.models import Capture, DocumentFacts, Finding, QueuedUrl, ScanIssue
 from leakwatch.store import queries, statements
 from leakwatch.store.country import IpCountry, registry_country, site_country
 from leakwatch.store.database import Database
+from leakwatch.store.forget import Forgotten, forget_pages
 from leakwatch.store.postgres import PostgresDatabase
 from leakwatch.store.sqlite import SqliteDatabase
 from leakwatch.store.statements import Statements
@@ -470,11 +472,16 @@ class Store:
         ]
 
     def export(
-        self, *, countries: Sequence[str] = (), since: str | None = None, before: str | None = None
+        self,
+        *,
+        countries: Sequence[str] = (),
+        since: str | None = None,
+        before: str | None = None,
+        ignore: IgnoreRules | None = None,
     ) -> Generator[ExportRow, None, None]:
         """Every stored finding with its document, in recording order, one at a time (a
-        cursor, so memory stays flat however large the store). Bounds apply to when each
-        finding was first seen."""
+        cursor, so memory stays flat however large the store), but those `ignore` names.
+        Bounds apply to when each finding was first seen."""
         where: list[str] = []
         params: list[Any] = []
         if countries:
@@ -496,6 +503,8 @@ class Store:
         rows = self.database.stream(sql, params, "reading findings")
         try:
             for row in rows:
+                if ignore and (ignore.ignores_source(row[0]) or ignore.ignores(row[8], row[5])):
+                    continue
                 yield ExportRow(
                     source=row[0], site=row[1], country=row[2], category=row[3],
                     published=row[4], type=row[5], severity=row[6], masked=row[7],
@@ -507,6 +516,18 @@ class Store:
             close = getattr(rows, "close", None)
             if close is not None:
                 close()
+
+    def forget(
+        self,
+        *,
+        runs: Sequence[int] = (),
+        source: Callable[[str], bool] | None = None,
+        dry_run: bool = False,
+    ) -> Forgotten:
+        """Remove the pages `source` matches (by URL or path) and those `runs` first
+        recorded, in one transaction (`leakwatch.store.forget`)."""
+        self._document_ids.clear()  # ids of removed documents must not be reused
+        return forget_pages(self.database, runs=runs, source=source, dry_run=dry_run)
 
     def snapshot(self) -> AbstractContextManager[None]:
         """Reads inside see one state of the store (`report --baseline`: both its counts)."""

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from leakwatch.ignore import IgnoreRules
 from leakwatch.models import QueuedUrl
 
 
@@ -92,6 +93,7 @@ class TrendQuery:
     since: str | None = None
     before: str | None = None
     countries: tuple[str, ...] = ()  # ISO codes; empty: every document, known country or not
+    ignore: IgnoreRules = field(default_factory=IgnoreRules)  # what is not counted
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,159 @@
+"""`leakwatch ignore|forget`: correct what the store counts; options in, one line out.
+
+`ignore` appends a line to an ignore file (reports apply it to what is stored already);
+`forget` removes pages from the store for good.
+"""
+
+from __future__ import annotations
+
+import os
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from leakwatch.cli.common import (
+    EXIT_INCOMPLETE,
+    EXIT_USAGE,
+    DbOption,
+    app,
+    fail,
+    packs_or_fail,
+)
+from leakwatch.detect.engine import Detector
+from leakwatch.detect.redact import Fingerprinter
+from leakwatch.errors import StoreError, UsageError
+from leakwatch.ignore import IGNORE_FILENAME, STDIN_NAME, IgnoreEntry, line_for, parse_entry
+from leakwatch.store import Store, location_of
+
+
+@app.command()
+def ignore(
+    entries: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="ENTRY...",
+            help="Fingerprints (64 hex digits, as scan output shows them), URL globs "
+            "(https://site/path/*), path globs or pattern ids (kr.phone.masked).",
+            show_default=False,
+        ),
+    ],
+    why: Annotated[
+        str | None,
+        typer.Option("--why", metavar="TEXT", help="Why: written beside the entry as a comment."),
+    ] = None,
+    to: Annotated[
+        Path,
+        typer.Option(
+            "--ignore", metavar="FILE", help="The ignore file to add to (made if missing)."
+        ),
+    ] = Path(IGNORE_FILENAME),
+) -> None:
+    """Add entries to the ignore file: their findings are no longer reported or counted, in
+    scans and in reports of what is stored already."""
+    packs = packs_or_fail(None)
+    known = {pattern.id for pack in packs for pattern in pack.patterns}
+    # A raw identifier typed here would be written to a file: refuse it, whatever its form.
+    detector = Detector(packs, Fingerprinter(b"\0" * 32), min_confidence=0.0)
+    for text in (*entries, why or ""):
+        if detector.scan_text("<argument>", text):
+            fail(
+                "that looks like an identifier itself, which leakwatch never writes to a file: "
+                "ignore it by its fingerprint (shown in scan output)",
+                EXIT_USAGE,
+            )
+    base = Path.cwd()
+    try:
+        parsed = [parse_entry(e.strip(), base, known, f"argument '{e}'") for e in entries]
+    except UsageError as exc:
+        fail(str(exc), EXIT_USAGE)
+    present = _present(to)
+    added = [e for e in parsed if f"{e.kind}:{e.value}" not in present]
+    try:
+        with to.open("a", encoding="utf-8") as out:
+            for entry in added:
+                out.write(line_for(entry, why))
+    except OSError as exc:
+        fail(f"{to}: cannot write the ignore file: {exc.strerror}", EXIT_INCOMPLETE)
+    typer.echo(_said(added, parsed, to))
+
+
+def _present(path: Path) -> set[str]:
+    """The entries a file holds already, as `kind:value` (a file we cannot read: none)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return set()
+    return {line.split("#", 1)[0].strip() for line in lines}
+
+
+def _said(added: list[IgnoreEntry], parsed: list[IgnoreEntry], to: Path) -> str:
+    again = len(parsed) - len(added)
+    text = f"added {len(added)} {'entry' if len(added) == 1 else 'entries'} to {to}"
+    if again:
+        text += f" ({again} there already)"
+    return text + "; reports leave them out from now on"
+
+
+@app.command()
+def forget(
+    run: Annotated[
+        list[int] | None,
+        typer.Option("--run", metavar="ID", help="The pages this run first recorded (repeatable)."),
+    ] = None,
+    source: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--source",
+            metavar="GLOB",
+            help="The pages whose URL or path matches (https://site/*, ./folder/*, <stdin>; "
+            "repeatable).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would be removed; remove nothing.")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Remove pages from the store for good (a test, a wrong folder): their findings, and
+    the identifiers no other page holds. Reports afterwards are as if they were never
+    scanned; the runs stay listed."""
+    if not run and not source:
+        fail("say what to forget: --run ID or --source GLOB (see leakwatch forget --help)",
+             EXIT_USAGE)  # fmt: skip
+    globs = [_absolute(s) for s in source or ()]
+
+    def matches(key: str) -> bool:
+        return any(fnmatchcase(key, glob) for glob in globs)
+
+    location = location_of(db, os.environ)
+    if isinstance(location, Path) and not location.exists():
+        fail(f"{location}: no store there (nothing was recorded yet)", EXIT_USAGE)
+    try:
+        with Store.open(location) as store:
+            gone = store.forget(runs=run or (), source=matches if globs else None,
+                                dry_run=dry_run)  # fmt: skip
+    except UsageError as exc:
+        fail(str(exc), EXIT_USAGE)
+    except StoreError as exc:
+        fail(str(exc), EXIT_USAGE if exc.unusable else EXIT_INCOMPLETE)
+    verb = "would forget" if dry_run else "forgot"
+    text = (
+        f"{verb} {gone.documents:,} {'page' if gone.documents == 1 else 'pages'} "
+        f"({gone.cases:,} cases), {gone.findings:,} findings and {gone.records:,} records "
+        "no other page holds"
+    )
+    if gone.kept:
+        text += (
+            f"; kept {gone.kept:,} pages the run only saw again (an earlier run recorded "
+            "them first: --source removes them)"
+        )
+    typer.echo(text)
+
+
+def _absolute(glob: str) -> str:
+    """A path glob as the store keys files (absolute); URL globs and <stdin> as given."""
+    if "://" in glob or glob == STDIN_NAME:
+        return glob
+    return os.path.normpath(Path.cwd() / Path(glob).expanduser())
