@@ -9,10 +9,9 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Annotated, NoReturn, TextIO
 
-import click
 import typer
-from typer.core import TyperGroup
 from rich.console import Console
+from typer.core import TyperGroup
 
 from leakwatch.detect.packs import Pack, load_packs
 from leakwatch.detect.redact import key_path
@@ -31,7 +30,7 @@ COMMAND_ORDER = ("scan", "report", "export", "runs", "ignore", "forget", "config
 
 
 class _CommandsInOrder(TyperGroup):
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
         names = super().list_commands(ctx)
         rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
         return sorted(names, key=lambda name: rank.get(name, len(rank)))

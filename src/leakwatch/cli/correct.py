@@ -140,16 +140,20 @@ def forget(
         fail(str(exc), EXIT_USAGE if exc.unusable else EXIT_INCOMPLETE)
     verb = "would forget" if dry_run else "forgot"
     text = (
-        f"{verb} {gone.documents:,} {'page' if gone.documents == 1 else 'pages'} "
-        f"({gone.cases:,} cases), {gone.findings:,} findings and {gone.records:,} records "
+        f"{verb} {_count(gone.documents, 'page')} ({_count(gone.cases, 'case')}), "
+        f"{_count(gone.findings, 'finding')} and {_count(gone.records, 'record')} "
         "no other page holds"
     )
     if gone.kept:
         text += (
-            f"; kept {gone.kept:,} pages the run only saw again (an earlier run recorded "
-            "them first: --source removes them)"
+            f"; kept {_count(gone.kept, 'page')} the run only saw again (an earlier run "
+            "recorded them first: --source removes them)"
         )
     typer.echo(text)
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 def _absolute(glob: str) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from leakwatch.detect.context import WordMatcher, fold
@@ -291,6 +291,21 @@ class PageSignals:
             counts = tuple(f"{kind}={n}" for kind, n in sorted(self._findings.items()))
             return Verdict(Category.EXPOSURE, counts)
         return Verdict(None, ())
+
+
+def exposes(findings: Iterable[tuple[str, Severity, float, bool, str]]) -> bool:
+    """Whether a page's recorded findings (type, severity, confidence, on a landline,
+    fingerprint) make it an exposure, by the rule `PageSignals.verdict` applies: a case
+    some of whose findings the ignore file names later is judged again on the rest."""
+    medium: dict[str, set[str]] = {}
+    for type_, severity, confidence, landline, fingerprint in findings:
+        if confidence < CASE_MIN_CONFIDENCE or type_.endswith(".masked") or landline:
+            continue
+        if severity >= Severity.HIGH:
+            return True
+        if severity == Severity.MEDIUM:
+            medium.setdefault(type_, set()).add(fingerprint)
+    return any(len(values) >= EXPOSURE_MIN_MEDIUM for values in medium.values())
 
 
 def _is_phone(finding_type: str) -> bool:

@@ -4,9 +4,10 @@ A scan drops ignored findings before it records them; this applies today's ignor
 what was recorded before, so that adding a line corrects past figures (and removing it
 restores them: nothing is deleted). For the reads it gives:
 
-- the documents that are no cases any more: a page the file names (a URL or path glob),
-  or a case all of whose findings are ignored, unless its words alone made it a trade
-  offer (a sale post needs no identifiers to be one);
+- the documents that are no cases any more: a page the file names (a URL or path glob);
+  a trade offer all of whose identifiers are ignored, unless its words alone made it one
+  (a sale post needs no identifiers to be one); an exposure whose other findings would
+  not have made it one (the classifier's rule, `classify.exposes`);
 - every other case's findings per type, less the ignored ones: a pattern id removes its
   type; an ignored identifier removes one occurrence a page it was recorded on (the store
   keeps one row per identifier and page, so a value repeated on one page is over-counted
@@ -21,7 +22,9 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from leakwatch.detect.classify import exposes
 from leakwatch.ignore import IgnoreRules
+from leakwatch.models import Severity
 from leakwatch.store.database import Database
 
 # The columns of `documents` that reads use, as the ignore-aware table gives them.
@@ -88,6 +91,7 @@ def exclusions(db: Database, rules: IgnoreRules) -> Exclusions:
             ignored_rows.setdefault(int(document), Counter())[type_] += int(count)
     gone: list[int] = []
     adjusted: list[tuple[int, str]] = []
+    judge_again: list[int] = []
     for document, key, by_type, category, evidence in db.fetch(
         """SELECT id, key, findings_by_type, case_category, category_evidence FROM documents
            WHERE case_category IS NOT NULL ORDER BY id"""
@@ -107,7 +111,31 @@ def exclusions(db: Database, rules: IgnoreRules) -> Exclusions:
             gone.append(int(document))
         else:
             adjusted.append((int(document), json.dumps(kept, sort_keys=True)))
+            if category == "exposure":
+                judge_again.append(int(document))
+    if judge_again:  # exposures that kept some findings: do the rest still make them one?
+        gone.extend(_no_longer_exposures(db, judge_again, fingerprints, types))
+        adjusted = [a for a in adjusted if a[0] not in gone]
     return Exclusions(tuple(gone), tuple(adjusted), tuple(fingerprints), tuple(types))
+
+
+def _no_longer_exposures(
+    db: Database, documents: list[int], fingerprints: list[str], types: list[str]
+) -> list[int]:
+    elements = db.dialect.elements("?")
+    rest: dict[int, list[tuple[str, Severity, float, bool, str]]] = {d: [] for d in documents}
+    for document, type_, severity, confidence, evidence, fingerprint in db.fetch(
+        f"""SELECT f.document_id, r.type, f.severity, f.confidence, f.evidence, r.fingerprint
+            FROM findings f JOIN records r ON r.id = f.record_id
+            WHERE f.document_id IN (SELECT CAST(value AS BIGINT) FROM {elements})
+              AND r.fingerprint NOT IN (SELECT value FROM {elements})
+              AND r.type NOT IN (SELECT value FROM {elements})""",
+        [json.dumps(documents), json.dumps(fingerprints), json.dumps(types)],
+    ):
+        level = Severity.parse(severity) if severity else Severity.INFO
+        landline = "landline" in json.loads(evidence)
+        rest[int(document)].append((type_, level, float(confidence), landline, fingerprint))
+    return [d for d, found in rest.items() if not exposes(found)]
 
 
 def _offer_in_words(category: str | None, evidence: str | None) -> bool:
