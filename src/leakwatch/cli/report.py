@@ -27,14 +27,17 @@ from leakwatch.cli.common import (
     leakwatch_files,
     output_console,
     packs_or_fail,
+    stderr_console,
 )
 from leakwatch.errors import OutputError, StoreError, UsageError
 from leakwatch.models import now
 from leakwatch.output_file import OutputClosed, open_output, refuse_overwriting
-from leakwatch.report import trends
+from leakwatch.report import case_output, trends
+from leakwatch.report.case_output import CaseList
 from leakwatch.report.store_output import ExportFormat, RunsFormat, write_export, write_runs
 from leakwatch.report.trend_output import ReportFormat, render
 from leakwatch.store import (
+    CaseRow,
     GroupCounts,
     Grouping,
     Store,
@@ -63,7 +66,11 @@ SiteCountryOption = Annotated[
 ]
 SinceOption = Annotated[
     str | None,
-    typer.Option(metavar="DATE", help="From this date on: YYYY, YYYY-MM or YYYY-MM-DD."),
+    typer.Option(
+        metavar="DATE",
+        help="From this date on: YYYY, YYYY-MM, YYYY-MM-DD or an ISO date-time "
+        "(with --new, also a run: run:12).",
+    ),
 ]
 UntilOption = Annotated[
     str | None,
@@ -90,6 +97,20 @@ def report(
         ),
     ] = YearBasis.PUBLISHED,
     site_country: SiteCountryOption = None,
+    cases: Annotated[
+        bool,
+        typer.Option(
+            "--cases", help="Also list the cases behind the counts, newest first (CSV: only them)."
+        ),
+    ] = False,
+    new: Annotated[
+        bool,
+        typer.Option(
+            "--new",
+            help="List only the cases first seen since the last run began, or since --since "
+            "(a run, run:12, or a date or date-time); prints nothing when there are none.",
+        ),
+    ] = False,
     ignore: IgnoreOption = None,
     no_ignore: NoIgnoreOption = False,
     fmt: Annotated[
@@ -101,6 +122,9 @@ def report(
 ) -> None:
     """Cases (pages or posts that expose or trade Korean personal data), their trading share,
     distinct records and growth, per year, month, site, country, type or category."""
+    if new:
+        _new_cases(db, since, site_country, ignore, no_ignore, fmt, output, no_color, quiet)
+        return
     try:
         countries = trends.parse_countries(site_country) if site_country is not None else ()
         lower = trends.since_bound(since) if since else None
@@ -116,6 +140,7 @@ def report(
         by=by, basis=year_basis, since=lower, before=upper, countries=countries, ignore=rules
     )
     counts, baseline_counts = _EMPTY, None
+    listed: list[CaseRow] | None = [] if cases or fmt is ReportFormat.HTML else None
     store_path = shown(location_of(db, os.environ))
     with _reading(db, no_color) as store:
         if store is not None:
@@ -123,6 +148,8 @@ def report(
                 counts = store.trend_counts(query)
                 if baseline is not None:
                     baseline_counts = store.trend_counts(trends.baseline_query(query, baseline))
+                if listed is not None:
+                    listed = store.cases(query)
     built = trends.build(
         counts,
         query,
@@ -132,10 +159,54 @@ def report(
         baseline_year=baseline,
         baseline_counts=baseline_counts,
         store=store_path,
+        cases=listed,
     )
     with _writing(output, no_color, db) as out:
         console = output_console(out, output, no_color) if fmt is ReportFormat.TABLE else None
         render(built, fmt, out, console)
+
+
+def _new_cases(
+    db: str | None,
+    since: str | None,
+    site_country: str | None,
+    ignore: list[Path] | None,
+    no_ignore: bool,
+    fmt: ReportFormat,
+    output: str,
+    no_color: bool,
+    quiet: bool,
+) -> None:
+    """`report --new`: the cases first seen since a run began or a moment. Empty, it
+    prints nothing (JSON: an empty list), so that a cron job mails only news."""
+    try:
+        countries = trends.parse_countries(site_country) if site_country is not None else ()
+        run_id, moment = trends.new_since(since)
+    except ValueError as exc:
+        fail(str(exc), EXIT_USAGE, no_color)
+    rules = ignore_rules(ignore, no_ignore, packs_or_fail(None), no_color)
+    query = TrendQuery(countries=countries, ignore=rules)
+    found: list[CaseRow] = []
+    said = moment or "the first scan"
+    with _reading(db, no_color) as store:
+        if store is not None:
+            with store.snapshot():
+                run = store.run_started(run_id) if moment is None else None
+                if run_id is not None and run is None:
+                    fail(f"--since run:{run_id}: no such run (see leakwatch runs)", EXIT_USAGE,
+                         no_color)  # fmt: skip
+                if run is not None:
+                    run_id, moment = run
+                    said = f"run {run_id} began ({moment.replace('T', ' ')[:16]} UTC)"
+                found = store.cases(query, seen_since=moment or "", run=run_id)
+    listed = CaseList(tuple(found), said, now(), shown(location_of(db, os.environ)),
+                      rules.describe() if rules else None)  # fmt: skip
+    with _writing(output, no_color, db) as out:
+        if not found and fmt is not ReportFormat.JSON:
+            if not quiet:
+                stderr_console(no_color).print(case_output.new_summary(listed), markup=False)
+            return
+        case_output.render(listed, fmt, out, output_console(out, output, no_color))
 
 
 @app.command()

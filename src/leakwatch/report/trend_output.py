@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import enum
-import html
 from collections.abc import Sequence
 from typing import Any, TextIO, assert_never
 
@@ -22,7 +21,10 @@ from rich.table import Table
 from rich.text import Text
 
 from leakwatch import __version__
-from leakwatch.report import json_text
+from leakwatch.report import case_output, json_text
+from leakwatch.report.case_output import case_dict
+from leakwatch.report.markup import escape as _e
+from leakwatch.report.markup import html_page, md
 from leakwatch.report.scan_output import csv_cell
 from leakwatch.report.trends import TrendReport, TrendRow
 from leakwatch.store.values import Grouping
@@ -31,6 +33,7 @@ SCHEMA_VERSION = 1
 DECIMALS = 3
 BAR_WIDTH = 50
 CHART_GROUPS = 40  # groups (sites...) drawn in a chart: the largest ones
+HTML_CASES = 200  # cases listed in an HTML report (the newest; CSV lists them all)
 _BLOCKS = " ▏▎▍▌▋▊▉█"
 _NONE_LABEL = {Grouping.SITE: "(no site: local files)", Grouping.COUNTRY: "(unknown)"}
 
@@ -208,6 +211,7 @@ def report_dict(report: TrendReport) -> dict[str, Any]:
             "findings_by_type": dict(total.findings_by_type),
         },
         list_name(report.by): [row_dict(report, row) for row in report.rows],
+        **({"cases": [case_dict(c) for c in report.cases]} if report.cases is not None else {}),
     }
 
 
@@ -224,7 +228,11 @@ def csv_header(report: TrendReport) -> list[str]:
 
 
 def render_csv(report: TrendReport, out: TextIO) -> None:
-    """One row per period or group (no totals row: a pipeline sums what it needs)."""
+    """One row per period or group (no totals row: a pipeline sums what it needs); with
+    --cases, one row per case instead (one CSV holds one table)."""
+    if report.cases is not None:
+        case_output.render_csv(report.cases, out)
+        return
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([csv_cell(cell) for cell in csv_header(report)])
     for row in report.rows:
@@ -321,6 +329,8 @@ def render_table(report: TrendReport, console: Console) -> None:
             counts = [f"{row.findings_by_type.get(t, 0):,}" for t in report.types]
             types.add_row(Text(label(report, row).replace(" (so far)", "\n(so far)")), *counts)
         console.print(types)
+    if report.cases:
+        console.print(case_output.table(report.cases, console.width, "Cases, newest first"))
     console.print(Text(summary(report)))
 
 
@@ -343,17 +353,6 @@ def _chart(report: TrendReport, width: int) -> Table:
 
 
 # -- markdown --------------------------------------------------------------------------------------
-
-# Backslash-escaped: what could start emphasis, code, a link or strike-through, or end a
-# table cell; as entities: what could start HTML.
-_MD_SPECIAL = str.maketrans(
-    {c: "\\" + c for c in "\\`*_[]|~"} | {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
-)
-
-
-def md(text: str) -> str:
-    """Text from pages made inert in Markdown (no emphasis, links, HTML or table breaks)."""
-    return " ".join(text.split()).translate(_MD_SPECIAL)
 
 
 def render_markdown(report: TrendReport) -> str:
@@ -378,42 +377,18 @@ def render_markdown(report: TrendReport) -> str:
             lines.append("")
     else:
         lines += ["_Nothing to report._", ""]
+    if report.cases:
+        lines += ["## Cases, newest first", "", *case_output.markdown(report.cases), ""]
     lines.append(f"Generated {md(report.generated)} by leakwatch {md(__version__)}.")
     return "\n".join(lines) + "\n"
 
 
 # -- html ------------------------------------------------------------------------------------------
 
-_CSS = """
-body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 62rem;
-       padding: 0 1rem; color: #1d2330; }
-h1 { font-size: 1.5rem; margin-bottom: .25rem; }
-p.summary { font-size: 1.1rem; }
-p.filters, footer { color: #5b6272; font-size: .9rem; }
-table { border-collapse: collapse; margin: 1rem 0; }
-th, td { padding: .3rem .7rem; border-bottom: 1px solid #dde1e8; }
-th { text-align: left; background: #f3f5f8; }
-td.n { text-align: right; font-variant-numeric: tabular-nums; }
-tr.total td { font-weight: 600; border-top: 2px solid #9aa3b2; }
-svg text { font: 11px system-ui, sans-serif; fill: #1d2330; }
-.exposure { fill: #6c8ebf; } .trading { fill: #c0504d; }
-"""
-
-
-def _e(text: str) -> str:
-    return html.escape(text, quote=True)
-
 
 def render_html(report: TrendReport) -> str:
     """One file: inline CSS and SVG, no script, nothing fetched (a CSP forbids it)."""
-    head = (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
-        "style-src 'unsafe-inline'; img-src data:\">\n"
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_e(_title(report))}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-    )
-    parts = [head, f"<h1>{_e(_title(report))}</h1>\n"]
+    parts = []
     parts.append(f'<p class="summary">{_e(summary(report))}</p>\n')
     parts.append(f'<p class="filters">{_e(filters_line(report))}</p>\n')
     if report.rows:
@@ -423,13 +398,10 @@ def render_html(report: TrendReport) -> str:
             parts.append(_html_types(report))
     else:
         parts.append("<p><em>Nothing to report.</em></p>\n")
-    parts.append(
-        f"<footer>Generated {_e(report.generated)} by leakwatch {_e(__version__)}. "
-        "Values are counts of cases (pages or posts) and of distinct records "
-        "(keyed fingerprints); no identifier appears in this report.</footer>\n"
-        "</body>\n</html>\n"
-    )
-    return "".join(parts)
+    if report.cases:
+        parts.append("<h2>Cases, newest first</h2>\n")
+        parts.append(case_output.html_table(report.cases, limit=HTML_CASES))
+    return html_page(_title(report), parts, report.generated)
 
 
 def _html_table(report: TrendReport) -> str:

@@ -20,7 +20,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from leakwatch.store.values import GroupCounts, Grouping, TrendCounts, TrendQuery, YearBasis
+from leakwatch.store.values import (
+    CaseRow,
+    GroupCounts,
+    Grouping,
+    TrendCounts,
+    TrendQuery,
+    YearBasis,
+)
 
 _DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 _COUNTRY = re.compile(r"[A-Z]{2}")
@@ -65,6 +72,7 @@ class TrendReport:
     store: str | None = None  # the store the counts were read from
     # The ignore files applied and their entries of each kind (None: none applied).
     ignore: Mapping[str, Any] | None = None
+    cases: tuple[CaseRow, ...] | None = None  # the cases behind the counts (--cases)
 
     @property
     def headline(self) -> TrendRow | None:
@@ -95,13 +103,20 @@ class TrendReport:
 
 
 def since_bound(text: str) -> str:
-    """`--since` as an inclusive ISO prefix (`2020` -> `2020`); ValueError if malformed."""
+    """`--since` as an inclusive ISO prefix (`2020` -> `2020`), or a date-time as stored
+    times are written (UTC, to the second); ValueError if malformed."""
+    moment = _parse_time(text, "--since")
+    if moment is not None:
+        return moment.isoformat(timespec="seconds")
     return _parse_date(text, "--since").isoformat()[: len(_normalise(text))]
 
 
 def until_bound(text: str) -> str:
     """`--until` (inclusive) as an exclusive ISO prefix: `2023` -> `2024`, `2023-12` ->
-    `2024-01`, `2023-05-31` -> `2023-06-01`."""
+    `2024-01`, `2023-05-31` -> `2023-06-01`; a date-time to the second after it."""
+    moment = _parse_time(text, "--until")
+    if moment is not None:
+        return (moment + dt.timedelta(seconds=1)).isoformat(timespec="seconds")
     text = _normalise(text)
     day = _parse_date(text, "--until")
     if len(text) == 4:
@@ -109,6 +124,20 @@ def until_bound(text: str) -> str:
     if len(text) == 7:
         return f"{day.year + day.month // 12:04d}-{day.month % 12 + 1:02d}"
     return (day + dt.timedelta(days=1)).isoformat()
+
+
+def new_since(text: str | None) -> tuple[int | None, str | None]:
+    """`report --new --since`: a run (`run:12`, or a number that is not a year) or a
+    moment (a date or date-time, as `since_bound`); (None, None): since the last run."""
+    if text is None:
+        return None, None
+    text = _normalise(text)
+    number = text.removeprefix("run:")
+    if number.isdigit() and (text != number or not _DATE.fullmatch(text)):
+        return int(number), None
+    if text.startswith("run:"):
+        raise ValueError(f"--since run:N takes a run's number (see leakwatch runs), not {text!r}")
+    return None, since_bound(text)
 
 
 def parse_countries(text: str) -> tuple[str, ...]:
@@ -145,6 +174,26 @@ def _normalise(text: str) -> str:
     return text.strip()
 
 
+def _parse_time(text: str, option: str) -> dt.datetime | None:
+    """A full ISO date-time (`2026-12-06T09:00`, `2026-12-06 09:00:00+09:00`) in UTC, naive
+    ones taken as UTC; None for a date alone."""
+    text = _normalise(text)
+    if len(text) <= 10:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"{option} takes a date (YYYY, YYYY-MM, YYYY-MM-DD) or an ISO date-time "
+            f"(2026-12-06T09:00, with a zone or in UTC), not {text!r}"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    if not MIN_YEAR <= moment.year <= MAX_YEAR:
+        raise ValueError(f"{option}: year {moment.year} is out of range ({MIN_YEAR}-{MAX_YEAR})")
+    return moment.astimezone(dt.UTC)
+
+
 def _parse_date(text: str, option: str) -> dt.date:
     text = _normalise(text)
     match = _DATE.fullmatch(text)
@@ -174,6 +223,7 @@ def build(
     baseline_year: int | None = None,
     baseline_counts: TrendCounts | None = None,
     store: str | None = None,
+    cases: Sequence[CaseRow] | None = None,
 ) -> TrendReport:
     """The report for `counts` (grouped as `query.by`); `baseline_counts` are the counts of
     `baseline_query(query, baseline_year)`. `generated` (ISO 8601) is also the day that
@@ -181,8 +231,8 @@ def build(
     current = _current_key(generated, query.by)
     baseline = None
     if baseline_year is not None:
-        cases = baseline_counts.total.cases if baseline_counts is not None else 0
-        baseline = Baseline(baseline_year, cases)
+        base = baseline_counts.total.cases if baseline_counts is not None else 0
+        baseline = Baseline(baseline_year, base)
     groups = list(counts.groups)
     if query.by.is_period:
         groups = _fill(groups, query.by)
@@ -236,6 +286,7 @@ def build(
         types=tuple(types),
         store=store,
         ignore=query.ignore.describe() if query.ignore else None,
+        cases=tuple(cases) if cases is not None else None,
     )
 
 

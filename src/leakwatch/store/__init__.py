@@ -18,6 +18,7 @@ from leakwatch.paths import data_dir
 from leakwatch.safe_text import hide_password
 from leakwatch.store.store import Location, Store, document_key, is_postgres
 from leakwatch.store.values import (
+    CaseRow,
     ExportRow,
     GroupCounts,
     Grouping,
@@ -34,6 +35,7 @@ DB_FILENAME = "leakwatch.db"
 __all__ = [
     "DB_ENV",
     "DB_FILENAME",
+    "CaseRow",
     "ExportRow",
     "FindingsStore",
     "GroupCounts",

@@ -19,16 +19,33 @@ Bounds (`since`, `before`) apply to those dates.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from leakwatch.store.database import Database
 from leakwatch.store.ignored import exclusions
-from leakwatch.store.values import GroupCounts, Grouping, TrendCounts, TrendQuery, YearBasis
+from leakwatch.store.values import (
+    CaseRow,
+    GroupCounts,
+    Grouping,
+    TrendCounts,
+    TrendQuery,
+    YearBasis,
+)
 
 
 def trend_counts(db: Database, query: TrendQuery) -> TrendCounts:
     """Counts for every non-empty period or group, and the totals."""
     return _Counter(db, query).run()
+
+
+def case_rows(
+    db: Database, query: TrendQuery, *, seen_since: str | None = None, run: int | None = None
+) -> list[CaseRow]:
+    """The cases the counts of `query` are made of, newest first. `seen_since`: only those
+    first seen as a case from then on (`report --new`); with `run` too, or first recorded by
+    that run or a later one (a backfill records pages first seen years ago)."""
+    return _Counter(db, query).case_rows(seen_since, run)
 
 
 class _Counter:
@@ -81,6 +98,49 @@ class _Counter:
         )
         return TrendCounts(groups=groups, total=self._total(groups))
 
+    def case_rows(self, seen_since: str | None, run: int | None) -> list[CaseRow]:
+        cases, params = self._cases()
+        where = ""
+        if seen_since is not None and run is not None:
+            # Recorded first by the run or a later one; or recorded before as no case, and
+            # a case since the run began (times are to the second: a page first seen in
+            # the second the run began, by the run before, is not new).
+            where = """WHERE d.first_run >= ?
+                       OR (d.case_seen > d.first_seen AND d.case_seen >= ?)"""
+            params = [*params, run, seen_since]
+        elif seen_since is not None:
+            where = "WHERE d.case_seen >= ?"
+            params = [*params, seen_since]
+        found = self.db.fetch(
+            f"""{cases} SELECT d.id, d.key, d.site, d.country, d.case_category, d.published,
+                       d.case_date, d.case_seen, d.last_seen, d.copies
+                FROM d {where} ORDER BY d.case_seen DESC, d.key""",
+            params,
+        )
+        ids = [int(row[0]) for row in found]
+        by_type: dict[int, dict[str, int]] = {i: {} for i in ids}
+        if ids:
+            kept, kept_params = self.excluded.findings(self.db)
+            for document, type_, count in self.db.fetch(
+                f"""SELECT f.document_id, r.type, count(*) FROM findings f
+                    JOIN records r ON r.id = f.record_id
+                    WHERE f.document_id IN (SELECT CAST(value AS BIGINT)
+                                            FROM {self.db.dialect.elements("?")})
+                      AND {kept}
+                    GROUP BY 1, 2 ORDER BY 1, 2""",
+                [json.dumps(ids), *kept_params],
+            ):
+                by_type[int(document)][type_] = int(count)
+        return [
+            CaseRow(
+                source=key, site=site, country=country, category=category,
+                published=published, date=date, first_seen=seen, last_seen=last,
+                records_by_type=by_type[int(document)], copies=int(copies),
+            )
+            for document, key, site, country, category, published, date, seen, last, copies
+            in found
+        ]  # fmt: skip
+
     def _case_key(self) -> str:
         match self.query.by:
             case Grouping.YEAR:
@@ -116,7 +176,8 @@ class _Counter:
         )
         sql = f"""WITH copies AS (
                     SELECT d.id, {home} AS site, {country} AS country, d.findings_by_type,
-                           d.case_category,
+                           d.case_category, d.key, d.published, d.case_seen, d.last_seen,
+                           d.first_run, d.first_seen,
                            {self.case_date} AS case_date,
                            CASE WHEN d.sha256 IS NULL THEN 'document:' || d.id
                                 ELSE coalesce({home}, '') || '|' || d.sha256 END AS page
@@ -124,11 +185,19 @@ class _Counter:
                   ranked AS (
                     SELECT c.*, row_number() OVER (PARTITION BY page
                                                    ORDER BY case_date, id) AS copy,
+                           count(*) OVER (PARTITION BY page) AS copies,
+                           min(case_seen) OVER (PARTITION BY page) AS page_seen,
+                           max(last_seen) OVER (PARTITION BY page) AS page_last_seen,
+                           min(first_run) OVER (PARTITION BY page) AS page_first_run,
+                           min(first_seen) OVER (PARTITION BY page) AS page_first_seen,
                            max(case_category) OVER (PARTITION BY page) AS strongest
                     FROM copies c),
                   d AS (
                     SELECT id, site, country, findings_by_type, case_date,
-                           strongest AS case_category
+                           strongest AS case_category, key, published,
+                           page_seen AS case_seen, page_last_seen AS last_seen,
+                           page_first_run AS first_run, page_first_seen AS first_seen,
+                           copies
                     FROM ranked WHERE copy = 1 {"AND " + " AND ".join(bounds) if bounds else ""})
               """
         return sql, params

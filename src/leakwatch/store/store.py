@@ -27,7 +27,7 @@ from leakwatch.store.forget import Forgotten, forget_pages
 from leakwatch.store.postgres import PostgresDatabase
 from leakwatch.store.sqlite import SqliteDatabase
 from leakwatch.store.statements import Statements
-from leakwatch.store.values import ExportRow, Resume, RunRecord, TrendCounts, TrendQuery
+from leakwatch.store.values import CaseRow, ExportRow, Resume, RunRecord, TrendCounts, TrendQuery
 
 OUTCOMES = frozenset({"completed", "interrupted", "failed"})
 STDIN_NAME = "<stdin>"
@@ -539,6 +539,20 @@ class Store:
         comes from one snapshot, even while other scans record."""
         with self.database.snapshot("counting"):
             return queries.trend_counts(self.database, query)
+
+    def cases(
+        self, query: TrendQuery, *, seen_since: str | None = None, run: int | None = None
+    ) -> list[CaseRow]:
+        """The cases behind `query`'s counts (`leakwatch.store.queries.case_rows`)."""
+        with self.database.snapshot("listing cases"):
+            return queries.case_rows(self.database, query, seen_since=seen_since, run=run)
+
+    def run_started(self, run_id: int | None = None) -> tuple[int, str] | None:
+        """A run's id and start (the latest run's when `run_id` is None); None: no such run."""
+        sql = "SELECT id, started FROM runs "
+        sql += "ORDER BY id DESC LIMIT 1" if run_id is None else "WHERE id = ?"
+        rows = self._read(sql, () if run_id is None else (run_id,))
+        return (int(rows[0][0]), str(rows[0][1])) if rows else None
 
     def _read(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Any]:
         with self.database.errors("reading"):

@@ -97,6 +97,26 @@ class TrendQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class CaseRow:
+    """One case behind the counts: a page (its earliest copy) with what it holds."""
+
+    source: str  # its URL (masked where it holds an identifier) or file path
+    site: str | None
+    country: str | None
+    category: str  # exposure | trading
+    published: str | None  # as the page declares it
+    date: str  # the date it counts under (the report's year basis)
+    first_seen: str  # when it was first seen as a case
+    last_seen: str
+    records_by_type: Mapping[str, int]  # distinct identifiers on it, by type
+    copies: int = 1  # documents folded into it (the same content at the same site)
+
+    @property
+    def records(self) -> int:
+        return sum(self.records_by_type.values())
+
+
+@dataclass(frozen=True, slots=True)
 class GroupCounts:
     """Counts for one period or group (`key` None: documents without a site or country)."""
 
