@@ -40,7 +40,7 @@ def _daily(work: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-def test_the_daily_cron_script_scans_and_reports_silently(tmp_path: Path) -> None:
+def test_the_daily_cron_script_mails_new_cases_and_nothing_else(tmp_path: Path) -> None:
     rrn = synthetic.rrn(random.Random(5))
     with serve() as site:
         site.page("/", html("유출", f"<p>성명: 김민준 주민등록번호: {rrn}</p>"))
@@ -48,8 +48,15 @@ def test_the_daily_cron_script_scans_and_reports_silently(tmp_path: Path) -> Non
         work.mkdir()
         (work / "targets.txt").write_text(f"{site.url('/')} country=CN\n", encoding="utf-8")
         done = _daily(work, tmp_path)
+        again = _daily(work, tmp_path)  # the next day: the same page, nothing new
     assert done.returncode == 0, done.stderr
-    assert done.stdout + done.stderr == ""  # cron mails nothing on a good day
+    assert done.stderr == ""
+    # The first day: the new case, as a Markdown table (what cron mails), and in a file.
+    assert "1 new case since run 1 began" in done.stdout
+    assert f"| {site.url('/')} |" in done.stdout
+    assert (work / "reports" / f"{date.today():%Y-%m-%d}-new.md").read_text() == done.stdout
+    assert again.returncode == 0, again.stderr
+    assert again.stdout + again.stderr == ""  # cron mails nothing on a quiet day
     scans = list((work / "scans").glob("*.jsonl"))
     reports = list((work / "reports").glob("*.json"))
     assert len(scans) == 1
@@ -59,6 +66,7 @@ def test_the_daily_cron_script_scans_and_reports_silently(tmp_path: Path) -> Non
     report = json.loads(reports[0].read_text(encoding="utf-8"))
     assert report["totals"]["cases"] == 1
     assert rrn not in scans[0].read_text(encoding="utf-8") + reports[0].read_text(encoding="utf-8")
+    assert rrn not in done.stdout
 
 
 def test_the_daily_cron_script_says_when_a_site_is_down(tmp_path: Path) -> None:

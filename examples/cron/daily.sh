@@ -1,18 +1,21 @@
 #!/bin/sh
 # Daily leakwatch run for cron: crawl the watched sites into the store, then write the day's
-# JSON trend report. Everything goes under $LEAKWATCH_DIR (default ~/leakwatch):
+# JSON trend report and the list of cases it found that were never seen before. Everything
+# goes under $LEAKWATCH_DIR (default ~/leakwatch):
 #   targets.txt              the sites to watch (see examples/targets.txt)
 #   scans/YYYY-MM-DD.jsonl   that day's findings (masked), streamed as found
 #   reports/YYYY-MM-DD.json  the yearly report over everything the store has seen
+#   reports/YYYY-MM-DD-new.md  the new cases, when there are any (also printed: mailed)
 #   daily.lock               held while a run is going on
 # The store is leakwatch's default (~/.local/share/leakwatch/leakwatch.db) unless
 # LEAKWATCH_DB says otherwise.
 #
 # What cron does with it: cron mails whatever a job prints, on stdout or stderr, and
 # nothing when it prints nothing; it ignores the exit status. So this script is silent on a
-# good day and prints one line per thing to look at: a site that could not be reached or a
-# page that failed (leakwatch -q prints only failures), a day skipped because yesterday's
-# run is still going, a scan or report that did not complete. The exit status is for other
+# quiet day and prints what there is to look at: the new cases (a Markdown table: URL, site,
+# category, records by type), a site that could not be reached or a page that failed
+# (leakwatch -q prints only failures), a day skipped because yesterday's run is still going,
+# a scan or report that did not complete. The exit status is for other
 # schedulers (systemd timers, CI): 0 good day, 3 something failed, 75 skipped.
 set -u
 dir=${LEAKWATCH_DIR:-$HOME/leakwatch}
@@ -38,5 +41,12 @@ reported=$?
 if [ "$reported" -ne 0 ]; then
     echo "leakwatch daily $day: report exited $reported"
     exit "$reported"
+fi
+# The cases this scan saw first (report --new: since the last run began). It prints nothing
+# when there are none, so the mail comes only with news.
+new=$(leakwatch report --new -q -f markdown)
+if [ -n "$new" ]; then
+    printf '%s\n' "$new" > "$dir/reports/$day-new.md"
+    printf '%s\n' "$new"
 fi
 exit "$scanned"
