@@ -19,7 +19,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from leakwatch import __version__, collector
-from leakwatch.cli import correct, patterns, report, scan  # noqa: F401  (they register their commands)
+from leakwatch.cli import configuration, correct, patterns, report, scan  # noqa: F401  (they register their commands)
 from leakwatch.cli.common import (
     EXIT_BROKEN_PIPE,
     EXIT_INCOMPLETE,
@@ -43,11 +43,22 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            metavar="FILE",
+            help="The config file (leakwatch.toml) to use; may also follow the command. "
+            "Default: $LEAKWATCH_CONFIG, ./leakwatch.toml, then the user config folder's.",
+        ),
+    ] = None,
 ) -> None:
     """leakwatch: monitor foreign sites for South Korean personal data."""
+    configuration.apply(ctx, config, os.environ)
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
@@ -55,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     _fill_closed_descriptors()
     command = typer.main.get_command(app)
     collector.settle()  # modules loaded: what follows is the command's own work
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = _config_first(list(sys.argv[1:] if argv is None else argv))
     try:
         code = command.main(args=args, prog_name="leakwatch", standalone_mode=False)
     except typer.Exit as exc:
@@ -93,6 +104,19 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
             _print_error(f"{message}{hint}")
             code = getattr(exc, "exit_code", EXIT_USAGE) or EXIT_USAGE
     sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _config_first(args: list[str]) -> list[str]:
+    """`--config FILE` may follow the command (`leakwatch scan --config f.toml ...`), as
+    users write it: it is moved before the command, where the root reads it."""
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--config" and i + 1 < len(args):
+            return ["--config", args[i + 1], *args[:i], *args[i + 2 :]]
+        if arg.startswith("--config="):
+            return [arg, *args[:i], *args[i + 1 :]]
+    return args
 
 
 def _print_error(message: str) -> None:

@@ -11,13 +11,15 @@ from typing import Annotated, NoReturn, TextIO
 
 import typer
 from rich.console import Console
+from typer._click.globals import get_current_context
 from typer.core import TyperGroup
 
+from leakwatch.config import Config
 from leakwatch.detect.packs import Pack, load_packs
 from leakwatch.detect.redact import key_path
 from leakwatch.detect.selftest import check_examples
 from leakwatch.errors import PackError, UsageError
-from leakwatch.ignore import IgnoreRules, rules_in_force
+from leakwatch.ignore import IgnoreRules, discovered, rules_in_force
 from leakwatch.output_file import STDOUT
 from leakwatch.safe_text import visible
 from leakwatch.store import location_of
@@ -156,11 +158,15 @@ def leakwatch_files(db: str | None) -> dict[str, Path | str]:
     what each is, by path."""
     store = location_of(db, os.environ)
     key = key_path(os.environ)
-    if not isinstance(store, Path):  # a PostgreSQL store has no file here
-        return {f"the fingerprint key ({key})": key}
-    return {
-        f"the findings store ({store})": store,
-        **{f"the findings store's journal ({store}{side})": f"{store}{side}"
-           for side in ("-wal", "-shm", "-journal")},
-        f"the fingerprint key ({key})": key,
-    }  # fmt: skip
+    kept: dict[str, Path | str] = {f"the fingerprint key ({key})": key}
+    if isinstance(store, Path):  # a PostgreSQL store has no file here
+        kept[f"the findings store ({store})"] = store
+        for side in ("-wal", "-shm", "-journal"):
+            kept[f"the findings store's journal ({store}{side})"] = f"{store}{side}"
+    context = get_current_context(silent=True)
+    config = context.find_root().obj if context is not None else None
+    if isinstance(config, Config) and config.path is not None:
+        kept[f"the config file ({config.path})"] = config.path
+    for ignore_file in discovered(os.environ, Path.cwd()):
+        kept[f"an ignore file ({ignore_file})"] = ignore_file
+    return kept

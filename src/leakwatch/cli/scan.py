@@ -46,6 +46,7 @@ from leakwatch.cli.common import (
     stderr_console,
 )
 from leakwatch.cli.interrupts import Finishing, terminate_as_interrupt
+from leakwatch.config import Config
 from leakwatch.detect.engine import DEFAULT_MIN_CONFIDENCE, Detector
 from leakwatch.detect.names import SourceNames
 from leakwatch.detect.parallel import DetectorSpec, available_cpus, default_workers
@@ -72,10 +73,12 @@ MAX_SECONDS = 86_400
 
 @app.command()
 def scan(
+    ctx: typer.Context,
     paths: Annotated[
         list[str] | None,
         typer.Argument(
-            help="URLs to crawl, files, folders (scanned recursively) and '-' for stdin.",
+            help="URLs to crawl, files, folders (scanned recursively), '-' for stdin, and "
+            "@NAME for a target list of leakwatch.toml.",
             show_default=False,
         ),
     ] = None,
@@ -253,7 +256,8 @@ def scan(
             threshold = Severity.parse(fail_on)
         except ValueError as exc:
             fail(f"--fail-on: {exc}", EXIT_USAGE, no_color)
-    plan = _plan(paths or [], targets_file or [], no_color)
+    named, listed = _target_lists(paths or [], ctx.obj, no_color)
+    plan = _plan(named, targets_file or [], no_color, listed)
     from_archive = _archive_settings(archive, since, until, archive_data, no_color)
     if from_archive is not None and not plan.targets and not plan.problems and not resume:
         fail("--archive backfills web targets: give their URLs (or -l FILE)", EXIT_USAGE, no_color)
@@ -385,9 +389,36 @@ def _read_or_kept(
     return kept
 
 
-def _plan(paths: list[str], targets_files: list[Path], no_color: bool) -> targets.Plan:
+def _target_lists(
+    paths: list[str], loaded: object, no_color: bool
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """`@NAME` arguments taken out of `paths`, as the target lists leakwatch.toml names."""
+    config = loaded if isinstance(loaded, Config) else Config()
+    kept: list[str] = []
+    lists: list[tuple[str, str]] = []
+    for path in paths:
+        if not path.startswith("@"):
+            kept.append(path)
+            continue
+        name = path[1:]
+        lines = config.targets.get(name)
+        if lines is None:
+            known = ", ".join(f"@{n}" for n in config.targets) or "none"
+            where = config.path or "no leakwatch.toml"
+            fail(f"{path}: no such target list in {where} (lists: {known}; "
+                 f"a file whose name starts with @ is ./{path})", EXIT_USAGE, no_color)  # fmt: skip
+        lists.append((f"{config.name} [targets] {name}", "\n".join(lines)))
+    return kept, lists
+
+
+def _plan(
+    paths: list[str],
+    targets_files: list[Path],
+    no_color: bool,
+    lists: list[tuple[str, str]] | None = None,
+) -> targets.Plan:
     """The run's targets; a targets file that cannot be read is a usage error (exit 2)."""
-    files: list[tuple[str, str]] = []
+    files: list[tuple[str, str]] = list(lists or ())
     for path in targets_files:
         name = str(path)
         try:
