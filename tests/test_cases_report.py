@@ -187,3 +187,25 @@ def test_since_takes_a_full_date_time(
     assert count("--since", "2999-01-01T00:00:00+09:00") == 0
     assert count("--until", "2000-01-01 00:00") == 0
     assert_one_line_error(cli(*args, "--since", "2026-13-01T00:00"), 2, "ISO date-time")
+
+
+def test_export_filters_by_type_severity_category_and_site(
+    cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    rng = random.Random(12)
+    (tmp_path / "a.txt").write_text(rrn_text(rng), encoding="utf-8")
+    (tmp_path / "phone.txt").write_text(f"연락처 {synthetic.mobile(rng, 'hyphen')}\n")
+    ok(cli("scan", "a.txt", "phone.txt", "-q"))
+
+    def exported(*args: str) -> list[tuple[str, str]]:
+        rows = [json.loads(line) for line in ok(cli("export", *args)).stdout.splitlines()]
+        return sorted((Path(r["source"]).name, r["type"]) for r in rows)
+
+    everything = [("a.txt", "kr.phone"), ("a.txt", "kr.rrn"), ("phone.txt", "kr.phone")]
+    assert exported() == everything
+    assert exported("--type", "kr.rrn*") == [("a.txt", "kr.rrn")]
+    assert exported("--severity", "high") == [("a.txt", "kr.rrn")]
+    assert exported("--category", "none") == [("phone.txt", "kr.phone")]
+    assert exported("--category", "exposure", "--type", "kr.phone") == [("a.txt", "kr.phone")]
+    assert exported("--site", "*") == []  # local files have no site
+    assert_one_line_error(cli("export", "--severity", "severe"), 2, "unknown severity")

@@ -303,3 +303,21 @@ def test_a_reader_closing_the_pipe_early_is_not_an_error(tmp_path: Path) -> None
     assert done.stdout.count(b"\n") == 1
     assert b"Traceback" not in done.stderr
     assert b"BrokenPipe" not in done.stderr
+
+
+def test_help_lists_scan_first_and_options_in_panels_without_type_names(
+    cli: Callable[..., Result],
+) -> None:
+    top = cli("--help")
+    assert top.code == 0
+    commands = [line.split()[0] for line in top.stdout.split("Commands:")[1].splitlines() if line]
+    assert commands[:4] == ["scan", "report", "export", "runs"]
+    for command in ("scan", "report", "export", "runs", "ignore", "forget", "config"):
+        shown = cli(command, "--help", env={"COLUMNS": "80"})
+        assert shown.code == 0, shown.stderr
+        for leak in ("<list[", "<int range>", "<float range>", "x>=", "<=x", "<str>"):
+            assert leak not in shown.stdout, (command, leak)
+    scan = cli("scan", "--help").stdout
+    for panel in ("Input:", "Output:", "Detection:", "Crawl:", "Archive:", "Store:"):
+        assert f"\n{panel}\n" in scan, panel
+    assert scan.index("Crawl:") < scan.index("--depth N") < scan.index("Archive:")

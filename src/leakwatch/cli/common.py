@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from pathlib import Path
-from typing import Annotated, NoReturn, TextIO
+from typing import Annotated, Any, NoReturn, TextIO, TypeVar
 
 import typer
 from rich.console import Console
 from typer._click.globals import get_current_context
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from leakwatch.config import Config
 from leakwatch.detect.packs import Pack, load_packs
@@ -36,6 +36,60 @@ class _CommandsInOrder(TyperGroup):
         names = super().list_commands(ctx)
         rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
         return sorted(names, key=lambda name: rank.get(name, len(rank)))
+
+
+# `[default: 2; x>=0]`, `[1<=x<=1000]`: click's notation for a range, words for a programmer;
+# each option's help says its bounds in words where they matter.
+# Type names too (`<list[str]>`, `<int range>`): the metavar says what to give.
+_RANGE = re.compile(
+    r";? ?-?[0-9.]*<?=?x[<>]=?-?[0-9.]+|<(?:int|float) range>|<(?:list\[\w+\]|str|int|float)>"
+)
+
+
+_LIST_OF_CHOICES = re.compile(r"<list\[([^\]]+)\]>")
+
+
+class PanelledCommand(TyperCommand):
+    """A command whose help lists its options in panels (input, crawl, output, store...),
+    in the order the options are declared, without click's type names."""
+
+    def format_options(self, ctx: typer.Context, formatter: Any) -> None:  # type: ignore[override]
+        panels: dict[str, list[tuple[str, str]]] = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            name, text = (_RANGE.sub("", part).replace("[]", "").strip() for part in record)
+            name = _LIST_OF_CHOICES.sub(r"<\1>", name)  # <list[a|b]>: <a|b>
+            panel = "Arguments" if param.param_type_name == "argument" else None
+            panel = panel or self.panels.get(str(param.name), "Options")
+            panels.setdefault(panel, []).append((name, text.replace("  ", " ")))
+        for panel, records in panels.items():
+            with formatter.section(panel):
+                formatter.write_dl(records)
+
+    @property
+    def panels(self) -> dict[str, str]:
+        return getattr(self.callback, HELP_PANELS, {})
+
+
+HELP_PANELS = "_leakwatch_help_panels"
+CommandFunction = TypeVar("CommandFunction", bound=Callable[..., Any])
+
+
+def command(
+    panels: dict[str, str] | None = None, **settings: Any
+) -> Callable[[CommandFunction], CommandFunction]:
+    """`@command(panels={option: panel})` registers a command on `app`; its help lists the
+    options by panel, the rest under "Options"."""
+    register = app.command(cls=PanelledCommand, **settings)
+
+    def decorate(function: CommandFunction) -> CommandFunction:
+        setattr(function, HELP_PANELS, panels or {})
+        register(function)
+        return function
+
+    return decorate
 
 
 app = typer.Typer(
@@ -82,7 +136,8 @@ IgnoreOption = Annotated[
 ]
 
 NoIgnoreOption = Annotated[
-    bool, typer.Option("--no-ignore", help="Apply no ignore file: show everything.")
+    bool,
+    typer.Option("--no-ignore", help="Apply no ignore file: show everything."),
 ]
 
 

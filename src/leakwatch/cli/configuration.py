@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 from typer import _click
 
-from leakwatch.cli.common import EXIT_USAGE, app, fail
+from leakwatch.cli.common import EXIT_USAGE, command, fail
 from leakwatch.config import SHARED_TABLES, Config, ConfigError
 from leakwatch.config import load as load_config
 from leakwatch.ignore import discovered
@@ -97,7 +97,7 @@ def _relative_paths(option: Any, value: Any, config: Config) -> Any:
 # -- leakwatch config -------------------------------------------------------------------------
 
 
-@app.command()
+@command()
 def config(
     ctx: typer.Context,
     fmt: Annotated[

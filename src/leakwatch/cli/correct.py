@@ -17,7 +17,7 @@ from leakwatch.cli.common import (
     EXIT_INCOMPLETE,
     EXIT_USAGE,
     DbOption,
-    app,
+    command,
     fail,
     packs_or_fail,
 )
@@ -28,7 +28,7 @@ from leakwatch.ignore import IGNORE_FILENAME, STDIN_NAME, IgnoreEntry, line_for,
 from leakwatch.store import Store, location_of
 
 
-@app.command()
+@command()
 def ignore(
     entries: Annotated[
         list[str],
@@ -96,7 +96,7 @@ def _said(added: list[IgnoreEntry], parsed: list[IgnoreEntry], to: Path) -> str:
     return text + "; reports leave them out from now on"
 
 
-@app.command()
+@command()
 def forget(
     run: Annotated[
         list[int] | None,

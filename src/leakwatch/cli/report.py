@@ -7,6 +7,7 @@ is a mistake (exit 2). A file that is not a usable store: exit 2, the file untou
 
 from __future__ import annotations
 
+import enum
 import os
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -21,7 +22,7 @@ from leakwatch.cli.common import (
     DbOption,
     IgnoreOption,
     NoIgnoreOption,
-    app,
+    command,
     fail,
     ignore_rules,
     leakwatch_files,
@@ -30,7 +31,7 @@ from leakwatch.cli.common import (
     stderr_console,
 )
 from leakwatch.errors import OutputError, StoreError, UsageError
-from leakwatch.models import now
+from leakwatch.models import Severity, now
 from leakwatch.output_file import OutputClosed, open_output, refuse_overwriting
 from leakwatch.report import case_output, trends
 from leakwatch.report.case_output import CaseList
@@ -38,6 +39,7 @@ from leakwatch.report.store_output import ExportFormat, RunsFormat, write_export
 from leakwatch.report.trend_output import ReportFormat, render
 from leakwatch.store import (
     CaseRow,
+    ExportFilter,
     GroupCounts,
     Grouping,
     Store,
@@ -51,12 +53,12 @@ from leakwatch.store import (
 OutputOption = Annotated[
     str, typer.Option("--output", "-o", metavar="FILE", help="Write here ('-' = stdout).")
 ]
-NoColorOption = Annotated[bool, typer.Option("--no-color", help="No colour in output.")]
+NoColorOption = Annotated[bool, typer.Option("--no-color", help="Print no colours.")]
 # Accepted as `scan` accepts it, so a cron job can pass -q to every command: these commands
 # write nothing but their output and errors anyway.
 QuietOption = Annotated[
     bool,
-    typer.Option("--quiet", "-q", help="Errors only on stderr (this command prints no notes)."),
+    typer.Option("--quiet", "-q", help="Print errors only on stderr, no notes."),
 ]
 SiteCountryOption = Annotated[
     str | None,
@@ -80,10 +82,30 @@ UntilOption = Annotated[
 _EMPTY = TrendCounts(groups=(), total=GroupCounts(key=None))
 
 
-@app.command()
+@command(
+    panels={
+        "fmt": "Output",
+        "output": "Output",
+        "no_color": "Output",
+        "quiet": "Output",
+        "db": "Store",
+        "by": "What to count",
+        "since": "What to count",
+        "until": "What to count",
+        "baseline": "What to count",
+        "year_basis": "What to count",
+        "site_country": "What to count",
+        "ignore": "What to count",
+        "no_ignore": "What to count",
+        "cases": "Cases",
+        "new": "Cases",
+    }
+)
 def report(
     db: DbOption = None,
-    by: Annotated[Grouping, typer.Option("--by", help="One row per ...")] = Grouping.YEAR,
+    by: Annotated[
+        Grouping, typer.Option("--by", help="One row per period or group of this kind.")
+    ] = Grouping.YEAR,
     since: SinceOption = None,
     until: UntilOption = None,
     baseline: Annotated[
@@ -114,7 +136,7 @@ def report(
     ignore: IgnoreOption = None,
     no_ignore: NoIgnoreOption = False,
     fmt: Annotated[
-        ReportFormat, typer.Option("--format", "-f", help="Output format.")
+        ReportFormat, typer.Option("--format", "-f", help="The output format.")
     ] = ReportFormat.TABLE,
     output: OutputOption = "-",
     no_color: NoColorOption = False,
@@ -209,11 +231,34 @@ def _new_cases(
         case_output.render(listed, fmt, out, output_console(out, output, no_color))
 
 
-@app.command()
+class ExportCategory(enum.StrEnum):
+    EXPOSURE = "exposure"
+    TRADING = "trading"
+    NONE = "none"
+
+
+@command(
+    panels={
+        "fmt": "Output",
+        "output": "Output",
+        "no_color": "Output",
+        "quiet": "Output",
+        "db": "Store",
+        "ignore": "Which findings",
+        "no_ignore": "Which findings",
+        "site_country": "Which findings",
+        "since": "Which findings",
+        "until": "Which findings",
+        "types": "Which findings",
+        "severity": "Which findings",
+        "category": "Which findings",
+        "sites": "Which findings",
+    }
+)
 def export(
     db: DbOption = None,
     fmt: Annotated[
-        ExportFormat, typer.Option("--format", "-f", help="Output format.")
+        ExportFormat, typer.Option("--format", "-f", help="The output format.")
     ] = ExportFormat.JSONL,
     output: OutputOption = "-",
     site_country: SiteCountryOption = None,
@@ -222,6 +267,31 @@ def export(
     ] = None,
     until: Annotated[
         str | None, typer.Option(metavar="DATE", help="Findings first seen up to this date.")
+    ] = None,
+    types: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--type",
+            metavar="ID",
+            help="Only findings of this type (a glob: kr.phone*; repeatable).",
+        ),
+    ] = None,
+    severity: Annotated[
+        str | None,
+        typer.Option(
+            metavar="SEVERITY",
+            help="Only findings at least this severe (info|low|medium|high|critical).",
+        ),
+    ] = None,
+    category: Annotated[
+        list[ExportCategory] | None,
+        typer.Option(help="Only findings on cases of this category, or on no case (repeatable)."),
+    ] = None,
+    sites: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--site", metavar="SITE", help="Only findings on this site (a glob; repeatable)."
+        ),
     ] = None,
     ignore: IgnoreOption = None,
     no_ignore: NoIgnoreOption = False,
@@ -233,26 +303,37 @@ def export(
         countries = trends.parse_countries(site_country) if site_country is not None else ()
         lower = trends.since_bound(since) if since else None
         upper = trends.until_bound(until) if until else None
+        least = Severity.parse(severity) if severity is not None else None
     except ValueError as exc:
         fail(str(exc), EXIT_USAGE, no_color)
+    wanted = ExportFilter(
+        types=tuple(types or ()),
+        least_severity=least,
+        categories=tuple(c.value for c in category or ()),
+        sites=tuple(sites or ()),
+    )
     rules = ignore_rules(ignore, no_ignore, packs_or_fail(None), no_color)
     with _reading(db, no_color) as store, _writing(output, no_color, db) as out:
         if store is None:
             write_export((), fmt, out)
             return
         # closing(): the cursor is released before the store, even if the reader went away.
-        exported = store.export(countries=countries, since=lower, before=upper, ignore=rules)
+        exported = store.export(
+            countries=countries, since=lower, before=upper, ignore=rules, only=wanted
+        )
         with closing(exported) as rows:
             write_export(rows, fmt, out)
 
 
-@app.command()
+@command()
 def runs(
     db: DbOption = None,
-    fmt: Annotated[RunsFormat, typer.Option("--format", "-f", help="Output format.")] = (
+    fmt: Annotated[RunsFormat, typer.Option("--format", "-f", help="The output format.")] = (
         RunsFormat.TABLE
     ),
-    limit: Annotated[int, typer.Option(min=0, help="The most recent N runs (0: all).")] = 20,
+    limit: Annotated[
+        int, typer.Option(min=0, metavar="N", help="List the most recent N runs (0: all).")
+    ] = 20,
     output: OutputOption = "-",
     no_color: NoColorOption = False,
     quiet: QuietOption = False,

@@ -36,7 +36,7 @@ from leakwatch.cli.common import (
     IgnoreOption,
     NoIgnoreOption,
     PatternsOption,
-    app,
+    command,
     fail,
     ignore_rules,
     leakwatch_files,
@@ -71,12 +71,49 @@ _DEFAULTS = CrawlSettings()
 MAX_SECONDS = 86_400
 
 
-@app.command()
+@command(
+    panels={
+        "targets_file": "Input",
+        "fmt": "Output",
+        "output": "Output",
+        "reveal": "Output",
+        "fail_on": "Output",
+        "strict": "Output",
+        "quiet": "Output",
+        "no_color": "Output",
+        "patterns": "Detection",
+        "min_confidence": "Detection",
+        "jobs": "Processing",
+        "cluster": "Processing",
+        "depth": "Crawl",
+        "max_pages": "Crawl",
+        "scope": "Crawl",
+        "concurrency": "Crawl",
+        "per_host": "Crawl",
+        "delay": "Crawl",
+        "ignore_robots": "Crawl",
+        "user_agent": "Crawl",
+        "allow_private": "Crawl",
+        "proxy": "Crawl",
+        "timeout": "Crawl",
+        "max_bytes": "Crawl",
+        "resume": "Crawl",
+        "archive": "Archive",
+        "since": "Archive",
+        "until": "Archive",
+        "archive_data": "Archive",
+        "db": "Store",
+        "no_store": "Store",
+        "ignore": "Detection",
+        "no_ignore": "Detection",
+    }
+)
 def scan(
     ctx: typer.Context,
     paths: Annotated[
         list[str] | None,
         typer.Argument(
+            metavar="[TARGET]...",
             help="URLs to crawl, files, folders (scanned recursively), '-' for stdin, and "
             "@NAME for a target list of leakwatch.toml.",
             show_default=False,
@@ -93,7 +130,9 @@ def scan(
             "(repeatable).",
         ),
     ] = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.TABLE,
+    fmt: Annotated[
+        Format, typer.Option("--format", "-f", help="The output format.")
+    ] = Format.TABLE,
     output: Annotated[
         str,
         typer.Option("--output", "-o", metavar="FILE", help="Write results here ('-' = stdout)."),
@@ -102,7 +141,10 @@ def scan(
     min_confidence: Annotated[
         float,
         typer.Option(
-            min=0.0, max=1.0, help="Report findings at least this sure (0 lists every candidate)."
+            min=0.0,
+            max=1.0,
+            metavar="0-1",
+            help="Report findings at least this sure, from 0 to 1 (0 lists every candidate).",
         ),
     ] = DEFAULT_MIN_CONFIDENCE,
     reveal: Annotated[
@@ -124,6 +166,7 @@ def scan(
             "--jobs",
             "-j",
             min=1,
+            metavar="N",
             help="Processes scanning large files and pages (default and most: one per CPU, "
             "started for a file only where they pay; given, used for every large file; "
             "1: this one only).",
@@ -141,22 +184,29 @@ def scan(
         ),
     ] = None,
     depth: Annotated[
-        int, typer.Option(min=0, help="Links followed from each start page (it is depth 0).")
+        int,
+        typer.Option(
+            min=0, metavar="N", help="Links followed from each start page (it is depth 0)."
+        ),
     ] = _DEFAULTS.depth,
     max_pages: Annotated[
-        int, typer.Option(min=1, help="Pages fetched per target site at most.")
+        int, typer.Option(min=1, metavar="N", help="Pages fetched per target site at most.")
     ] = _DEFAULTS.max_pages,
     scope: Annotated[
         Scope, typer.Option(help="Crawl the target's host only, or its subdomains too.")
     ] = _DEFAULTS.scope,
     concurrency: Annotated[
-        int, typer.Option(min=1, max=1000, help="Requests in flight over all sites.")
+        int,
+        typer.Option(
+            min=1, max=1000, metavar="N", help="Requests in flight over all sites (1 to 1000)."
+        ),
     ] = _DEFAULTS.concurrency,
     per_host: Annotated[
         int,
         typer.Option(
             min=1,
             max=1000,
+            metavar="N",
             help="Requests in flight to one host (connections): more lets a slow page "
             "not hold the others; keep 1 on other people's servers.",
         ),
@@ -165,6 +215,7 @@ def scan(
         float,
         typer.Option(
             min=0.0,
+            metavar="SECONDS",
             help="Seconds between requests to one site (randomised 0.5-1.5x, adapted to "
             "its latency; 0 for your own servers).",
         ),
@@ -173,7 +224,7 @@ def scan(
         bool, typer.Option("--ignore-robots", help="Do not obey robots.txt (recorded in output).")
     ] = False,
     user_agent: Annotated[
-        str, typer.Option(metavar="TEXT", help="User-Agent header.")
+        str, typer.Option(metavar="TEXT", help="The User-Agent header sent with every request.")
     ] = _DEFAULTS.user_agent,
     allow_private: Annotated[
         bool,
@@ -188,10 +239,14 @@ def scan(
         typer.Option(metavar="URL", help="HTTP or SOCKS proxy (socks5h://127.0.0.1:9050 for Tor)."),
     ] = None,
     timeout: Annotated[
-        float, typer.Option(min=0.1, metavar="SECONDS", help="Deadline for each whole request.")
+        float, typer.Option(min=0.1, metavar="SECONDS", help="The deadline for each whole request.")
     ] = _DEFAULTS.deadline,
     max_bytes: Annotated[
-        str, typer.Option(metavar="SIZE", help="Bytes kept per response after decompression.")
+        str,
+        typer.Option(
+            metavar="SIZE",
+            help="Bytes kept of each response, after decompression (10MB, 500kB, 2MiB).",
+        ),
     ] = "10MB",
     archive: Annotated[
         str | None,
@@ -241,7 +296,7 @@ def scan(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr, errors only.")
     ] = False,
-    no_color: Annotated[bool, typer.Option("--no-color", help="No colour in output.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="Print no colours.")] = False,
 ) -> None:
     """Scan web sites (crawled politely), local files, folders or stdin for Korean
     identifiers and classify each page or document."""

@@ -19,6 +19,7 @@ from leakwatch.safe_text import hide_password
 from leakwatch.store.store import Location, Store, document_key, is_postgres
 from leakwatch.store.values import (
     CaseRow,
+    ExportFilter,
     ExportRow,
     GroupCounts,
     Grouping,
@@ -36,6 +37,7 @@ __all__ = [
     "DB_ENV",
     "DB_FILENAME",
     "CaseRow",
+    "ExportFilter",
     "ExportRow",
     "FindingsStore",
     "GroupCounts",

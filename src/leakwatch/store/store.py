@@ -27,7 +27,15 @@ from leakwatch.store.forget import Forgotten, forget_pages
 from leakwatch.store.postgres import PostgresDatabase
 from leakwatch.store.sqlite import SqliteDatabase
 from leakwatch.store.statements import Statements
-from leakwatch.store.values import CaseRow, ExportRow, Resume, RunRecord, TrendCounts, TrendQuery
+from leakwatch.store.values import (
+    CaseRow,
+    ExportFilter,
+    ExportRow,
+    Resume,
+    RunRecord,
+    TrendCounts,
+    TrendQuery,
+)
 
 OUTCOMES = frozenset({"completed", "interrupted", "failed"})
 STDIN_NAME = "<stdin>"
@@ -478,6 +486,7 @@ class Store:
         since: str | None = None,
         before: str | None = None,
         ignore: IgnoreRules | None = None,
+        only: ExportFilter | None = None,
     ) -> Generator[ExportRow, None, None]:
         """Every stored finding with its document, in recording order, one at a time (a
         cursor, so memory stays flat however large the store), but those `ignore` names.
@@ -505,13 +514,15 @@ class Store:
             for row in rows:
                 if ignore and (ignore.ignores_source(row[0]) or ignore.ignores(row[8], row[5])):
                     continue
-                yield ExportRow(
+                exported = ExportRow(
                     source=row[0], site=row[1], country=row[2], category=row[3],
                     published=row[4], type=row[5], severity=row[6], masked=row[7],
                     fingerprint=row[8], confidence=row[9],
                     evidence=tuple(json.loads(row[10])), first_seen=row[11],
                     last_seen=row[12],
                 )  # fmt: skip
+                if only is None or only.keeps(exported):
+                    yield exported
         finally:
             close = getattr(rows, "close", None)
             if close is not None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
 from leakwatch.ignore import IgnoreRules
-from leakwatch.models import QueuedUrl
+from leakwatch.models import QueuedUrl, Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,29 @@ class ExportRow:
     evidence: tuple[str, ...]
     first_seen: str
     last_seen: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFilter:
+    """Which stored findings an export gives (empty: all)."""
+
+    types: tuple[str, ...] = ()  # globs of finding types
+    least_severity: Severity | None = None
+    categories: tuple[str, ...] = ()  # exposure, trading, none (on no case)
+    sites: tuple[str, ...] = ()  # globs of site names
+
+    def keeps(self, row: ExportRow) -> bool:
+        if self.types and not any(fnmatchcase(row.type, t) for t in self.types):
+            return False
+        if self.least_severity is not None:
+            severity = Severity.parse(row.severity) if row.severity else Severity.INFO
+            if severity < self.least_severity:
+                return False
+        if self.categories and (row.category or "none") not in self.categories:
+            return False
+        if not self.sites:
+            return True
+        return row.site is not None and any(fnmatchcase(row.site, s) for s in self.sites)
 
 
 class Grouping(enum.StrEnum):
