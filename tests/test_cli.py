@@ -7,6 +7,7 @@ import gzip
 import io
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from leakwatch.store import Store
 from tests.conftest import REPO, Result, assert_one_line_error
 
 Cli = Callable[..., Result]
@@ -321,3 +323,40 @@ def test_help_lists_scan_first_and_options_in_panels_without_type_names(
     for panel in ("Input:", "Output:", "Detection:", "Crawl:", "Archive:", "Store:"):
         assert f"\n{panel}\n" in scan, panel
     assert scan.index("Crawl:") < scan.index("--depth N") < scan.index("Archive:")
+
+
+def test_tables_stay_readable_at_80_columns(cli: Callable[..., Result], tmp_path: Path) -> None:
+    site = REPO / "examples" / "site"
+    shown = cli("scan", str(site), "--no-store", env={"COLUMNS": "80"})
+    assert shown.code == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    # One line a finding, its type whole (kr.phone vs kr.phone.masked) and its severity.
+    rows = [line for line in lines if re.match(r"\s+\d+  kr\.", line)]
+    assert len(rows) == 120
+    assert any(re.search(r"kr\.phone\.masked\s+info\s", row) for row in rows)
+    assert any(re.search(r"kr\.rrn\s+critical\s", row) for row in rows)
+    assert "thread-1002.html" in shown.stdout  # each document's name heads its findings
+
+    summary = cli("scan", str(site), "--no-store", "--summary", env={"COLUMNS": "80"})
+    assert summary.code == 0, summary.stderr
+    assert not any(re.match(r"\s+\d+  kr\.", line) for line in summary.stdout.splitlines())
+    assert "kr.phone 12, kr.rrn 12" in summary.stdout
+    assert_one_line_error(cli("scan", str(site), "--no-store", "--summary", "-f", "json"), 2,
+                          "--summary shortens the table format")  # fmt: skip
+
+
+def test_runs_keeps_the_host_of_each_target_at_80_columns(
+    cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    long = "https://bbs.example.cn/" + "forum/" * 12 + "thread-1.html"
+    store = tmp_path / "s.db"
+    with Store.open(store) as opened:
+        run = opened.start_run(started="2026-12-06T10:00:00+00:00", version="t",
+                               arguments=["scan", long], targets=[long], settings={})  # fmt: skip
+        opened.finish_run(run, finished="2026-12-06T10:01:00+00:00", outcome="completed",
+                          summary={"documents": 1})  # fmt: skip
+    shown = cli("runs", "--db", str(store), env={"COLUMNS": "80"})
+    assert shown.code == 0, shown.stderr
+    assert re.search(r"https://bbs\.example\.cn/…[a-z/-]*1\.html", shown.stdout), shown.stdout
+    assert all(len(line) <= 80 for line in shown.stdout.splitlines())

@@ -310,6 +310,12 @@ def test_ignore_then_report_corrects_past_figures(
     assert "1 there already" in again.stdout
     assert (tmp_path / ".leakwatchignore").read_text() == ignore_file
 
+    # A fingerprint is a keyed hash, whatever digits it holds: never taken for an identifier.
+    digits = "".join(c for c in synthetic.rrn(rng) if c.isdigit())
+    looks_like_one = (digits + "a" + "0" * 64)[:64]
+    assert cli("ignore", looks_like_one).code == 0
+    ignore_file = (tmp_path / ".leakwatchignore").read_text()
+    assert ignore_file.endswith(f"fingerprint:{looks_like_one}\n")
     # A raw identifier is refused (it would be written to the file), and so is a bad entry.
     raw = cli("ignore", synthetic.rrn(rng))
     assert_one_line_error(raw, 2, "looks like an identifier itself")

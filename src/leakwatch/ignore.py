@@ -85,6 +85,11 @@ class IgnoreRules:
         return {"files": list(self.files), **{f"{k}s": n for k, n in counts.items()}}
 
 
+def is_fingerprint(text: str) -> bool:
+    """64 hex digits, with or without `fingerprint:`: a keyed hash, never a raw value."""
+    return bool(_FINGERPRINT.fullmatch(text.strip().removeprefix("fingerprint:").lower()))
+
+
 def parse_entry(text: str, base: Path, known_types: Collection[str], where: str) -> IgnoreEntry:
     """One entry, as written on a line or given to `leakwatch ignore` (no comment)."""
     kind, _, rest = text.partition(":")

@@ -24,7 +24,14 @@ from leakwatch.cli.common import (
 from leakwatch.detect.engine import Detector
 from leakwatch.detect.redact import Fingerprinter
 from leakwatch.errors import StoreError, UsageError
-from leakwatch.ignore import IGNORE_FILENAME, STDIN_NAME, IgnoreEntry, line_for, parse_entry
+from leakwatch.ignore import (
+    IGNORE_FILENAME,
+    STDIN_NAME,
+    IgnoreEntry,
+    is_fingerprint,
+    line_for,
+    parse_entry,
+)
 from leakwatch.store import Store, location_of
 
 
@@ -54,9 +61,10 @@ def ignore(
     scans and in reports of what is stored already."""
     packs = packs_or_fail(None)
     known = {pattern.id for pack in packs for pattern in pack.patterns}
-    # A raw identifier typed here would be written to a file: refuse it, whatever its form.
+    # A raw identifier typed here would be written to a file: refuse it, whatever its form
+    # (a fingerprint is a keyed hash, whatever digits it happens to hold).
     detector = Detector(packs, Fingerprinter(b"\0" * 32), min_confidence=0.0)
-    for text in (*entries, why or ""):
+    for text in (*[e for e in entries if not is_fingerprint(e)], why or ""):
         if detector.scan_text("<argument>", text):
             fail(
                 "that looks like an identifier itself, which leakwatch never writes to a file: "

@@ -293,6 +293,14 @@ def scan(
             "are given) without refetching what it finished.",
         ),
     ] = False,
+    summary: Annotated[
+        bool,
+        typer.Option(
+            "--summary",
+            help="Table format: one line a document (its category and findings by type) "
+            "instead of one a finding.",
+        ),
+    ] = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr, errors only.")
     ] = False,
@@ -305,6 +313,9 @@ def scan(
             "nothing to scan: give URLs, files, folders or '-' (see leakwatch scan --help)",
             EXIT_USAGE,
         )
+    if summary and fmt is not Format.TABLE:
+        fail(f"--summary shortens the table format; -f {fmt} has its summary already",
+             EXIT_USAGE, no_color)  # fmt: skip
     threshold = None
     if fail_on is not None:
         try:
@@ -378,7 +389,7 @@ def scan(
     except UsageError as exc:
         fail(str(exc), EXIT_USAGE, no_color)
     messages = stderr_console(no_color)
-    verdict = _run(request, output, fmt, quiet, messages, no_color)
+    verdict = _run(request, output, fmt, quiet, messages, no_color, summary)
     if verdict.interrupted:
         messages.print("leakwatch: interrupted; results so far were written", markup=False)
     elif not quiet and messages.is_terminal and plan.targets:
@@ -398,7 +409,13 @@ _EXIT_CODES = {
 
 
 def _run(
-    request: run.Request, output: str, fmt: Format, quiet: bool, messages: Console, no_color: bool
+    request: run.Request,
+    output: str,
+    fmt: Format,
+    quiet: bool,
+    messages: Console,
+    no_color: bool,
+    summary_only: bool = False,
 ) -> run.Verdict:
     """The scan, through the run layer; the errors that stop it become one line and an exit."""
     finishing = Finishing()
@@ -408,7 +425,7 @@ def _run(
         with terminate_as_interrupt():
             return run.scan(
                 request,
-                lambda: _output(output, fmt, request.run, no_color),
+                lambda: _output(output, fmt, request.run, no_color, summary_only),
                 progress,
                 finishing.start,  # from here on, one Ctrl-C does not lose the results
             )
@@ -532,10 +549,12 @@ def _issue_line(issue: ScanIssue) -> str:
 
 
 @contextmanager
-def _output(target: str, fmt: Format, run: RunInfo, no_color: bool) -> Iterator[Writer]:
+def _output(
+    target: str, fmt: Format, run: RunInfo, no_color: bool, summary_only: bool = False
+) -> Iterator[Writer]:
     with open_output(target) as out:
         console = output_console(out, target, no_color) if fmt is Format.TABLE else None
-        yield make_writer(fmt, out, run, console)
+        yield make_writer(fmt, out, run, console, summary_only=summary_only)
 
 
 class _Progress:

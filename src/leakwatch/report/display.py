@@ -47,6 +47,8 @@ def short_url(url: str, width: int) -> str:
         candidate = f"{head}/{ELLIPSIS}/{last}"
         if cell_len(candidate) <= width:
             return candidate
+        if not parts.netloc and cell_len(last) + 2 <= width:  # a file: its name first
+            return f"{ELLIPSIS}/{last}"
         room = width - cell_len(head) - 2
         if room >= 6:  # the host whole, and the end of the last segment
             return f"{head}/{ELLIPSIS}{_tail(last, room)}"

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TextIO, assert_never
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -21,6 +22,7 @@ from rich.text import Text
 from leakwatch import __version__
 from leakwatch.models import Capture, DocumentFacts, FetchInfo, Finding, ScanIssue
 from leakwatch.report import json_text
+from leakwatch.report.display import short_url
 from leakwatch.safe_text import visible
 
 SCHEMA_VERSION = 1
@@ -70,10 +72,17 @@ class Writer(Protocol):
     def close(self, summary: Summary) -> None: ...
 
 
-def make_writer(fmt: Format, out: TextIO, run: RunInfo, console: Console | None = None) -> Writer:
+def make_writer(
+    fmt: Format,
+    out: TextIO,
+    run: RunInfo,
+    console: Console | None = None,
+    *,
+    summary_only: bool = False,
+) -> Writer:
     match fmt:
         case Format.TABLE:
-            return TableWriter(console or Console(file=out), run)
+            return TableWriter(console or Console(file=out), run, summary_only=summary_only)
         case Format.JSON:
             return JsonWriter(out, run)
         case Format.JSONL:
@@ -302,53 +311,36 @@ def _cells(values: list[str]) -> list[Text]:
 
 
 class TableWriter:
-    """A terminal table of findings, then each case document, then totals."""
+    """For a terminal: each document's findings under its name (one line a finding, at any
+    width), then the cases, then totals; `summary_only`: a line per document instead of
+    the findings (`scan --summary`)."""
 
-    def __init__(self, console: Console, run: RunInfo) -> None:
+    def __init__(self, console: Console, run: RunInfo, *, summary_only: bool = False) -> None:
         self.console = console
         self.run = run
-        self.findings: list[Finding] = []
-        self.cases: list[DocumentFacts] = []
+        self.summary_only = summary_only
+        self.findings: dict[str, list[Finding]] = {}
+        self.documents: list[DocumentFacts] = []
         self.errors: list[ScanIssue] = []
 
     def finding(self, finding: Finding) -> None:
-        self.findings.append(finding)
+        if not self.summary_only:
+            self.findings.setdefault(finding.source, []).append(finding)
 
     def document(self, document: DocumentFacts) -> None:
-        if document.category is not None:
-            self.cases.append(document)
+        if document.category is not None or document.findings or self.summary_only:
+            self.documents.append(document)
 
     def issue(self, issue: ScanIssue) -> None:
         self.errors.append(issue)
 
     def close(self, summary: Summary) -> None:
         console = self.console
-        if self.findings:
-            table = Table(title="Findings", title_justify="left")
-            columns = [("source", "cyan"), ("line", "dim"), ("type", "bold"), ("masked", ""),
-                       ("conf", ""), ("evidence", "dim")]  # fmt: skip
-            if self.run.revealed:
-                columns.append(("value", "red"))
-            for name, style in columns:
-                table.add_column(name, style=style or None, overflow="fold")
-            for f in self.findings:
-                row = [f.source, str(f.line), f.type, f.masked, f"{f.confidence:.2f}",
-                       " ".join(f.evidence)]  # fmt: skip
-                if self.run.revealed:
-                    row.append(f.value or "")
-                table.add_row(*_cells(row))
-            console.print(table)
-        if self.cases:
-            cases = Table(title="Cases", title_justify="left")
-            for name in ("source", "category", "published", "findings", "evidence"):
-                cases.add_column(name, overflow="fold")
-            for d in self.cases:
-                category = d.category.value if d.category else ""
-                cases.add_row(
-                    *_cells([d.source, category, d.published or "", str(d.findings),
-                             " ".join(d.category_evidence)])
-                )  # fmt: skip
-            console.print(cases)
+        if self.summary_only:
+            self._documents(console)
+        else:
+            self._findings(console)
+            self._cases(console)
         total = sum(summary.findings_by_type.values())
         by_type = ", ".join(f"{k} {v}" for k, v in sorted(summary.findings_by_type.items()))
         by_category = ", ".join(f"{k} {v}" for k, v in sorted(summary.cases_by_category.items()))
@@ -367,3 +359,76 @@ class TableWriter:
             + ("; interrupted" if summary.interrupted else ""),
             highlight=False,
         )
+
+    def _findings(self, console: Console) -> None:
+        """A table per document, under its name, all with the same columns so they line up;
+        the evidence is cut to fit on the line (all of it is in json)."""
+        if not self.findings:
+            return
+        every = [f for found in self.findings.values() for f in found]
+        widths = {
+            "line": max(4, *(len(str(f.line)) for f in every)),
+            "type": max(4, *(len(f.type) for f in every)),
+            "severity": 8,
+            "masked": max(6, *(len(f.masked) for f in every)),
+            "conf": 4,
+        }
+        if self.run.revealed:
+            widths["value"] = max(5, *(len(f.value or "") for f in every))
+        room = console.width - sum(widths.values()) - 2 * len(widths)
+        show_evidence = room >= 12
+        console.print(Text("Findings", style="bold"))
+        for n, (source, found) in enumerate(self.findings.items()):
+            console.print(Text(short_url(source, console.width), style="cyan"))
+            table = Table(box=None, show_header=n == 0, pad_edge=False, padding=(0, 2, 0, 0),
+                          header_style="bold")  # fmt: skip
+            for name, width in widths.items():
+                justify: Any = "right" if name in ("line", "conf") else "left"
+                table.add_column(name, width=width, no_wrap=True, justify=justify)
+            if show_evidence:
+                table.add_column("evidence", width=room, no_wrap=True, overflow="ellipsis",
+                                 style="dim")  # fmt: skip
+            for f in found:
+                row = [str(f.line), f.type, str(f.severity), f.masked, f"{f.confidence:.2f}"]
+                if self.run.revealed:
+                    row.append(f.value or "")
+                if show_evidence:
+                    row.append(", ".join(f.evidence))
+                table.add_row(*_cells(row))
+            console.print(table)
+
+    def _cases(self, console: Console) -> None:
+        cases = [d for d in self.documents if d.category is not None]
+        if not cases:
+            return
+        table = Table(title="Cases", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+        room = max(24, console.width - 8 - 10 - 8 - 8)
+        table.add_column("category", no_wrap=True, min_width=8)
+        table.add_column("published", no_wrap=True, min_width=10)
+        table.add_column("findings", no_wrap=True, justify="right", min_width=8)
+        table.add_column("source", no_wrap=True, max_width=room)
+        for d in cases:
+            category = d.category.value if d.category else ""
+            table.add_row(*_cells([category, (d.published or "")[:10], str(d.findings),
+                                   short_url(d.source, room)]))  # fmt: skip
+        console.print(table)
+
+    def _documents(self, console: Console) -> None:
+        """`--summary`: one line a document that has findings or is a case."""
+        shown = [d for d in self.documents if d.findings or d.category is not None]
+        if not shown:
+            return
+        table = Table(title="Documents", title_justify="left", box=box.SIMPLE_HEAD,
+                      pad_edge=False)  # fmt: skip
+        by_type = [", ".join(f"{t} {n}" for t, n in sorted(d.findings_by_type.items(),
+                             key=lambda item: (-item[1], item[0]))) for d in shown]  # fmt: skip
+        used = 8 + 8 + min(36, max(len(b) for b in by_type)) + 8
+        room = max(24, console.width - used)
+        table.add_column("category", no_wrap=True, min_width=8)
+        table.add_column("findings", no_wrap=True, justify="right", min_width=8)
+        table.add_column("by type", overflow="fold", max_width=36)
+        table.add_column("source", no_wrap=True, max_width=room)
+        for d, types in zip(shown, by_type, strict=True):
+            category = d.category.value if d.category else "-"
+            table.add_row(*_cells([category, str(d.findings), types, short_url(d.source, room)]))
+        console.print(table)

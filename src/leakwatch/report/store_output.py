@@ -9,11 +9,13 @@ from typing import Any, TextIO, assert_never
 
 from rich import box
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
 from leakwatch import __version__
 from leakwatch.report import json_text
+from leakwatch.report.display import short_url
 from leakwatch.report.scan_output import csv_cell
 from leakwatch.safe_text import visible
 from leakwatch.store.values import ExportRow, RunRecord
@@ -98,23 +100,50 @@ def write_runs(runs: list[RunRecord], fmt: RunsFormat, out: TextIO, console: Con
             out.write(json_text.document(data))
             out.write("\n")
         case RunsFormat.TABLE:
-            table = Table(title=f"{len(runs)} runs", title_justify="left", box=box.SIMPLE_HEAD)
-            for name in ("id", "started (UTC)", "state", "crawl", "docs", "findings", "errors"):
-                table.add_column(name, no_wrap=True)
-            table.add_column("what", overflow="fold", min_width=16)
-            for run in runs:
-                summary = run.summary or {}
-                resumed = f" (resumes {run.resumes})" if run.resumes is not None else ""
-                what = " ".join(run.targets or run.arguments)
-                cells = [
-                    str(run.id), _minute(run.started), run_state(run), f"{run.crawl_id}{resumed}",
-                    _count(summary.get("documents")), _count(summary.get("findings")),
-                    str(run.errors), what,
-                ]  # fmt: skip
-                table.add_row(*[Text(visible(cell)) for cell in cells])
-            console.print(table)
+            console.print(_runs_table(runs, console.width))
         case _:
             assert_never(fmt)
+
+
+def _runs_table(runs: list[RunRecord], width: int) -> Table:
+    """The runs, the targets shortened to what the other columns leave (never below a URL's
+    host and last segment), a run that resumed another saying so in its state. Below 110
+    columns the document and finding counts are left out (`runs -f json` has them) so
+    that the targets keep their room."""
+    wide = width >= 110
+    names = ["id", "started (UTC)", "state", *(("docs", "findings") if wide else ()), "errors"]
+    rows = []
+    for run in runs:
+        summary = run.summary or {}
+        state = run_state(run) + (f", resumes {run.resumes}" if run.resumes is not None else "")
+        counts = [_count(summary.get("documents")), _count(summary.get("findings"))]
+        rows.append([str(run.id), _minute(run.started), state, *(counts if wide else []),
+                     str(run.errors)])  # fmt: skip
+
+    def table(with_what: bool) -> Table:
+        made = Table(title=f"{len(runs)} runs", title_justify="left", box=box.SIMPLE_HEAD,
+                     pad_edge=False)  # fmt: skip
+        for name in names:
+            numeric = name in ("id", "docs", "findings", "errors")
+            made.add_column(name, no_wrap=True, justify="right" if numeric else "left")
+        if with_what:
+            made.add_column("what", overflow="fold", min_width=min(room, 28), max_width=room)
+        return made
+
+    room = 28
+    others = table(False)
+    for cells in rows:
+        others.add_row(*cells)
+    console = Console(width=width)
+    room = max(28, width - Measurement.get(console, console.options, others).maximum - 4)
+    shown = table(True)
+    for run, cells in zip(runs, rows, strict=True):
+        if run.targets:
+            what = ", ".join(short_url(target, room) for target in run.targets)
+        else:
+            what = " ".join(run.arguments)
+        shown.add_row(*[Text(visible(cell)) for cell in (*cells, what)])
+    return shown
 
 
 def _minute(when: str) -> str:
