@@ -158,7 +158,7 @@ def backfill(archive: Path, env: dict[str, str]) -> int:
 
 def compare_readers(path: Path) -> None:
     """Read every response payload with warcio and, when it is installed, FastWARC: the
-    measurement behind the choice of reader (README "Web archive files")."""
+    measurement behind the choice of reader (docs/scanning.md "Web archive files")."""
     from warcio.archiveiterator import ArchiveIterator as WarcioIterator
 
     started = time.perf_counter()

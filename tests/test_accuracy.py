@@ -2,7 +2,7 @@
 
 `accuracy/` (built by its `build.py`, synthetic identifiers only) holds realistic leak pages
 and dumps plus look-alikes that must stay silent. `holdout-1/` to `holdout-3/` were built
-blind, from the reference and the README only, by sessions that never saw the detector's
+blind, from the reference and the README only, by people who never saw the detector's
 code (see tests/fixtures/HOLDOUTS.md); they are kept frozen as they were labelled. Every
 document is scanned through the public pipeline, exactly as `leakwatch scan --reveal` would,
 and its findings are compared with the labels by (file, type, canonical value), counting

@@ -8,7 +8,7 @@ page as it was fetched, HTTP headers and all; a WET `conversion` record is one p
 One reader, warcio, behind this small interface (`is_archive`, `read_archive`): it is pure
 Python, reads WARC, ARC and WET, gzipped per record (as Common Crawl writes them) or not, and
 streams: a record's body is read, handed on and dropped, so memory stays flat whatever the
-archive's size. See README "Web archives" for why warcio and not FastWARC.
+archive's size. See docs/scanning.md "Web archive files" for why warcio and not FastWARC.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://")
 
 @dataclass(frozen=True, slots=True)
 class CrawlSettings:
-    """How to crawl; the CLI's options (README "Crawling" documents each)."""
+    """How to crawl; the CLI's options (docs/crawling.md documents each)."""
 
     depth: int = 2
     max_pages: int = 1000  # per target

@@ -1,6 +1,6 @@
 """Render a scan's events as table, json, jsonl or csv.
 
-json and jsonl carry `schema_version`; their shape is documented in README "Output". jsonl
+json and jsonl carry `schema_version`; their shape is documented in docs/scanning.md "Output". jsonl
 streams: one object per line as events happen, so a pipeline sees findings at once and a huge
 scan never accumulates in memory. csv holds findings only. Raw values appear only when the
 scan was run with --reveal (the finding's `value`).

@@ -3,8 +3,8 @@
 The HTML file is self-contained, with an inline SVG chart.
 
 Site names and other keys come from crawled pages: HTML and Markdown escape them, CSV defuses
-cells a spreadsheet would run as formulas. JSON (`schema_version` 1) is described in README
-"Store and reports": fractions (shares, growth, CAGR) are rounded to 3 decimals there and in
+cells a spreadsheet would run as formulas. JSON (`schema_version` 1) is described in
+docs/store-and-reports.md: fractions (shares, growth, CAGR) are rounded to 3 decimals there and in
 CSV; the other formats show percentages to one decimal.
 """
 

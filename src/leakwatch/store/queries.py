@@ -2,7 +2,7 @@
 
 A few single-pass GROUP BY queries.
 
-What is counted (README "Store and reports"):
+What is counted (docs/store-and-reports.md "What is counted"):
 - a case is a page that was ever `exposure` or `trading` (its strongest category). Copies of
   one page count once: documents with the same content (sha256) at the same site (a URL
   with tracking parameters, a mirror path), or a local copy of a crawled page (no site of
