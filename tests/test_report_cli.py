@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from leakwatch.models import Category
+from leakwatch.models import Category, now
+from leakwatch.report.charts import nice_ticks
 from leakwatch.store import Location, Store
 from tests import store_data
-from tests.conftest import Result, assert_one_line_error
+from tests.conftest import REPO, Result, assert_one_line_error
 from tests.store_data import finding, page, rrns, start
 from tests.stores import rows
 
@@ -144,7 +145,7 @@ def test_html_is_one_self_contained_file(cli: Cli, kisa: Path, tmp_path: Path) -
     # The only URL in markup is the SVG namespace name, which nothing fetches; the cases'
     # pages are named as text in table cells, never links.
     in_markup = re.findall(r"=[\"']?https?://[^\s\"'<>]+", text)
-    assert in_markup == ['="http://www.w3.org/2000/svg']
+    assert set(in_markup) == {'="http://www.w3.org/2000/svg'}  # one a chart
     assert re.findall(r'<td class="url">https://bbs\.example\.cn/thread/\d+</td>', text)
 
 
@@ -389,3 +390,89 @@ def test_runs_lists_outcomes(cli: Cli, store_location: Location) -> None:
         len(json.loads(cli("runs", "--db", str(path), "-f", "json", "--limit", "1").stdout)["runs"])
         == 1
     )
+
+
+def _table_rows(cells_of_rows: list[list[str]]) -> dict[str, tuple[int, int, int, str, int]]:
+    """{label: (cases, exposure, trading, trading share, records)} from a report table."""
+    found = {}
+    for cells in cells_of_rows:
+        if len(cells) >= 6 and re.fullmatch(r"[\d,]+", cells[1]):
+            cases, exposure, trading, records = (
+                int(cells[i].replace(",", "")) for i in (1, 2, 3, 5)
+            )
+            found[cells[0].replace("\\", "")] = (cases, exposure, trading, cells[4], records)
+    return found
+
+
+def _expected(data: dict[str, object], by: str) -> dict[str, tuple[int, int, int, str, int]]:
+    none = {"site": "(no site: local files)", "country": "(unknown)"}
+    expected = {}
+    for row in data[{"year": "years", "month": "months"}.get(by, "groups")]:  # type: ignore[union-attr]
+        key = row[by]
+        name = none.get(by, "(none)") if key is None else str(key)
+        if row.get("partial"):
+            name += " (so far)"
+        share = "n/a" if row["trading_share"] is None else f"{row['trading_share'] * 100:.1f}%"
+        expected[name] = (row["cases"], row["exposure"], row["trading"], share, row["records"])
+    totals = data["totals"]
+    share = "n/a" if totals["trading_share"] is None else f"{totals['trading_share'] * 100:.1f}%"  # type: ignore[index]
+    expected["total"] = (totals["cases"], totals["exposure"], totals["trading"], share,  # type: ignore[index]
+                         totals["records"])  # type: ignore[index]  # fmt: skip
+    return expected
+
+
+@pytest.mark.parametrize("by", ["year", "site", "category"])
+def test_markdown_and_html_show_the_figures_of_json(cli: Cli, kisa: Path, by: str) -> None:
+    args = ("report", "--db", str(kisa), "--by", by)
+    data = json.loads(cli(*args, "-f", "json").stdout)
+    expected = _expected(data, by)
+    assert len(expected) > 2
+
+    markdown = cli(*args, "-f", "markdown").stdout
+    md_rows = [[c.strip() for c in line.strip("|").split("|")]
+               for line in markdown.splitlines() if line.startswith("|")]  # fmt: skip
+    md_found = _table_rows(md_rows)
+    md_found.pop("total", None)  # Markdown has no totals row: the summary sentence says them
+    assert md_found == {k: v for k, v in expected.items() if k != "total"}
+
+    page = cli(*args, "-f", "html").stdout
+    first_table = page.split("<table>", 1)[1].split("</table>", 1)[0]
+    html_rows = [[re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", tr)]
+                 for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", first_table, re.S)]  # fmt: skip
+    html_found = {k.replace("&amp;", "&"): v for k, v in _table_rows(html_rows).items()}
+    assert html_found == expected
+    # The headline sentence is the table report's, in both.
+    table = cli(*args)
+    sentence = table.stdout.strip().splitlines()[-1].split(";")[0]
+    assert sentence.split(" ")[0] in markdown
+    assert sentence.split(" ")[0] in page
+
+
+def test_html_charts_have_axes_whole_labels_and_the_partial_year(cli: Cli, tmp_path: Path) -> None:
+    assert cli("scan", str(REPO / "examples" / "site"), "-q").code == 0
+    page = cli("report", "-f", "html").stdout
+    year = now()[:4]  # the scanned dumps declare no date: they count when first seen
+    chart = page.split("<svg", 2)[1]
+    assert len(re.findall(r'<line class="grid"', chart)) >= 3  # ticks with gridlines
+    assert f">{year} (so far)</text>" in chart
+    assert 'opacity="0.45"' in chart  # the year not over yet, faded
+    assert "not over yet" in chart  # and said in the legend
+    assert "<h2>Top sites</h2>" in page
+    assert "(no site: local files)" in page
+    types_chart = page.split("<h2>Findings by type</h2>", 1)[1].split("</svg>", 1)[0]
+    for type_ in ("kr.phone", "kr.phone.masked", "kr.rrn.masked", "kr.driver_license"):
+        assert f">{type_}</text>" in types_chart  # whole labels, never cut
+    by_site = cli("report", "--by", "site", "-f", "html").stdout.split("<svg", 2)[1]
+    assert ">(no site: local files)</text>" in by_site
+    assert "rotate(" not in by_site  # groups are bars, their names level and whole
+    assert "filters" in page
+    assert "store:" in page  # the store and filters it was made from
+
+
+@pytest.mark.parametrize(
+    ("largest", "ticks"),
+    [(0, [0, 1]), (1, [0, 1]), (2, [0, 1, 2]), (5414, [0, 2000, 4000, 6000]),
+     (97, [0, 20, 40, 60, 80, 100]), (602, [0, 200, 400, 600, 800])],
+)  # fmt: skip
+def test_nice_ticks(largest: int, ticks: list[int]) -> None:
+    assert nice_ticks(largest) == ticks

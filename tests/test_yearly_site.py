@@ -113,5 +113,5 @@ def test_report_reproduces_a_sites_cases_per_year_split_and_growth(
     table = cli("report", "--db", str(db), "--baseline", "2020")
     summary = " ".join(table.stdout.split())
     assert "63 cases in 2023, 71.4% of them trading, +26.0% on 2020" in summary
-    assert f"{this_year} so far: 1 cases" in summary
+    assert f"{this_year} so far: 1 case;" in summary
     assert f"{this_year} (so far)" in table.stdout

@@ -11,6 +11,7 @@ import enum
 import os
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, TextIO
 
@@ -80,6 +81,7 @@ UntilOption = Annotated[
 ]
 
 _EMPTY = TrendCounts(groups=(), total=GroupCounts(key=None))
+TOP_SITES = 10  # sites listed in an HTML report
 
 
 @command(
@@ -162,6 +164,7 @@ def report(
         by=by, basis=year_basis, since=lower, before=upper, countries=countries, ignore=rules
     )
     counts, baseline_counts = _EMPTY, None
+    sites: trends.TrendReport | None = None
     listed: list[CaseRow] | None = [] if cases or fmt is ReportFormat.HTML else None
     store_path = shown(location_of(db, os.environ))
     with _reading(db, no_color) as store:
@@ -172,6 +175,9 @@ def report(
                     baseline_counts = store.trend_counts(trends.baseline_query(query, baseline))
                 if listed is not None:
                     listed = store.cases(query)
+                if fmt is ReportFormat.HTML and by is not Grouping.SITE:
+                    by_site = replace(query, by=Grouping.SITE)
+                    sites = trends.build(store.trend_counts(by_site), by_site, generated=now())
     built = trends.build(
         counts,
         query,
@@ -183,6 +189,8 @@ def report(
         store=store_path,
         cases=listed,
     )
+    if sites is not None:
+        built = replace(built, top_sites=sites.rows[:TOP_SITES])
     with _writing(output, no_color, db) as out:
         console = output_console(out, output, no_color) if fmt is ReportFormat.TABLE else None
         render(built, fmt, out, console)

@@ -30,12 +30,13 @@ table { border-collapse: collapse; margin: 1rem 0; }
 th, td { padding: .3rem .7rem; border-bottom: 1px solid #dde1e8; }
 th { text-align: left; background: #f3f5f8; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
-td.url { word-break: break-all; font-size: .85rem; }
+td.url { font-size: .85rem; }
+table.cases td { white-space: nowrap; }
 tr.total td { font-weight: 600; border-top: 2px solid #9aa3b2; }
 svg { max-width: 100%; height: auto; }
 svg text { font: 11px system-ui, sans-serif; fill: #1d2330; }
 .exposure { fill: #6c8ebf; } .trading { fill: #c0504d; } .type { fill: #7a8aa6; }
-.grid { stroke: #e3e6ec; } .axis { stroke: #9aa3b2; }
+.grid { stroke: #e3e6ec; } .axis { stroke: #9aa3b2; } .faded { opacity: .45; }
 """
 
 

@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from leakwatch import __version__
-from leakwatch.report import case_output, json_text
+from leakwatch.report import case_output, charts, json_text
 from leakwatch.report.case_output import case_dict
 from leakwatch.report.markup import escape as _e
 from leakwatch.report.markup import html_page, md
@@ -91,7 +91,7 @@ def summary(report: TrendReport) -> str:
     where = f" on {', '.join(report.countries)} sites" if report.countries else ""
     headline = report.headline
     if report.by.is_period and headline is not None:
-        text = f"{headline.cases:,} cases{where} in {headline.key}"
+        text = f"{_cases(headline.cases)}{where} in {headline.key}"
         text += f", {percent(headline.trading_share)} of them trading"
         if report.baseline is not None and headline.growth_vs_baseline is not None:
             text += (
@@ -107,12 +107,13 @@ def summary(report: TrendReport) -> str:
             text += f" ({percent(headline.growth_vs_previous, signed=True)} on {previous.key})"
         current = report.current
         if current is not None:
-            text += f"; {current.key} so far: {current.cases:,} cases"
+            text += f"; {current.key} so far: {_cases(current.cases)}"
         return text + f"; {report.total.records:,} distinct records in all."
     current = report.current
     if report.by.is_period and current is not None:  # cases only in the period not over yet
         return (
-            f"{current.cases:,} cases{where} in {current.key} so far (the year is not over), "
+            f"{_cases(current.cases)}{where} in {current.key} so far (the {report.by} is not "
+            "over), "
             f"{percent(current.trading_share)} of them trading; "
             f"{report.total.records:,} distinct records in all."
         )
@@ -125,9 +126,13 @@ def summary(report: TrendReport) -> str:
             "(`leakwatch scan PATH|URL...` records what it finds), then run `leakwatch report`."
         )
     return (
-        f"{total.cases:,} cases{where} ({total.exposure:,} exposure, {total.trading:,} trading, "
+        f"{_cases(total.cases)}{where} ({total.exposure:,} exposure, {total.trading:,} trading, "
         f"{percent(total.trading_share)} trading), {total.records:,} distinct records."
     )
+
+
+def _cases(n: int) -> str:
+    return f"{n:,} case" if n == 1 else f"{n:,} cases"
 
 
 def filters_line(report: TrendReport) -> str:
@@ -321,17 +326,35 @@ def render_table(report: TrendReport, console: Console) -> None:
     if report.rows:
         console.print(_chart(report, console.width))
     if _types_table(report):
-        types = Table(title="Findings by type", title_justify="left", box=box.SIMPLE_HEAD)
-        types.add_column(str(report.by), overflow="fold")
-        for type_ in report.types:
-            types.add_column(type_, justify="right")
-        for row in report.rows:
-            counts = [f"{row.findings_by_type.get(t, 0):,}" for t in report.types]
-            types.add_row(Text(label(report, row).replace(" (so far)", "\n(so far)")), *counts)
-        console.print(types)
+        console.print(_types_for_terminal(report, console.width))
     if report.cases:
         console.print(case_output.table(report.cases, console.width, "Cases, newest first"))
     console.print(Text(summary(report)))
+
+
+def _types_for_terminal(report: TrendReport, width: int) -> Table:
+    """Findings by type: a row a type (its name whole: kr.phone and kr.phone.masked stay
+    apart), a column a period or group while they fit the terminal, else the total only."""
+    table = Table(title="Findings by type", title_justify="left", box=box.SIMPLE_HEAD,
+                  pad_edge=False)  # fmt: skip
+    table.add_column("type", no_wrap=True)
+    names = [label(report, row) for row in report.rows]
+    widths = [max(len(name), len(f"{max(row.findings_by_type.values(), default=0):,}"))
+              for name, row in zip(names, report.rows, strict=True)]  # fmt: skip
+    room = width - max(len(t) for t in report.types) - len("total") - 6
+    by_group = sum(w + 2 for w in widths) <= room
+    if by_group:
+        for name in names:
+            table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("total", justify="right", no_wrap=True)
+    for type_ in report.types:
+        counts = [f"{row.findings_by_type.get(type_, 0):,}" for row in report.rows]
+        total = f"{report.total.findings_by_type.get(type_, 0):,}"
+        table.add_row(Text(type_), *(counts if by_group else []), total)
+    if not by_group:
+        table.caption = f"by {report.by}: -f csv"
+        table.caption_justify = "left"
+    return table
 
 
 def _chart(report: TrendReport, width: int) -> Table:
@@ -394,6 +417,11 @@ def render_html(report: TrendReport) -> str:
     if report.rows:
         parts.append(svg_chart(report))
         parts.append(_html_table(report))
+        if report.top_sites:
+            parts.append(_html_sites(report))
+        if report.total.findings_by_type:
+            parts.append("<h2>Findings by type</h2>\n")
+            parts.append(svg_types(report))
         if _types_table(report):
             parts.append(_html_types(report))
     else:
@@ -405,7 +433,7 @@ def render_html(report: TrendReport) -> str:
 
 
 def _html_table(report: TrendReport) -> str:
-    rows = ["<table>\n<thead><tr>"]
+    rows = ['<div class="wide"><table>\n<thead><tr>']
     rows += [f"<th>{_e(name)}</th>" for name in _columns(report)]
     rows.append("</tr></thead>\n<tbody>\n")
     for row in report.rows:
@@ -419,69 +447,65 @@ def _html_table(report: TrendReport) -> str:
     cells += [""] * (len(_columns(report)) - 1 - len(cells))
     rows.append('<tr class="total"><td>total</td>')
     rows += [f'<td class="n">{_e(c)}</td>' for c in cells]
-    rows.append("</tr>\n</tbody>\n</table>\n")
+    rows.append("</tr>\n</tbody>\n</table></div>\n")
     return "".join(rows)
 
 
+def _html_sites(report: TrendReport) -> str:
+    n = len(report.top_sites)
+    which = "The site" if n == 1 else f"The {n} sites"
+    parts = [f"<h2>Top sites</h2>\n<p class=\"filters\">{which} with the most cases in this "
+             "report.</p>\n<div class=\"wide\"><table>\n<thead><tr>"
+             "<th>site</th><th>cases</th><th>exposure</th><th>trading</th><th>trading share</th>"
+             "<th>records</th></tr></thead>\n<tbody>\n"]  # fmt: skip
+    for row in report.top_sites:
+        name = row.key or _NONE_LABEL[Grouping.SITE]
+        cells = [f"{row.cases:,}", f"{row.exposure:,}", f"{row.trading:,}",
+                 percent(row.trading_share), f"{row.records:,}"]  # fmt: skip
+        parts.append(f"<tr><td>{_e(name)}</td>" + "".join(f'<td class="n">{c}</td>' for c in cells)
+                     + "</tr>\n")  # fmt: skip
+    parts.append("</tbody>\n</table></div>\n")
+    return "".join(parts)
+
+
 def _html_types(report: TrendReport) -> str:
-    parts = ["<h2>Findings by type</h2>\n<table>\n<thead><tr>"]
+    parts = ['<div class="wide"><table>\n<thead><tr>']
     parts += [f"<th>{_e(name)}</th>" for name in [str(report.by), *report.types]]
     parts.append("</tr></thead>\n<tbody>\n")
     for row in report.rows:
         parts.append(f"<tr><td>{_e(label(report, row))}</td>")
         parts += [f'<td class="n">{row.findings_by_type.get(t, 0):,}</td>' for t in report.types]
         parts.append("</tr>\n")
-    parts.append("</tbody>\n</table>\n")
+    parts.append("</tbody>\n</table></div>\n")
     return "".join(parts)
 
 
-def svg_chart(report: TrendReport, *, width: int = 880, height: int = 300) -> str:
-    """Stacked bars of cases (exposure below, trading above) per period or group."""
+_CASE_LEGEND = (("exposure", "exposure"), ("trading", "trading"))
+
+
+def svg_chart(report: TrendReport) -> str:
+    """Cases per period as columns, per group (site, country...) as bars: exposure and
+    trading stacked, the period not over yet faded."""
     rows: Sequence[TrendRow] = report.rows if report.by.is_period else report.rows[:CHART_GROUPS]
-    left, right, top, bottom = 56, 12, 28, 54
-    plot_w, plot_h = width - left - right, height - top - bottom
-    largest = max((row.cases for row in rows), default=0) or 1
-    step = plot_w / max(len(rows), 1)
-    bar_w = max(1.0, step * 0.7)
-    every = max(1, round(len(rows) / 24))  # at most ~24 labels under the axis
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="{_e(_title(report))}">\n',
-        f"<title>{_e(_title(report))}</title>\n",
-        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" '
-        'stroke="#9aa3b2"/>\n',
-        f'<text x="{left - 6}" y="{top + 4}" text-anchor="end">{largest:,}</text>\n',
-        f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end">0</text>\n',
-        f'<rect class="exposure" x="{left}" y="6" width="10" height="10"/>'
-        f'<text x="{left + 14}" y="15">exposure</text>\n',
-        f'<rect class="trading" x="{left + 90}" y="6" width="10" height="10"/>'
-        f'<text x="{left + 104}" y="15">trading</text>\n',
-    ]
-    for i, row in enumerate(rows):
-        x = left + i * step + (step - bar_w) / 2
-        exposure_h = plot_h * row.exposure / largest
-        trading_h = plot_h * row.trading / largest
-        base = top + plot_h
-        name = label(report, row)
-        tip = (
-            f"{_e(name)}: {row.cases:,} cases ({row.exposure:,} exposure, {row.trading:,} trading)"
+    bars = [
+        charts.Bar(
+            label(report, row), (("exposure", row.exposure), ("trading", row.trading)),
+            faded=row.partial,
+            tip=f"{label(report, row)}: {row.cases:,} cases ({row.exposure:,} exposure, "
+            f"{row.trading:,} trading)",
         )
-        # The period not over yet is drawn faded: its bar is still growing.
-        faded = ' opacity="0.45"' if row.partial else ""
-        out.append(f"<g{faded}><title>{tip}</title>")
-        out.append(
-            f'<rect class="exposure" x="{x:.1f}" y="{base - exposure_h:.1f}" '
-            f'width="{bar_w:.1f}" height="{exposure_h:.1f}"/>'
-        )
-        out.append(
-            f'<rect class="trading" x="{x:.1f}" y="{base - exposure_h - trading_h:.1f}" '
-            f'width="{bar_w:.1f}" height="{trading_h:.1f}"/></g>\n'
-        )
-        if i % every == 0:
-            text_x = x + bar_w / 2
-            out.append(
-                f'<text x="{text_x:.1f}" y="{base + 16}" text-anchor="end" '
-                f'transform="rotate(-35 {text_x:.1f} {base + 16})">{_e(name[:28])}</text>\n'
-            )
-    out.append("</svg>\n")
-    return "".join(out)
+        for row in rows
+    ]  # fmt: skip
+    legend: tuple[tuple[str, str], ...] = _CASE_LEGEND
+    if any(row.partial for row in rows):
+        legend = (*legend, ("exposure faded", f"{report.by} not over yet (faded)"))
+    if report.by.is_period:
+        return charts.columns(_title(report), bars, legend)
+    return charts.bars(_title(report), bars, legend)
+
+
+def svg_types(report: TrendReport) -> str:
+    """Findings per type over the whole report, largest first."""
+    counts = sorted(report.total.findings_by_type.items(), key=lambda item: (-item[1], item[0]))
+    bars = [charts.Bar(t, (("type", n),), tip=f"{t}: {n:,} findings") for t, n in counts]
+    return charts.bars("Findings by type", bars, (("type", "findings"),))

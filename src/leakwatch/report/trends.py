@@ -73,6 +73,7 @@ class TrendReport:
     # The ignore files applied and their entries of each kind (None: none applied).
     ignore: Mapping[str, Any] | None = None
     cases: tuple[CaseRow, ...] | None = None  # the cases behind the counts (--cases)
+    top_sites: tuple[TrendRow, ...] = ()  # the sites with the most cases (HTML reports)
 
     @property
     def headline(self) -> TrendRow | None:
