@@ -14,7 +14,7 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Annotated, Any
@@ -58,10 +58,12 @@ from leakwatch.fetch.urls import Scope, redact_url
 from leakwatch.models import DocumentFacts, PageSettled, ScanIssue, Severity, now
 from leakwatch.output_file import STDOUT, OutputClosed, open_output, refuse_overwriting
 from leakwatch.pipeline import NOT_FAILURES, Tally
+from leakwatch.report.display import short_url
 from leakwatch.report.scan_output import (
     TARGET_OUTCOMES,
     Format,
     RunInfo,
+    Summary,
     Writer,
     make_writer,
 )
@@ -419,13 +421,16 @@ def _run(
 ) -> run.Verdict:
     """The scan, through the run layer; the errors that stop it become one line and an exit."""
     finishing = Finishing()
-    progress = _Progress(messages, enabled=not quiet, archive=request.archive is not None,
-                         quiet=quiet)  # fmt: skip
+    # Lines streamed to the same terminal (json, jsonl, csv on stdout) would run into the
+    # live status line: they are the progress there.
+    streaming = output == STDOUT and fmt is not Format.TABLE and _stdout_is_terminal()
+    progress = _Progress(messages, enabled=not quiet and not streaming,
+                         archive=request.archive is not None, quiet=quiet)  # fmt: skip
     try:
         with terminate_as_interrupt():
             return run.scan(
                 request,
-                lambda: _output(output, fmt, request.run, no_color, summary_only),
+                lambda: _output(output, fmt, request.run, no_color, summary_only, progress.stop),
                 progress,
                 finishing.start,  # from here on, one Ctrl-C does not lose the results
             )
@@ -550,11 +555,40 @@ def _issue_line(issue: ScanIssue) -> str:
 
 @contextmanager
 def _output(
-    target: str, fmt: Format, run: RunInfo, no_color: bool, summary_only: bool = False
+    target: str,
+    fmt: Format,
+    run: RunInfo,
+    no_color: bool,
+    summary_only: bool = False,
+    before_close: Callable[[], None] = lambda: None,
 ) -> Iterator[Writer]:
     with open_output(target) as out:
         console = output_console(out, target, no_color) if fmt is Format.TABLE else None
-        yield make_writer(fmt, out, run, console, summary_only=summary_only)
+        yield _ClosedAfter(make_writer(fmt, out, run, console, summary_only=summary_only),
+                           before_close)  # fmt: skip
+
+
+class _ClosedAfter:
+    """A writer whose closing (the table, the summary) waits for `first()`: the live
+    status line is taken off the terminal before the results are printed."""
+
+    def __init__(self, writer: Writer, first: Callable[[], None]) -> None:
+        self.writer = writer
+        self.first = first
+        self.finding = writer.finding
+        self.document = writer.document
+        self.issue = writer.issue
+
+    def close(self, summary: Summary) -> None:
+        self.first()
+        self.writer.close(summary)
+
+
+def _stdout_is_terminal() -> bool:
+    try:
+        return sys.stdout is not None and sys.stdout.isatty()
+    except (OSError, ValueError):
+        return False
 
 
 class _Progress:
@@ -578,8 +612,21 @@ class _Progress:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._status is not None:
-            self._status.__exit__(None, None, None)
+        self.stop()
+
+    def stop(self) -> None:
+        """Take the status line off the terminal (before anything else is printed there)."""
+        status, self._status = self._status, None
+        if status is not None:
+            with suppress(OSError):
+                status.__exit__(None, None, None)
+
+    def _line(self, text: str, source: str) -> Text:
+        """`text — source`, the source shortened to fit one terminal line."""
+        room = self.console.width - len(text) - 6
+        if room < 16:  # no room for a name worth reading: the counts alone, on one line
+            return Text(text)
+        return Text(f"{text} — {short_url(source, room)}")
 
     def update(self, event: object, tally: Tally) -> None:
         if self._status is None:
@@ -593,18 +640,17 @@ class _Progress:
             else:
                 doing = f"crawling: {done} pages done, {tally.open_pages} queued"
             self._status.update(
-                Text(
-                    f"{doing}, {tally.failed} errors, {findings} findings, {rate:.1f} pages/s"
-                    f" — {visible(event.url)}"
+                self._line(
+                    f"{doing}, {tally.failed} errors, {findings} findings, {rate:.1f} pages/s",
+                    event.url,
                 )
             )
         elif isinstance(event, DocumentFacts) and (
             event.fetch is None or (event.capture is not None and not self.archive)
         ):  # a file, stdin, or a page read from an archive file (a backfill's are above)
             self._status.update(
-                Text(
-                    f"{self._tasks}{tally.documents} documents, {findings} findings — "
-                    f"{visible(event.source)}"
+                self._line(
+                    f"{self._tasks}{tally.documents} documents, {findings} findings", event.source
                 )
             )
 

@@ -422,11 +422,12 @@ class TableWriter:
                       pad_edge=False)  # fmt: skip
         by_type = [", ".join(f"{t} {n}" for t, n in sorted(d.findings_by_type.items(),
                              key=lambda item: (-item[1], item[0]))) for d in shown]  # fmt: skip
-        used = 8 + 8 + min(36, max(len(b) for b in by_type)) + 8
+        fold = min(36, max(20, console.width // 4))  # the types fold, the name keeps room
+        used = 8 + 8 + min(fold, max(len(b) for b in by_type)) + 8
         room = max(24, console.width - used)
         table.add_column("category", no_wrap=True, min_width=8)
         table.add_column("findings", no_wrap=True, justify="right", min_width=8)
-        table.add_column("by type", overflow="fold", max_width=36)
+        table.add_column("by type", overflow="fold", max_width=fold)
         table.add_column("source", no_wrap=True, max_width=room)
         for d, types in zip(shown, by_type, strict=True):
             category = d.category.value if d.category else "-"
