@@ -6,6 +6,7 @@ import json
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -43,15 +44,26 @@ def patterns_list(
         return
     if fmt != "table":
         fail(f"--format must be table or json, not {fmt!r}", EXIT_USAGE)
-    table = Table(title=f"{len(rows)} patterns", title_justify="left")
-    for name in ("id", "country", "severity", "validator", "context", "label"):
-        table.add_column(name, overflow="fold")
+    console = Console(highlight=False)
+    # Below 120 columns the validator's name (the same as the id, mostly) makes way for
+    # the label; the id, the severity and whether a label is needed never wrap.
+    wide = console.width >= 120
+    table = Table(title=f"{len(rows)} patterns", title_justify="left", box=box.SIMPLE_HEAD,
+                  pad_edge=False)  # fmt: skip
+    table.add_column("id", no_wrap=True)
+    table.add_column("cc", no_wrap=True)
+    table.add_column("severity", no_wrap=True)
+    if wide:
+        table.add_column("validator", no_wrap=True)
+    table.add_column("context", no_wrap=True)
+    table.add_column("label", overflow="fold", min_width=20)
     for row in rows:
-        table.add_row(
-            str(row["id"]), str(row["country"]), str(row["severity"]), str(row["validator"]),
-            "required" if row["requires_context"] else "", str(row["label"]),
-        )  # fmt: skip
-    Console(highlight=False).print(table)
+        cells = [str(row["id"]), str(row["country"]), str(row["severity"])]
+        if wide:
+            cells.append(str(row["validator"]))
+        cells += ["required" if row["requires_context"] else "", str(row["label"])]
+        table.add_row(*cells)
+    console.print(table)
 
 
 @patterns_app.command("test")
