@@ -239,7 +239,12 @@ def test_scan_drops_ignored_findings_before_they_count(
     document = kinds(lines, "document")[0]
     assert document["findings_by_type"] == {"kr.phone": 1}
     assert document["category"] is None  # one phone alone makes no case
+    assert document["ignored"] == 1
+    assert kinds(lines, "summary")[0]["ignored"] == 1
+    assert kinds(lines, "summary")[0]["findings"] == 1
     assert kinds(lines, "run")[0]["ignore"]["fingerprints"] == 1
+    table = cli("scan", "page.txt", "--no-store")
+    assert "1 findings ignored" in table.stdout
 
     # --no-ignore shows everything; --ignore FILE replaces the discovered files.
     assert len(kinds(jsonl(cli("scan", "page.txt", "--no-store", "-f", "jsonl",

@@ -186,6 +186,7 @@ class DocumentFacts:
     # The source as it is, when its name held an identifier and `source` is masked: only
     # with --reveal, and never stored.
     raw_source: str | None = None
+    ignored: int = 0  # findings the ignore file left out (neither reported nor counted)
 
 
 @dataclass(frozen=True, slots=True)

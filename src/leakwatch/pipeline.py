@@ -64,6 +64,7 @@ class Tally:
     issues: Counter[str] = field(default_factory=Counter)
     pages: Counter[str] = field(default_factory=Counter)  # crawled URLs by outcome
     queued: int = 0  # URLs the crawl has accepted beyond its start pages
+    ignored: int = 0  # findings the ignore file left out
     # crawled URLs by target (its start URL, masked), then by outcome: a dead site shows
     targets: dict[str, Counter[str]] = field(default_factory=dict)
 
@@ -91,6 +92,7 @@ class Tally:
                 self.worst = event.severity
         elif isinstance(event, DocumentFacts):
             self.documents += 1
+            self.ignored += event.ignored
             if event.category is not None:
                 self.categories[event.category.value] += 1
         else:
@@ -508,7 +510,7 @@ def scan_document(
             yield finding
     if problem is not None:
         yield ScanIssue(problem.source, "partial", problem.problem)
-    yield _facts(reader.document, signals, kept.counts(scan.counts), kept.whole)
+    yield _facts(reader.document, signals, kept.counts(scan.counts), kept)
 
 
 class _Kept:
@@ -562,13 +564,13 @@ def _scan_planned(
                     yield finding
     except OSError as exc:  # the file changed or vanished under us
         yield ScanIssue(document.source, "partial", f"cannot read: {exc.strerror or exc}")
-    yield _facts(document, signals, counts, kept.whole)
+    yield _facts(document, signals, counts, kept)
 
 
 def _facts(
-    document: sources.Document, signals: PageSignals, counts: Counter[str], ignored: bool = False
+    document: sources.Document, signals: PageSignals, counts: Counter[str], kept: _Kept
 ) -> DocumentFacts:
-    verdict = signals.verdict() if not ignored else Verdict(None, ())
+    verdict = signals.verdict() if not kept.whole else Verdict(None, ())
     return DocumentFacts(
         source=document.source,
         media_type=document.media_type,
@@ -582,4 +584,5 @@ def _facts(
         findings=sum(counts.values()),
         findings_by_type=dict(sorted(counts.items())),
         content_sha256=document.sha256,
+        ignored=sum(kept.dropped.values()),
     )

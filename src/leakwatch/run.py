@@ -466,4 +466,5 @@ def _summary(tally: Tally, interrupted: bool) -> Summary:
         pages=dict(tally.pages),
         issues_by_kind=dict(tally.issues),
         targets={target: dict(pages) for target, pages in tally.targets.items()},
+        ignored=tally.ignored,
     )

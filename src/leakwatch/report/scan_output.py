@@ -63,6 +63,7 @@ class Summary:
     pages: Mapping[str, int] = field(default_factory=dict)  # crawled URLs by outcome
     issues_by_kind: Mapping[str, int] = field(default_factory=dict)
     targets: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # by start URL
+    ignored: int = 0  # findings the ignore file left out
 
 
 class Writer(Protocol):
@@ -129,6 +130,7 @@ def document_dict(document: DocumentFacts) -> dict[str, Any]:
         **({"fetch": fetch_dict(document.fetch)} if document.fetch else {}),
         **({"capture": capture_dict(document.capture)} if document.capture else {}),
         **({"raw_source": document.raw_source} if document.raw_source is not None else {}),
+        **({"ignored": document.ignored} if document.ignored else {}),
     }
 
 
@@ -183,6 +185,7 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
         "errors_by_kind": dict(sorted(summary.issues_by_kind.items())),
         **({"pages": dict(sorted(summary.pages.items()))} if summary.pages else {}),
         **({"targets": targets_list(summary.targets)} if summary.targets else {}),
+        **({"ignored": summary.ignored} if summary.ignored else {}),
     }
 
 
@@ -351,6 +354,7 @@ class TableWriter:
             + f"{summary.documents} documents scanned, {total} findings"
             + (f" ({by_type})" if by_type else "")
             + (f"; cases: {by_category}" if by_category else "; no cases")
+            + (f"; {summary.ignored} findings ignored (ignore file)" if summary.ignored else "")
             + (f"; {summary.errors} inputs failed" if summary.errors else "")
             + (f"; {summary.skipped} files skipped" if summary.skipped else "")
             + "".join(
