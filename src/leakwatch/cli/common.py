@@ -68,6 +68,10 @@ class PanelledCommand(TyperCommand):
             with formatter.section(panel):
                 formatter.write_dl(records)
 
+    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
+        # `{ENTRY}...`: typer's braces around a required argument, noise in a usage line.
+        return [p.replace("{", "").replace("}", "") for p in super().collect_usage_pieces(ctx)]
+
     @property
     def panels(self) -> dict[str, str]:
         return getattr(self.callback, HELP_PANELS, {})

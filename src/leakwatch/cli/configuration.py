@@ -101,7 +101,7 @@ def _relative_paths(option: Any, value: Any, config: Config) -> Any:
 def config(
     ctx: typer.Context,
     fmt: Annotated[
-        str, typer.Option("--format", "-f", metavar="toml|json", help="Output format.")
+        str, typer.Option("--format", "-f", metavar="toml|json", help="The output format.")
     ] = "toml",
 ) -> None:
     """Show the settings in force for each command and where each came from (leakwatch.toml,

@@ -40,7 +40,7 @@ def ignore(
     entries: Annotated[
         list[str],
         typer.Argument(
-            metavar="ENTRY...",
+            metavar="ENTRY",
             help="Fingerprints (64 hex digits, as scan output shows them), URL globs "
             "(https://site/path/*), path globs or pattern ids (kr.phone.masked).",
             show_default=False,
@@ -48,7 +48,9 @@ def ignore(
     ],
     why: Annotated[
         str | None,
-        typer.Option("--why", metavar="TEXT", help="Why: written beside the entry as a comment."),
+        typer.Option(
+            "--why", metavar="TEXT", help="Why they are no leaks: written beside each entry."
+        ),
     ] = None,
     to: Annotated[
         Path,
@@ -108,14 +110,16 @@ def _said(added: list[IgnoreEntry], parsed: list[IgnoreEntry], to: Path) -> str:
 def forget(
     run: Annotated[
         list[int] | None,
-        typer.Option("--run", metavar="ID", help="The pages this run first recorded (repeatable)."),
+        typer.Option(
+            "--run", metavar="ID", help="Forget the pages this run first recorded (repeatable)."
+        ),
     ] = None,
     source: Annotated[
         list[str] | None,
         typer.Option(
             "--source",
             metavar="GLOB",
-            help="The pages whose URL or path matches (https://site/*, ./folder/*, <stdin>; "
+            help="Forget the pages whose URL or path matches (https://site/*, ./folder/*, <stdin>; "
             "repeatable).",
         ),
     ] = None,

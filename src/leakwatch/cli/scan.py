@@ -115,7 +115,7 @@ def scan(
     paths: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[TARGET]...",
+            metavar="TARGET",
             help="URLs to crawl, files, folders (scanned recursively), '-' for stdin, and "
             "@NAME for a target list of leakwatch.toml.",
             show_default=False,
