@@ -18,6 +18,7 @@ from rich.cells import cell_len
 
 from leakwatch.models import Category
 from leakwatch.report.display import readable_url, short_url
+from leakwatch.report.markup import md
 from leakwatch.store import Location, Store, TrendQuery
 from tests import synthetic
 from tests.conftest import Result, assert_one_line_error
@@ -209,3 +210,11 @@ def test_export_filters_by_type_severity_category_and_site(
     assert exported("--category", "exposure", "--type", "kr.phone") == [("a.txt", "kr.phone")]
     assert exported("--site", "*") == []  # local files have no site
     assert_one_line_error(cli("export", "--severity", "severe"), 2, "unknown severity")
+
+
+def test_markdown_never_carries_control_or_bidi_characters() -> None:
+    made_inert = md("x\x1b[31mRED\u202egpj.csv | *b*")
+    assert "\x1b" not in made_inert
+    assert "\u202e" not in made_inert
+    assert "\\|" in made_inert
+    assert "\\*b\\*" in made_inert

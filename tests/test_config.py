@@ -135,3 +135,12 @@ def test_output_never_replaces_the_config_file(cli: Callable[..., Result], tmp_p
     result = cli("report", "-o", "leakwatch.toml")
     assert_one_line_error(result, 2, "is the config file")
     assert (tmp_path / "leakwatch.toml").read_text() == "[scan]\ndepth = 1\n"
+
+
+def test_config_names_the_store_a_command_would_use(
+    cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    (tmp_path / "leakwatch.toml").write_text('[store]\ndb = "from-file.db"\n')
+    assert shown(cli)["store"] == str(tmp_path / "from-file.db")
+    by_env = shown(cli, env={"LEAKWATCH_DB": str(tmp_path / "from-env.db")})
+    assert by_env["store"] == str(tmp_path / "from-env.db")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from leakwatch.errors import UsageError
-from leakwatch.ignore import IgnoreRules, load, parse
+from leakwatch.ignore import IgnoreRules, load, parse, parse_entry
 from leakwatch.models import Category
 from leakwatch.store import Grouping, Location, Store, TrendQuery
 from tests import synthetic
@@ -214,6 +214,11 @@ def rrn_page(rng: random.Random) -> tuple[str, str]:
     return value, f"홍길동 주민등록번호 {value}\n연락처 {synthetic.mobile(rng, 'hyphen')}\n"
 
 
+def ok(result: Result) -> Result:
+    assert result.code == 0, result.stderr
+    return result
+
+
 def jsonl(result: Result) -> list[dict[str, object]]:
     assert result.code == 0, result.stderr
     return [json.loads(line) for line in result.stdout.splitlines()]
@@ -355,3 +360,167 @@ def test_forget_on_the_command_line(cli: Callable[..., Result], tmp_path: Path) 
     missing = cli("forget", "--run", "1", "--db", str(tmp_path / "none.db"))
     assert_one_line_error(missing, 2, "no store there")
     assert not (tmp_path / "none.db").exists()
+
+
+# -- report-time ignore gives the figures of a scan made with the ignore file ----------------
+
+FILLER = "。这里是一些无关的内容，" * 40
+
+
+def _pages(rng: random.Random) -> dict[str, str]:
+    rrns = [synthetic.rrn(rng) for _ in range(4)]
+    return {
+        "dump.txt": f"주민등록번호 {rrns[0]}\n주민등록번호 {rrns[1]}\n",
+        "offer.txt": f"出售身份证数据，量大从优，TG联系。\n{FILLER}\n\n{rrns[2]}\n{FILLER}\n\n"
+                     f"여권번호 {synthetic.passport(rng)}\n",
+        "mixed.txt": f"성명 홍길동 주민등록번호 {rrns[3]}\n"
+                     f"휴대폰 {synthetic.mobile(rng, 'hyphen')}\n",
+    }  # fmt: skip
+
+
+def _figures(cli: Callable[..., Result], env: dict[str, str], ignore: str) -> object:
+    report = json.loads(
+        ok(cli("report", "--by", "category", "-f", "json", "--ignore", ignore, env=env)).stdout
+    )
+    totals = report["totals"]
+    groups = {g["category"]: (g["cases"], g["records"]) for g in report["groups"]}
+    exported = sorted((Path(str(r["source"])).name, r["type"], r["category"])
+                      for r in jsonl(cli("export", "--ignore", ignore, env=env)))  # fmt: skip
+    listed = cli("report", "--cases", "-f", "json", "--ignore", ignore, env=env)
+    cases = sorted(Path(str(c["source"])).name for c in json.loads(ok(listed).stdout)["cases"])
+    return totals, groups, exported, cases
+
+
+@pytest.mark.parametrize("which", ["dump-rrn", "offer-rrn", "type-rrn", "phone", "offer-page"])
+def test_an_ignore_file_applied_to_the_store_gives_the_figures_of_a_scan_with_it(
+    cli: Callable[..., Result], tmp_path: Path, which: str
+) -> None:
+    rng = random.Random(77)
+    for name, text in _pages(rng).items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    key = {"LEAKWATCH_KEY": "ab" * 32}
+    plain = jsonl(cli("scan", ".", "-f", "jsonl", "--no-store", env=key))
+    found = {(Path(str(f["source"])).name, f["type"]): f["fingerprint"]
+             for f in kinds(plain, "finding")}  # fmt: skip
+    entry = {
+        "dump-rrn": found[("dump.txt", "kr.rrn")],
+        "offer-rrn": found[("offer.txt", "kr.rrn")],
+        "type-rrn": "kr.rrn",
+        "phone": "kr.phone",
+        "offer-page": "./offer.txt",
+    }[which]
+    ignore = tmp_path / "ignore"
+    ignore.write_text(f"{entry}\n")
+    before = {**key, "LEAKWATCH_DB": str(tmp_path / "before.db")}
+    fresh = {**key, "LEAKWATCH_DB": str(tmp_path / "fresh.db")}
+    assert cli("scan", ".", "-q", "--no-ignore", env=before).code == 0
+    assert cli("scan", ".", "-q", "--ignore", str(ignore), env=fresh).code == 0
+    expected = _figures(cli, fresh, str(ignore))
+    assert _figures(cli, before, str(ignore)) == expected  # a line added after the scan
+    assert cli("scan", ".", "-q", "--ignore", str(ignore), env=before).code == 0
+    assert _figures(cli, before, str(ignore)) == expected  # and the next day's scan with it
+
+
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [
+        ("ab" * 31 + "a", "a fingerprint is 64 hex digits, not 63"),
+        ("kr.phone,kr.rrn", "one entry a line"),
+        ("kr.phone kr.rrn", "one entry a line"),
+        ("https//bbs.example.cn/*", "is not a URL"),
+        ("", "an empty entry"),
+    ],
+)
+def test_lines_that_would_ignore_nothing_are_refused(line: str, said: str) -> None:
+    with pytest.raises(UsageError, match=said):
+        parse_entry(line, Path("/data"), KNOWN, "f:1")
+
+
+def test_an_error_never_quotes_an_identifier_and_a_bom_is_no_entry(tmp_path: Path) -> None:
+    rrn = synthetic.rrn(random.Random(3))
+    with pytest.raises(UsageError) as caught:
+        parse([f"{rrn}.example"], Path("/data"), KNOWN, "f")
+    assert rrn not in str(caught.value)
+    assert rrn.split("-")[0] not in str(caught.value)
+    (tmp_path / "ig").write_bytes("\ufeffkr.phone\n".encode())
+    assert [(e.kind, e.value) for e in load([tmp_path / "ig"], KNOWN).entries] == [
+        ("pattern", "kr.phone")
+    ]
+    # A report takes any pattern id: it does not know which packs the scans used.
+    assert load_lenient(tmp_path, "zz.custom") == [("pattern", "zz.custom")]
+
+
+def load_lenient(folder: Path, line: str) -> list[tuple[str, str]]:
+    (folder / "lenient").write_text(line + "\n")
+    return [(e.kind, e.value) for e in load([folder / "lenient"], None).entries]
+
+
+def test_path_globs_match_through_links(cli: Callable[..., Result], tmp_path: Path) -> None:
+    rng = random.Random(31)
+    real = tmp_path / "real"
+    real.mkdir()
+    _value, text = rrn_page(rng)
+    (real / "page.txt").write_text(text, encoding="utf-8")
+    (tmp_path / "link").symlink_to(real)
+    (tmp_path / ".leakwatchignore").write_text("./real/*\n")
+    through_link = jsonl(cli("scan", "link", "--no-store", "-f", "jsonl"))
+    assert kinds(through_link, "finding") == []
+    (tmp_path / ".leakwatchignore").write_text("./link/*\n")
+    assert kinds(jsonl(cli("scan", "real", "--no-store", "-f", "jsonl")), "finding") == []
+    assert ok(cli("scan", "link", "-q", "--no-ignore")).code == 0
+    gone = ok(cli("forget", "--source", "link/*", "--dry-run"))
+    assert gone.stdout.startswith("would forget 1 page")
+
+
+def test_the_ignore_command_keeps_files_whole(cli: Callable[..., Result], tmp_path: Path) -> None:
+    ignore_file = tmp_path / ".leakwatchignore"
+    ignore_file.write_text("kr.phone.masked")  # no newline at the end
+    assert ok(cli("ignore", "kr.rrn.masked")).code == 0
+    assert ignore_file.read_text() == "kr.phone.masked\npattern:kr.rrn.masked\n"
+    assert "1 there already" in ok(cli("ignore", "kr.phone.masked")).stdout
+    (tmp_path / "leakwatch.toml").write_text('[ignore]\nfiles = ["team.ignore"]\n')
+    assert ok(cli("ignore", "kr.phone")).code == 0  # to the file in force
+    assert (tmp_path / "team.ignore").read_text() == "pattern:kr.phone\n"
+    assert_one_line_error(cli("ignore", "kr.phone", "--ignore", "leakwatch.toml"), 2,
+                          "one leakwatch keeps")  # fmt: skip
+    (tmp_path / "notes.txt").write_text("dear diary, today\n")
+    assert_one_line_error(cli("ignore", "kr.phone", "--ignore", "notes.txt"), 2,
+                          "not an ignore file, nothing added")  # fmt: skip
+    assert (tmp_path / "notes.txt").read_text() == "dear diary, today\n"
+    key = tmp_path / "home" / "fingerprint.key"
+    ok(cli("scan", "-", "--no-store", stdin=b"nothing"))  # makes the key
+    before = key.read_bytes()
+    assert_one_line_error(cli("ignore", "kr.phone", "--ignore", str(key)), 2, "leakwatch keeps")
+    assert key.read_bytes() == before
+    assert_one_line_error(cli("ignore", "kr.phone", "--ignore", str(tmp_path)), 2, "a folder")
+    # -o never replaces an ignore file in force, named or from the config.
+    for named in ("team.ignore", ".leakwatchignore"):
+        assert_one_line_error(cli("report", "-o", named), 2, "ignore file")
+    mine = tmp_path / "mine.ignore"
+    mine.write_text("kr.phone\n")
+    assert_one_line_error(cli("report", "--ignore", str(mine), "-o", str(mine)), 2)
+    assert mine.read_text() == "kr.phone\n"
+
+
+def test_report_baseline_and_date_times_apply_the_ignore_file(
+    store_location: Location,
+) -> None:
+    rng = random.Random(41)
+    with Store.open(store_location, ip_country=lambda address: None) as store:
+        run = start(store)
+        for n, day in enumerate(("2020-03-01", "2024-01-02")):
+            url = f"https://bbs.example.cn/{n}"
+            found = [finding(url, synthetic.rrn(rng))]
+            store.record(run, findings=found, document=page(
+                url, category=Category.EXPOSURE, findings=found, published=day))  # fmt: skip
+        ignoring = rules_of("https://bbs.example.cn/0")
+        base = store.trend_counts(TrendQuery(by=Grouping.YEAR, since="2020", before="2021",
+                                             ignore=ignoring))  # fmt: skip
+        assert base.total.cases == 0
+        # A published day alone counts from its midnight against a date-time bound.
+        day = TrendQuery(since="2024-01-02T00:00:00+00:00")
+        assert store.trend_counts(day).total.cases == 1
+        late = TrendQuery(since="2024-01-02T10:00:00+00:00")
+        assert store.trend_counts(late).total.cases == 0
+        until = TrendQuery(before="2024-01-02T00:00:01+00:00", since="2024")
+        assert store.trend_counts(until).total.cases == 1

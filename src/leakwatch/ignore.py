@@ -34,6 +34,8 @@ KINDS = ("fingerprint", "url", "path", "pattern")
 
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 _PATTERN_ID = re.compile(r"[a-z]{2}(\.[a-z0-9_*?\[\]]+)+")
+_HEX = re.compile(r"[0-9a-fA-F]+")
+_SCHEME_TYPO = re.compile(r"[a-z]+(?::/(?!/)|//)", re.IGNORECASE)  # https//x, https:/x
 _HOST = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 _COMMENT = re.compile(r"(?:^|\s)#")
 
@@ -66,10 +68,11 @@ class IgnoreRules:
         return any(fnmatchcase(type_id, glob) for glob in self._globs("pattern"))
 
     def ignores_source(self, source: str) -> bool:
-        """Whether a document (a URL, a local file's path, or `<stdin>`) is ignored whole."""
+        """Whether a document (a URL, a local file's path, or `<stdin>`) is ignored whole.
+        A path is taken as the store keys it: absolute, links resolved."""
         if "://" in source:
             return any(fnmatchcase(source, glob) for glob in self._globs("url"))
-        path = source if source == STDIN_NAME else os.path.abspath(source)
+        path = source if source == STDIN_NAME else os.path.realpath(source)
         return any(fnmatchcase(path, glob) for glob in self._globs("path"))
 
     def ignores(self, fingerprint: str, type_id: str) -> bool:
@@ -90,8 +93,13 @@ def is_fingerprint(text: str) -> bool:
     return bool(_FINGERPRINT.fullmatch(text.strip().removeprefix("fingerprint:").lower()))
 
 
-def parse_entry(text: str, base: Path, known_types: Collection[str], where: str) -> IgnoreEntry:
+def parse_entry(
+    text: str, base: Path, known_types: Collection[str] | None, where: str
+) -> IgnoreEntry:
     """One entry, as written on a line or given to `leakwatch ignore` (no comment)."""
+    text = text.strip().lstrip("\ufeff")  # a BOM, as Notepad writes it
+    if not text:
+        raise UsageError(f"{where}: an empty entry")
     kind, _, rest = text.partition(":")
     if kind in KINDS and not rest.startswith("//"):
         value = rest.strip()
@@ -99,42 +107,69 @@ def parse_entry(text: str, base: Path, known_types: Collection[str], where: str)
             raise UsageError(f"{where}: '{kind}:' names nothing")
     else:
         kind, value = _kind_of(text, base, known_types, where), text
+    if any(ch.isspace() for ch in value) or ("," in value and kind != "url"):
+        raise UsageError(f"{where}: '{shown(value)}': one entry a line (no spaces or commas)")
     if kind == "fingerprint":
         value = value.lower()
         if not _FINGERPRINT.fullmatch(value):
             raise UsageError(f"{where}: a fingerprint is 64 hex digits, as scan output shows it")
-    elif kind == "path" and value != STDIN_NAME:
-        value = os.path.normpath(base / Path(value).expanduser())
+    elif kind == "path":
+        value = absolute_glob(value, base)
     return IgnoreEntry(kind, value)
 
 
-def _kind_of(text: str, base: Path, known_types: Collection[str], where: str) -> str:
+def absolute_glob(glob: str, base: Path) -> str:
+    """A path glob as the store keys files: absolute (from `base`), the folders before the
+    first wildcard resolved (links followed), as a scanned file's path is."""
+    if glob == STDIN_NAME:
+        return glob
+    path = os.path.normpath(base / Path(glob).expanduser())
+    parts = path.split(os.sep)
+    for i, part in enumerate(parts):
+        if any(ch in part for ch in "*?["):
+            return os.path.join(os.path.realpath(os.sep.join(parts[:i]) or os.sep), *parts[i:])
+    return os.path.realpath(path)
+
+
+def shown(text: str) -> str:
+    """An entry as an error message may quote it: runs of 4 or more digits hidden (an entry
+    typed by mistake may hold an identifier)."""
+    return re.sub(r"[0-9]{4,}", lambda m: "*" * len(m.group()), text)
+
+
+def _kind_of(text: str, base: Path, known_types: Collection[str] | None, where: str) -> str:
+    """What an entry without a prefix is, by its shape; `known_types` None: any pattern id
+    is taken (a report does not know the packs a scan used)."""
     if _FINGERPRINT.fullmatch(text.lower()):
         return "fingerprint"
     if "://" in text:
         return "url"
+    if len(text) >= 32 and _HEX.fullmatch(text):
+        raise UsageError(f"{where}: a fingerprint is 64 hex digits, not {len(text)}")
+    if _SCHEME_TYPO.match(text):
+        raise UsageError(f"{where}: '{shown(text)}' is not a URL: write scheme://host/...")
     if _PATTERN_ID.fullmatch(text):
-        if any(fnmatchcase(t, text) for t in known_types):
+        if known_types is None or any(fnmatchcase(t, text) for t in known_types):
             return "pattern"
         raise UsageError(
-            f"{where}: '{text}' is no known pattern id (see leakwatch patterns list); "
+            f"{where}: '{shown(text)}' is no known pattern id (see leakwatch patterns list); "
             "write url:..., path:... or pattern:... to say what it is"
         )
     if "/" not in text and _HOST.fullmatch(text) and not (base / text).exists():
         raise UsageError(
-            f"{where}: '{text}' looks like a host name; write a URL glob "
-            f"(https://{text}/*) or path:{text} for a file of that name"
+            f"{where}: '{shown(text)}' looks like a host name; write a URL glob "
+            f"(https://{shown(text)}/*) or path:{shown(text)} for a file of that name"
         )
     return "path"
 
 
 def parse(
-    lines: Iterable[str], base: Path, known_types: Collection[str], name: str
+    lines: Iterable[str], base: Path, known_types: Collection[str] | None, name: str
 ) -> list[IgnoreEntry]:
     entries = []
     for number, line in enumerate(lines, 1):
         comment = _COMMENT.search(line)
-        text = (line[: comment.start()] if comment else line).strip()
+        text = (line[: comment.start()] if comment else line).strip().lstrip("\ufeff")
         if not text:
             continue
         why = line[comment.end() :].strip() if comment else ""
@@ -149,14 +184,16 @@ def discovered(environ: Mapping[str, str], cwd: Path) -> list[Path]:
     return [p for p in found if p.is_file()]
 
 
-def load(paths: Sequence[Path], known_types: Collection[str]) -> IgnoreRules:
+def load(paths: Sequence[Path], known_types: Collection[str] | None) -> IgnoreRules:
     """The rules of these files; a file that cannot be read or a bad line is a UsageError."""
     entries: list[IgnoreEntry] = []
     for path in paths:
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")
         except FileNotFoundError:
             raise UsageError(f"{path}: no such ignore file") from None
+        except IsADirectoryError:
+            raise UsageError(f"{path}: a folder, not an ignore file") from None
         except UnicodeDecodeError:
             raise UsageError(f"{path}: not a text ignore file (UTF-8)") from None
         except OSError as exc:
@@ -168,7 +205,7 @@ def load(paths: Sequence[Path], known_types: Collection[str]) -> IgnoreRules:
 def rules_in_force(
     named: Sequence[Path] | None,
     off: bool,
-    known_types: Collection[str],
+    known_types: Collection[str] | None,
     environ: Mapping[str, str],
     cwd: Path,
 ) -> IgnoreRules:

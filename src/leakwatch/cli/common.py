@@ -146,10 +146,11 @@ NoIgnoreOption = Annotated[
 
 
 def ignore_rules(
-    files: Sequence[Path] | None, off: bool, packs: Sequence[Pack], no_color: bool = False
+    files: Sequence[Path] | None, off: bool, packs: Sequence[Pack] | None, no_color: bool = False
 ) -> IgnoreRules:
-    """The ignore rules in force, or one line and exit 2 for a bad file or line."""
-    known = {pattern.id for pack in packs for pattern in pack.patterns}
+    """The ignore rules in force, or one line and exit 2 for a bad file or line. `packs`
+    None: any pattern id is taken (a report does not know which packs the scans used)."""
+    known = None if packs is None else {p.id for pack in packs for p in pack.patterns}
     try:
         return rules_in_force(files, off, known, os.environ, Path.cwd())
     except UsageError as exc:
@@ -212,9 +213,11 @@ def parse_size(text: str) -> int:
     return size
 
 
-def leakwatch_files(db: str | None) -> dict[str, Path | str]:
-    """The files leakwatch keeps (the store, its journal, the key), which no -o may replace:
-    what each is, by path."""
+def leakwatch_files(
+    db: str | None, ignore_files: Sequence[str] = (), *, with_ignore_files: bool = True
+) -> dict[str, Path | str]:
+    """The files leakwatch keeps (the store, its journal, the key, the config file, the
+    ignore files in force or found), which no -o may replace: what each is, by path."""
     store = location_of(db, os.environ)
     key = key_path(os.environ)
     kept: dict[str, Path | str] = {f"the fingerprint key ({key})": key}
@@ -226,6 +229,11 @@ def leakwatch_files(db: str | None) -> dict[str, Path | str]:
     config = context.find_root().obj if context is not None else None
     if isinstance(config, Config) and config.path is not None:
         kept[f"the config file ({config.path})"] = config.path
-    for ignore_file in discovered(os.environ, Path.cwd()):
+    named = [Path(f) for f in ignore_files]
+    if isinstance(config, Config):
+        named += config.ignore_files
+    if not with_ignore_files:
+        return kept
+    for ignore_file in (*discovered(os.environ, Path.cwd()), *named):
         kept[f"an ignore file ({ignore_file})"] = ignore_file
     return kept

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,10 +18,12 @@ from typing import Annotated, Any
 import typer
 from typer import _click
 
-from leakwatch.cli.common import EXIT_USAGE, command, fail
+from leakwatch.cli.common import EXIT_USAGE, command, fail, parse_size
 from leakwatch.config import SHARED_TABLES, Config, ConfigError
 from leakwatch.config import load as load_config
 from leakwatch.ignore import discovered
+from leakwatch.models import Severity
+from leakwatch.report import trends
 from leakwatch.store import location_of, shown
 
 # The commands a config table can set, and what must be typed each time: --reveal writes
@@ -68,6 +71,9 @@ def default_map(config: Config, root: Any) -> dict[str, dict[str, Any]]:
             value = _relative_paths(option, written, config)
             try:
                 option.process_value(context, value)
+                check = _CHECKED_IN_THE_COMMAND.get(str(option.name))
+                if check is not None and value is not None:
+                    check(value)
             except Exception as exc:  # click's BadParameter, whatever module it comes from
                 message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
                 said = message.split("': ", 1)[-1].replace("Value error, ", "")
@@ -80,18 +86,55 @@ def default_map(config: Config, root: Any) -> dict[str, dict[str, Any]]:
         if config.ignore_files and "ignore" in names and name != "ignore":
             files = [str(f) for f in config.ignore_files]
             defaults.setdefault(name, {}).setdefault("ignore", files)
+        if config.ignore_files and name == "ignore":  # adds to the first file in force
+            defaults.setdefault(name, {}).setdefault("to", str(config.ignore_files[0]))
     return defaults
+
+
+# Options whose text is a file path though not typed as one (the store may be a URL, the
+# output '-').
+_PATH_TEXT = frozenset({"db", "output"})
 
 
 def _relative_paths(option: Any, value: Any, config: Config) -> Any:
     """Paths in the file are relative to the file's folder, as a reader of it expects."""
     descriptor = getattr(option, "type_descriptor", None)
-    if config.path is None or descriptor is None or "Path" not in str(descriptor.annotation):
+    if config.path is None:
+        return value
+    if option.name in _PATH_TEXT:
+        if not isinstance(value, str) or value == "-" or "://" in value:
+            return value
+        return str(config.path.parent / Path(value).expanduser())
+    if descriptor is None or "Path" not in str(descriptor.annotation):
         return value
     base = config.path.parent
     if isinstance(value, list):
         return [str(base / Path(v).expanduser()) if isinstance(v, str) else v for v in value]
     return str(base / Path(value).expanduser()) if isinstance(value, str) else value
+
+
+def _size(value: Any) -> None:
+    parse_size(str(value))
+
+
+def _severity(value: Any) -> None:
+    Severity.parse(str(value))
+
+
+def _countries(value: Any) -> None:
+    trends.parse_countries(str(value))
+
+
+def _date(value: Any) -> None:
+    trends.since_bound(str(value))
+
+
+# The values a command checks itself (their option takes any text): checked here too, so
+# that a mistake names the file.
+_CHECKED_IN_THE_COMMAND: dict[str, Any] = {
+    "max_bytes": _size, "fail_on": _severity, "severity": _severity,
+    "site_country": _countries, "since": _date, "until": _date,
+}  # fmt: skip
 
 
 # -- leakwatch config -------------------------------------------------------------------------
@@ -127,7 +170,9 @@ def config(
                 value, source = option.get_default(context), "default"
             settings[key] = (_plain(value), source)
         shown_settings[table] = settings
-    store = str(shown(location_of(defaults.get("report", {}).get("db"), os.environ)))
+    # The store as a command would pick it: $LEAKWATCH_DB, else the file's, else the default.
+    db = os.environ.get("LEAKWATCH_DB") or defaults.get("report", {}).get("db")
+    store = str(shown(location_of(db, os.environ)))
     ignore_files = [str(f) for f in loaded.ignore_files] or [
         str(f) for f in discovered(os.environ, Path.cwd())
     ]
@@ -185,7 +230,14 @@ def _toml(value: Any) -> str:
 
 
 def apply(ctx: Any, named: str | None, environ: Mapping[str, str]) -> None:
-    """Load the config in force into the root context (called by the root callback)."""
-    loaded = load_config(named, environ, Path.cwd())
+    """Load the config in force into the root context (called by the root callback). Asked
+    for help, a command shows it even when the config file is broken."""
+    wants_help = any(a in ("--help", "-h") for a in sys.argv[1:])
+    try:
+        loaded = load_config(named, environ, Path.cwd())
+        ctx.default_map = default_map(loaded, ctx.command)
+    except ConfigError:
+        if not wants_help:
+            raise
+        loaded = Config()
     ctx.obj = loaded
-    ctx.default_map = default_map(loaded, ctx.command)

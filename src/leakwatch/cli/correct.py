@@ -10,6 +10,7 @@ import os
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import unquote
 
 import typer
 
@@ -17,8 +18,10 @@ from leakwatch.cli.common import (
     EXIT_INCOMPLETE,
     EXIT_USAGE,
     DbOption,
+    PatternsOption,
     command,
     fail,
+    leakwatch_files,
     packs_or_fail,
 )
 from leakwatch.detect.engine import Detector
@@ -26,11 +29,13 @@ from leakwatch.detect.redact import Fingerprinter
 from leakwatch.errors import StoreError, UsageError
 from leakwatch.ignore import (
     IGNORE_FILENAME,
-    STDIN_NAME,
     IgnoreEntry,
+    absolute_glob,
     is_fingerprint,
     line_for,
+    load,
     parse_entry,
+    shown,
 )
 from leakwatch.store import Store, location_of
 
@@ -55,19 +60,24 @@ def ignore(
     to: Annotated[
         Path,
         typer.Option(
-            "--ignore", metavar="FILE", help="The ignore file to add to (made if missing)."
+            "--ignore",
+            metavar="FILE",
+            help="The ignore file to add to, made if missing (default: the first of "
+            "leakwatch.toml's [ignore] files, else ./.leakwatchignore).",
         ),
     ] = Path(IGNORE_FILENAME),
+    patterns: PatternsOption = None,
 ) -> None:
     """Add entries to the ignore file: their findings are no longer reported or counted, in
     scans and in reports of what is stored already."""
-    packs = packs_or_fail(None)
+    packs = packs_or_fail(patterns)
     known = {pattern.id for pack in packs for pattern in pack.patterns}
     # A raw identifier typed here would be written to a file: refuse it, whatever its form
-    # (a fingerprint is a keyed hash, whatever digits it happens to hold).
+    # (percent-encoded in a URL too; a fingerprint is a keyed hash, whatever its digits).
     detector = Detector(packs, Fingerprinter(b"\0" * 32), min_confidence=0.0)
     for text in (*[e for e in entries if not is_fingerprint(e)], why or ""):
-        if detector.scan_text("<argument>", text):
+        if detector.scan_text("<argument>", text) or detector.scan_text("<argument>",
+                                                                        unquote(text)):  # fmt: skip
             fail(
                 "that looks like an identifier itself, which leakwatch never writes to a file: "
                 "ignore it by its fingerprint (shown in scan output)",
@@ -75,13 +85,16 @@ def ignore(
             )
     base = Path.cwd()
     try:
-        parsed = [parse_entry(e.strip(), base, known, f"argument '{e}'") for e in entries]
+        parsed = [parse_entry(e, base, known, f"argument '{shown(e)}'") for e in entries]
+        present = _present(to, known)
     except UsageError as exc:
         fail(str(exc), EXIT_USAGE)
-    present = _present(to)
-    added = [e for e in parsed if f"{e.kind}:{e.value}" not in present]
+    added = [e for e in parsed if (e.kind, e.value) not in present]
     try:
+        needs_newline = to.is_file() and to.stat().st_size > 0 and not _ends_a_line(to)
         with to.open("a", encoding="utf-8") as out:
+            if needs_newline and added:
+                out.write("\n")  # the last line had none: keep it a line of its own
             for entry in added:
                 out.write(line_for(entry, why))
     except OSError as exc:
@@ -89,13 +102,26 @@ def ignore(
     typer.echo(_said(added, parsed, to))
 
 
-def _present(path: Path) -> set[str]:
-    """The entries a file holds already, as `kind:value` (a file we cannot read: none)."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
+def _present(path: Path, known: set[str]) -> set[tuple[str, str]]:
+    """The entries the file holds already. Refused (UsageError): a file leakwatch keeps
+    (the store, the key, the config), a folder, or a file that is not an ignore file."""
+    kept = leakwatch_files(None, with_ignore_files=False)
+    protected = {Path(p).resolve() for p in kept.values()}
+    if path.resolve() in protected:
+        raise UsageError(f"--ignore {path}: that is not an ignore file but one leakwatch keeps")
+    if not path.exists():
         return set()
-    return {line.split("#", 1)[0].strip() for line in lines}
+    try:
+        rules = load([path], known)
+    except UsageError as exc:
+        raise UsageError(f"--ignore {path}: not an ignore file, nothing added ({exc})") from None
+    return {(e.kind, e.value) for e in rules.entries}
+
+
+def _ends_a_line(path: Path) -> bool:
+    with path.open("rb") as handle:
+        handle.seek(-1, 2)
+        return handle.read(1) == b"\n"
 
 
 def _said(added: list[IgnoreEntry], parsed: list[IgnoreEntry], to: Path) -> str:
@@ -169,7 +195,8 @@ def _count(n: int, word: str) -> str:
 
 
 def _absolute(glob: str) -> str:
-    """A path glob as the store keys files (absolute); URL globs and <stdin> as given."""
-    if "://" in glob or glob == STDIN_NAME:
+    """A path glob as the store keys files (absolute, links resolved); URL globs and
+    <stdin> as given."""
+    if "://" in glob:
         return glob
-    return os.path.normpath(Path.cwd() / Path(glob).expanduser())
+    return absolute_glob(glob, Path.cwd())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -28,7 +28,6 @@ from leakwatch.cli.common import (
     ignore_rules,
     leakwatch_files,
     output_console,
-    packs_or_fail,
     stderr_console,
 )
 from leakwatch.errors import OutputError, StoreError, UsageError
@@ -159,7 +158,7 @@ def report(
             trends.check_baseline(baseline, by)
     except ValueError as exc:
         fail(str(exc), EXIT_USAGE, no_color)
-    rules = ignore_rules(ignore, no_ignore, packs_or_fail(None), no_color)
+    rules = ignore_rules(ignore, no_ignore, None, no_color)
     query = TrendQuery(
         by=by, basis=year_basis, since=lower, before=upper, countries=countries, ignore=rules
     )
@@ -191,7 +190,7 @@ def report(
     )
     if sites is not None:
         built = replace(built, top_sites=sites.rows[:TOP_SITES])
-    with _writing(output, no_color, db) as out:
+    with _writing(output, no_color, db, rules.files) as out:
         console = output_console(out, output, no_color) if fmt is ReportFormat.TABLE else None
         render(built, fmt, out, console)
 
@@ -214,7 +213,7 @@ def _new_cases(
         run_id, moment = trends.new_since(since)
     except ValueError as exc:
         fail(str(exc), EXIT_USAGE, no_color)
-    rules = ignore_rules(ignore, no_ignore, packs_or_fail(None), no_color)
+    rules = ignore_rules(ignore, no_ignore, None, no_color)
     query = TrendQuery(countries=countries, ignore=rules)
     found: list[CaseRow] = []
     said = moment or "the first scan"
@@ -231,7 +230,7 @@ def _new_cases(
                 found = store.cases(query, seen_since=moment or "", run=run_id)
     listed = CaseList(tuple(found), said, now(), shown(location_of(db, os.environ)),
                       rules.describe() if rules else None)  # fmt: skip
-    with _writing(output, no_color, db) as out:
+    with _writing(output, no_color, db, rules.files) as out:
         if not found and fmt is not ReportFormat.JSON:
             if not quiet:
                 stderr_console(no_color).print(case_output.new_summary(listed), markup=False)
@@ -320,8 +319,8 @@ def export(
         categories=tuple(c.value for c in category or ()),
         sites=tuple(sites or ()),
     )
-    rules = ignore_rules(ignore, no_ignore, packs_or_fail(None), no_color)
-    with _reading(db, no_color) as store, _writing(output, no_color, db) as out:
+    rules = ignore_rules(ignore, no_ignore, None, no_color)
+    with _reading(db, no_color) as store, _writing(output, no_color, db, rules.files) as out:
         if store is None:
             write_export((), fmt, out)
             return
@@ -368,10 +367,12 @@ def _reading(db: str | None, no_color: bool) -> Iterator[Store | None]:
 
 
 @contextmanager
-def _writing(target: str, no_color: bool, db: str | None) -> Iterator[TextIO]:
+def _writing(
+    target: str, no_color: bool, db: str | None, ignore_files: Sequence[str] = ()
+) -> Iterator[TextIO]:
     """The output; never the store or the key (refused, exit 2, before anything is read)."""
     try:
-        refuse_overwriting(target, leakwatch_files(db))
+        refuse_overwriting(target, leakwatch_files(db, ignore_files))
     except UsageError as exc:
         fail(str(exc), EXIT_USAGE, no_color)
     try:

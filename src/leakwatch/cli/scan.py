@@ -14,7 +14,7 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Annotated, Any
@@ -387,7 +387,8 @@ def scan(
         cluster=cluster or None,
     )  # fmt: skip
     try:
-        refuse_overwriting(output, _read_or_kept(db, plan, targets_file or [], patterns or []))
+        kept = _read_or_kept(db, plan, targets_file or [], patterns or [], ignored.files)
+        refuse_overwriting(output, kept)
     except UsageError as exc:
         fail(str(exc), EXIT_USAGE, no_color)
     messages = stderr_console(no_color)
@@ -451,10 +452,14 @@ def _run(
 
 
 def _read_or_kept(
-    db: str | None, plan: targets.Plan, targets_files: list[Path], patterns: list[Path]
+    db: str | None,
+    plan: targets.Plan,
+    targets_files: list[Path],
+    patterns: list[Path],
+    ignore_files: Sequence[str] = (),
 ) -> dict[str, Path | str]:
     """The files this run reads or keeps, which -o must never replace: what each is, by path."""
-    kept = leakwatch_files(db)
+    kept = leakwatch_files(db, ignore_files)
     for name in plan.paths:
         if name != "-":
             kept[f"an input ({name})"] = name

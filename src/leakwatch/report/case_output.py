@@ -72,10 +72,9 @@ def new_summary(listed: CaseList) -> str:
     if not n:
         return f"No new cases since {listed.since}."
     trading = sum(1 for c in listed.cases if c.category == "trading")
-    records = sum(c.records for c in listed.cases)
     return (
         f"{n:,} new {'case' if n == 1 else 'cases'} since {listed.since}: {n - trading:,} "
-        f"exposure, {trading:,} trading, {records:,} records."
+        f"exposure, {trading:,} trading."
     )
 
 

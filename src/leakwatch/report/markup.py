@@ -11,6 +11,7 @@ import html
 from collections.abc import Sequence
 
 from leakwatch import __version__
+from leakwatch.safe_text import visible
 
 # Backslash-escaped: what could start emphasis, code, a link or strike-through, or end a
 # table cell; as entities: what could start HTML.
@@ -41,8 +42,9 @@ svg text { font: 11px system-ui, sans-serif; fill: #1d2330; }
 
 
 def md(text: str) -> str:
-    """Text from pages made inert in Markdown (no emphasis, links, HTML or table breaks)."""
-    return " ".join(text.split()).translate(_MD_SPECIAL)
+    """Text from pages made inert in Markdown (no emphasis, links, HTML or table breaks,
+    no control or bidirectional characters: a mail client shows them as they are)."""
+    return " ".join(visible(text).split()).translate(_MD_SPECIAL)
 
 
 def escape(text: str) -> str:

@@ -119,6 +119,8 @@ def summary(report: TrendReport) -> str:
         )
     total = report.total
     if total.cases == 0 and total.records == 0:
+        if report.ignore is not None:
+            return f"No cases{where} once the ignore file is applied (--no-ignore shows all)."
         if _bounded(report) or report.countries:
             return f"No cases{where} in the store for this period."
         return (

@@ -168,6 +168,7 @@ def baseline_query(query: TrendQuery, year: int) -> TrendQuery:
         since=f"{year:04d}",
         before=f"{year + 1:04d}",
         countries=query.countries,
+        ignore=query.ignore,
     )
 
 

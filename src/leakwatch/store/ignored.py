@@ -2,17 +2,26 @@
 
 A scan drops ignored findings before it records them; this applies today's ignore file to
 what was recorded before, so that adding a line corrects past figures (and removing it
-restores them: nothing is deleted). For the reads it gives:
+restores them: nothing is deleted). The aim is the figures a fresh scan with the same
+ignore file would give. For the reads it gives:
 
-- the documents that are no cases any more: a page the file names (a URL or path glob);
-  a trade offer all of whose identifiers are ignored, unless its words alone made it one
-  (a sale post needs no identifiers to be one); an exposure whose other findings would
-  not have made it one (the classifier's rule, `classify.exposes`);
+- the cases the file changes: a page it names (a URL or path glob) is no case; a case
+  that held an ignored identifier is judged again. If its content is still the one that
+  made it a case, its last scan's verdict is taken with the ignore file applied: a trade
+  offer stays one if its words alone made it one or an identifier of the kinds it rests
+  on is kept, else it is judged as an exposure on the rest of its findings (the
+  classifier's rule, `classify.exposes`), and is no case if they would not make one. If
+  the page changed since, an exposure is judged on everything it ever held, a trade
+  offer stays one (that version's reasons are not kept);
 - every other case's findings per type, less the ignored ones: a pattern id removes its
-  type; an ignored identifier removes one occurrence a page it was recorded on (the store
-  keeps one row per identifier and page, so a value repeated on one page is over-counted
-  until the page is scanned again, which drops all of them);
+  type; an ignored identifier removes one occurrence a page it was seen on at the page's
+  last scan (the store keeps one row per identifier and page, so a value repeated on one
+  page is over-counted until the page is scanned again, which drops all of them; a scan
+  that already applied the line removed it, and it is not taken off twice);
 - the records (type and fingerprint) that are not counted.
+
+The reads get these as common table expressions (`Exclusions.cte`), named `gone`,
+`adjusted`, `recategorised` and `ignored_records`.
 """
 
 from __future__ import annotations
@@ -28,47 +37,85 @@ from leakwatch.models import Severity
 from leakwatch.store.database import Database
 
 # The columns of `documents` that reads use, as the ignore-aware table gives them.
-_COLUMNS = ("id", "key", "site", "country", "sha256", "case_category", "case_seen", "published",
+_COLUMNS = ("id", "key", "site", "country", "sha256", "case_seen", "published",
             "published_source", "first_seen", "last_seen", "first_run", "category")  # fmt: skip
+# Evidence items naming the identifier types a trade offer rests on.
+_RESTS_ON = ("identifiers:", "samples:")
+
+Row = tuple[str, Severity, float, bool, str]
 
 
 @dataclass(frozen=True, slots=True)
 class Exclusions:
-    """The ignore file's effect on one read, as JSON parameters of its SQL."""
+    """The ignore file's effect on one read."""
 
     gone: tuple[int, ...] = ()  # documents that are no cases
     adjusted: tuple[tuple[int, str], ...] = ()  # (document, findings_by_type JSON)
+    recategorised: tuple[tuple[int, str], ...] = ()  # (document, category it has now)
     fingerprints: tuple[str, ...] = ()
     types: tuple[str, ...] = ()
 
-    def documents(self, db: Database) -> tuple[str, list[Any]]:
-        """A table to read in place of `documents` (the columns reads use), and its params."""
-        columns = ", ".join(f"d.{c}" for c in _COLUMNS)
-        if not (self.gone or self.adjusted):
-            return f"(SELECT {columns}, d.findings_by_type FROM documents d)", []
-        dialect = db.dialect
-        sql = f"""(SELECT {columns}, coalesce(a.value, d.findings_by_type) AS findings_by_type
-                   FROM documents d LEFT JOIN (SELECT CAST(key AS BIGINT) AS id, value
-                                               FROM {dialect.pairs("?")}) a ON a.id = d.id
-                   WHERE d.id NOT IN (SELECT CAST(value AS BIGINT)
-                                      FROM {dialect.elements("?")}))"""
-        return sql, [json.dumps(dict(self.adjusted)), json.dumps(self.gone)]
+    def __bool__(self) -> bool:
+        return bool(self.gone or self.adjusted or self.recategorised or self.fingerprints
+                    or self.types)  # fmt: skip
 
-    def findings(self, db: Database, alias: str = "f") -> tuple[str, list[Any]]:
-        """A condition on a `findings` row: not on a document that is gone, not of an
-        ignored record (`TRUE` when nothing is ignored)."""
-        if not (self.gone or self.fingerprints or self.types):
-            return "1 = 1", []
-        elements = db.dialect.elements("?")
-        sql = f"""{alias}.document_id NOT IN (SELECT CAST(value AS BIGINT) FROM {elements})
-                  AND {alias}.record_id NOT IN (
+    def cte(self, db: Database) -> tuple[str, list[Any]]:
+        """`WITH` items (without `WITH`, "" when nothing is excluded) and their params."""
+        if not self:
+            return "", []
+        elements, pairs = db.dialect.elements("?"), db.dialect.pairs("?")
+        sql = f"""gone AS (SELECT CAST(value AS BIGINT) AS id FROM {elements}),
+                  adjusted AS (SELECT CAST(key AS BIGINT) AS id, value FROM {pairs}),
+                  recategorised AS (SELECT CAST(key AS BIGINT) AS id, value FROM {pairs}),
+                  ignored_records AS (
                       SELECT r.id FROM records r
                       WHERE r.fingerprint IN (SELECT value FROM {elements})
                          OR r.type IN (SELECT value FROM {elements}))"""
-        return sql, [json.dumps(self.gone), json.dumps(self.fingerprints), json.dumps(self.types)]
+        return sql, [json.dumps(self.gone), json.dumps(dict(self.adjusted)),
+                     json.dumps(dict(self.recategorised)), json.dumps(self.fingerprints),
+                     json.dumps(self.types)]  # fmt: skip
+
+    def documents(self) -> str:
+        """A table to read in place of `documents` (the columns reads use)."""
+        columns = ", ".join(f"d.{c}" for c in _COLUMNS)
+        if not self:
+            return f"(SELECT {columns}, d.findings_by_type, d.case_category FROM documents d)"
+        return f"""(SELECT {columns}, coalesce(a.value, d.findings_by_type) AS findings_by_type,
+                           coalesce(c.value, d.case_category) AS case_category
+                    FROM documents d LEFT JOIN adjusted a ON a.id = d.id
+                    LEFT JOIN recategorised c ON c.id = d.id
+                    WHERE d.id NOT IN (SELECT id FROM gone))"""
+
+    def findings(self, alias: str = "f") -> str:
+        """A condition on a `findings` row: not on a document that is gone, not of an
+        ignored record."""
+        if not self:
+            return "1 = 1"
+        return f"""{alias}.document_id NOT IN (SELECT id FROM gone)
+                   AND {alias}.record_id NOT IN (SELECT id FROM ignored_records)"""
+
+    def not_gone(self, alias: str) -> str:
+        """A condition on a `documents` row: not gone ("" when nothing is excluded)."""
+        return f" AND {alias}.id NOT IN (SELECT id FROM gone)" if self else ""
+
+    def categories(self) -> dict[int, str | None]:
+        """The documents whose case category the ignore file changes, and to what."""
+        changed: dict[int, str | None] = dict(self.recategorised)
+        changed.update(dict.fromkeys(self.gone))
+        return changed
 
 
 NOTHING = Exclusions()
+
+
+def with_cte(cte: str, sql: str) -> str:
+    """`sql` (a SELECT, or a WITH ... SELECT) with the exclusions' CTEs in front."""
+    if not cte:
+        return sql
+    stripped = sql.lstrip()
+    if stripped[:4].upper() == "WITH":
+        return f"WITH {cte}, {stripped[4:]}"
+    return f"WITH {cte} {sql}"
 
 
 def exclusions(db: Database, rules: IgnoreRules) -> Exclusions:
@@ -78,56 +125,109 @@ def exclusions(db: Database, rules: IgnoreRules) -> Exclusions:
     present = (t for (t,) in db.fetch("SELECT DISTINCT type FROM records"))
     types = sorted(rules.matching_types(present))
     fingerprints = sorted(rules.fingerprints)
-    ignored_rows: dict[int, Counter[str]] = {}
-    if fingerprints:
-        for document, type_, count in db.fetch(
-            f"""SELECT f.document_id, r.type, count(*) FROM findings f
-                JOIN records r ON r.id = f.record_id
-                WHERE f.case_category IS NOT NULL
-                  AND r.fingerprint IN (SELECT value FROM {db.dialect.elements("?")})
-                GROUP BY 1, 2""",
-            [json.dumps(fingerprints)],
-        ):
-            ignored_rows.setdefault(int(document), Counter())[type_] += int(count)
+    elements = db.dialect.elements("?")
+    ignored = f"""(r.fingerprint IN (SELECT value FROM {elements})
+                   OR r.type IN (SELECT value FROM {elements}))"""
+    lists = [json.dumps(fingerprints), json.dumps(types)]
+    # The ignored identifiers each case held at its last scan (its findings per type are
+    # that scan's: a scan that applied the ignore file left them out already), and the
+    # cases that ever held one.
+    at_last_scan: dict[int, Counter[str]] = {}
+    for document, type_, count in db.fetch(
+        f"""SELECT f.document_id, r.type, count(*) FROM findings f
+            JOIN records r ON r.id = f.record_id
+            JOIN documents d ON d.id = f.document_id
+            WHERE f.case_category IS NOT NULL AND r.fingerprint IN (SELECT value FROM {elements})
+              AND (f.last_run = d.last_run OR d.last_run IS NULL)
+            GROUP BY 1, 2""",
+        [json.dumps(fingerprints)],
+    ):
+        at_last_scan.setdefault(int(document), Counter())[type_] += int(count)
+    affected = {
+        int(d)
+        for (d,) in db.fetch(
+            f"""SELECT DISTINCT f.document_id FROM findings f JOIN records r
+                ON r.id = f.record_id WHERE f.case_category IS NOT NULL AND {ignored}""",
+            lists,
+        )
+    }
     gone: list[int] = []
-    adjusted: list[tuple[int, str]] = []
-    judge_again: list[int] = []
-    for document, key, by_type, category, evidence in db.fetch(
-        """SELECT id, key, findings_by_type, case_category, category_evidence FROM documents
+    adjusted: dict[int, str] = {}
+    latest: dict[int, str] = {}  # judged again on the findings of their last scan
+    history: dict[int, str] = {}  # judged again on every finding they ever had
+    recategorised: dict[int, str] = {}
+    for row_id, key, by_type, case, now, evidence, version_seen, case_seen in db.fetch(
+        """SELECT id, key, findings_by_type, case_category, category, category_evidence,
+                  version_seen, case_seen FROM documents
            WHERE case_category IS NOT NULL ORDER BY id"""
     ):
+        document = int(row_id)
         if rules.ignores_source(key):
-            gone.append(int(document))
+            gone.append(document)
             continue
         counts: dict[str, int] = json.loads(by_type) if by_type else {}
         kept = {t: n for t, n in counts.items() if t not in types}
-        for type_, n in ignored_rows.get(int(document), Counter()).items():
+        for type_, n in at_last_scan.get(document, Counter()).items():
             if type_ in kept:
                 kept[type_] = max(0, kept[type_] - n)
         kept = {t: n for t, n in kept.items() if n}
-        if kept == counts:
+        if kept != counts:
+            adjusted[document] = json.dumps(kept, sort_keys=True)
+        elif document not in affected:
             continue
-        if not kept and not _offer_in_words(category, evidence):
-            gone.append(int(document))
-        else:
-            adjusted.append((int(document), json.dumps(kept, sort_keys=True)))
-            if category == "exposure":
-                judge_again.append(int(document))
-    if judge_again:  # exposures that kept some findings: do the rest still make them one?
-        gone.extend(_no_longer_exposures(db, judge_again, fingerprints, types))
-        adjusted = [a for a in adjusted if a[0] not in gone]
-    return Exclusions(tuple(gone), tuple(adjusted), tuple(fingerprints), tuple(types))
+        if case_seen is not None and version_seen is not None and version_seen > case_seen:
+            # The page changed since it became a case: that version's verdict is gone but
+            # for its category; an exposure is judged again on all it ever held.
+            if case == "exposure":
+                history[document] = case
+            continue
+        # Its content is the one that made it a case: the last scan's verdict, with the
+        # ignore file applied, is what a scan with the ignore file would say.
+        if now == "trading":
+            rests_on = _rests_on(evidence)
+            if rests_on is None or any(t in kept for t in rests_on):
+                continue  # an offer in words alone, or one its kept identifiers still make
+        latest[document] = case
+    for judged, whole in ((latest, False), (history, True)):
+        if not judged:
+            continue
+        rest = _rest(db, list(judged), fingerprints, types, whole=whole)
+        for document, case in judged.items():
+            if not exposes(rest[document]):
+                gone.append(document)
+            elif case != "exposure":
+                recategorised[document] = "exposure"
+    return Exclusions(
+        gone=tuple(sorted(gone)),
+        adjusted=tuple((d, v) for d, v in adjusted.items() if d not in gone),
+        recategorised=tuple(recategorised.items()),
+        fingerprints=tuple(fingerprints),
+        types=tuple(types),
+    )
 
 
-def _no_longer_exposures(
-    db: Database, documents: list[int], fingerprints: list[str], types: list[str]
-) -> list[int]:
+def _rests_on(evidence: str | None) -> set[str] | None:
+    """The identifier types a trade offer's verdict names (None: its words alone)."""
+    items = [str(i) for i in json.loads(evidence)] if evidence else []
+    named = [i.split(":", 1)[1] for i in items if i.startswith(_RESTS_ON)]
+    if not named:
+        return None
+    return {t for item in named for t in item.split(",") if t}
+
+
+def _rest(
+    db: Database, documents: list[int], fingerprints: list[str], types: list[str], *, whole: bool
+) -> dict[int, list[Row]]:
+    """The findings of these documents at their last scan (`whole`: ever), but the ignored
+    ones."""
     elements = db.dialect.elements("?")
-    rest: dict[int, list[tuple[str, Severity, float, bool, str]]] = {d: [] for d in documents}
+    last_scan = "" if whole else "AND (f.last_run = d.last_run OR d.last_run IS NULL)"
+    rest: dict[int, list[Row]] = {d: [] for d in documents}
     for document, type_, severity, confidence, evidence, fingerprint in db.fetch(
         f"""SELECT f.document_id, r.type, f.severity, f.confidence, f.evidence, r.fingerprint
             FROM findings f JOIN records r ON r.id = f.record_id
-            WHERE f.document_id IN (SELECT CAST(value AS BIGINT) FROM {elements})
+            JOIN documents d ON d.id = f.document_id
+            WHERE f.document_id IN (SELECT CAST(value AS BIGINT) FROM {elements}) {last_scan}
               AND r.fingerprint NOT IN (SELECT value FROM {elements})
               AND r.type NOT IN (SELECT value FROM {elements})""",
         [json.dumps(documents), json.dumps(fingerprints), json.dumps(types)],
@@ -135,13 +235,4 @@ def _no_longer_exposures(
         level = Severity.parse(severity) if severity else Severity.INFO
         landline = "landline" in json.loads(evidence)
         rest[int(document)].append((type_, level, float(confidence), landline, fingerprint))
-    return [d for d, found in rest.items() if not exposes(found)]
-
-
-def _offer_in_words(category: str | None, evidence: str | None) -> bool:
-    """A trade offer made by its words alone (`sell data, contact ...`): it stays a case
-    with every identifier on it ignored. Other cases rest on their identifiers."""
-    if category != "trading" or not evidence:
-        return False
-    items = json.loads(evidence)
-    return not any(str(i).startswith(("identifiers:", "samples:")) for i in items)
+    return rest

@@ -23,7 +23,7 @@ import json
 from typing import Any
 
 from leakwatch.store.database import Database
-from leakwatch.store.ignored import exclusions
+from leakwatch.store.ignored import exclusions, with_cte
 from leakwatch.store.values import (
     CaseRow,
     GroupCounts,
@@ -120,15 +120,15 @@ class _Counter:
         ids = [int(row[0]) for row in found]
         by_type: dict[int, dict[str, int]] = {i: {} for i in ids}
         if ids:
-            kept, kept_params = self.excluded.findings(self.db)
+            cte, cte_params = self.excluded.cte(self.db)
+            sql = f"""SELECT f.document_id, r.type, count(*) FROM findings f
+                      JOIN records r ON r.id = f.record_id
+                      WHERE f.document_id IN (SELECT CAST(value AS BIGINT)
+                                              FROM {self.db.dialect.elements("?")})
+                        AND {self.excluded.findings()}
+                      GROUP BY 1, 2 ORDER BY 1, 2"""
             for document, type_, count in self.db.fetch(
-                f"""SELECT f.document_id, r.type, count(*) FROM findings f
-                    JOIN records r ON r.id = f.record_id
-                    WHERE f.document_id IN (SELECT CAST(value AS BIGINT)
-                                            FROM {self.db.dialect.elements("?")})
-                      AND {kept}
-                    GROUP BY 1, 2 ORDER BY 1, 2""",
-                [json.dumps(ids), *kept_params],
+                with_cte(cte, sql), [*cte_params, json.dumps(ids)]
             ):
                 by_type[int(document)][type_] = int(count)
         return [
@@ -158,7 +158,8 @@ class _Counter:
         """A `WITH` clause defining `d`: one row per case (one per page, copies folded into
         their earliest document), with its `case_date`, in the query's scope."""
         where = ["d.case_category IS NOT NULL"]
-        documents, params = self.excluded.documents(self.db)
+        cte, params = self.excluded.cte(self.db)
+        documents = self.excluded.documents()
         if self.query.countries:
             where.append(f"d.country IN ({_marks(self.query.countries)})")
             params.extend(self.query.countries)
@@ -167,14 +168,15 @@ class _Counter:
         # A page's identity: its content at its site. A document with no site (a local file)
         # takes the site of a crawled document with the same content, if there is one.
         # Its site and country are then that page's, whichever copy is the earliest.
-        twin = """(SELECT o.{column} FROM documents o
+        twin = f"""(SELECT o.{{column}} FROM documents o
                       WHERE o.sha256 = d.sha256 AND o.site IS NOT NULL
-                      AND o.case_category IS NOT NULL ORDER BY o.id LIMIT 1)"""
+                      AND o.case_category IS NOT NULL{self.excluded.not_gone("o")}
+                      ORDER BY o.id LIMIT 1)"""
         home = f"coalesce(d.site, {twin.format(column='site')})"
         country = (
             f"CASE WHEN d.site IS NULL THEN {twin.format(column='country')} ELSE d.country END"
         )
-        sql = f"""WITH copies AS (
+        sql = f"""WITH {cte + "," if cte else ""} copies AS (
                     SELECT d.id, {home} AS site, {country} AS country, d.findings_by_type,
                            d.case_category, d.key, d.published, d.case_seen, d.last_seen,
                            d.first_run, d.first_seen,
@@ -203,19 +205,23 @@ class _Counter:
         return sql, params
 
     def _bounds(self, date: str, where: list[str], params: list[Any]) -> None:
-        if self.query.since:
-            where.append(f"{date} >= ?")
-            params.append(self.query.since)
-        if self.query.before:
-            where.append(f"{date} < ?")
-            params.append(self.query.before)
+        for bound, op in ((self.query.since, ">="), (self.query.before, "<")):
+            if not bound:
+                continue
+            compared = date
+            if "T" in bound:  # a date-time: a date alone (a published day) is its midnight
+                compared = (f"(CASE WHEN length({date}) <= 10 THEN {date} || "
+                            f"substr('0000-01-01T00:00:00+00:00', length({date}) + 1) "
+                            f"ELSE {date} END)")  # fmt: skip
+            where.append(f"{compared} {op} ?")
+            params.append(bound)
 
     def _records(self, *, grouped: bool) -> dict[str | None, int]:
         """Distinct records, each at its earliest date (within its group, for groups)."""
         by = self.query.by if grouped else None
         where = ["f.case_category IS NOT NULL"]  # the partial index findings_records
-        kept, params = self.excluded.findings(self.db)
-        where.append(kept)
+        cte, params = self.excluded.cte(self.db)
+        where.append(self.excluded.findings())
         if self.query.countries:
             where.append(f"f.country IN ({_marks(self.query.countries)})")
             params.extend(self.query.countries)
@@ -225,8 +231,13 @@ class _Counter:
                 group = "f.site"
             case Grouping.COUNTRY:
                 group = "f.country"
-            case Grouping.CATEGORY:
-                group = "f.case_category"
+            case Grouping.CATEGORY:  # as the ignore file leaves it
+                group = (
+                    """coalesce((SELECT c.value FROM recategorised c
+                                 WHERE c.id = f.document_id), f.case_category)"""
+                    if self.excluded.recategorised
+                    else "f.case_category"
+                )
             case _:
                 pass
         bounds: list[str] = []
@@ -248,7 +259,7 @@ class _Counter:
             }
             key = outer.get(by, "grp") if by is not None else "NULL"
             sql = f"SELECT {key}, count(*) FROM ({per_record}) x GROUP BY 1"
-        return {group: int(count) for group, count in self.db.fetch(sql, params)}
+        return {group: int(count) for group, count in self.db.fetch(with_cte(cte, sql), params)}
 
     def _total(self, groups: tuple[GroupCounts, ...]) -> GroupCounts:
         by = self.query.by

@@ -24,6 +24,7 @@ from leakwatch.store import queries, statements
 from leakwatch.store.country import IpCountry, registry_country, site_country
 from leakwatch.store.database import Database
 from leakwatch.store.forget import Forgotten, forget_pages
+from leakwatch.store.ignored import exclusions
 from leakwatch.store.postgres import PostgresDatabase
 from leakwatch.store.sqlite import SqliteDatabase
 from leakwatch.store.statements import Statements
@@ -502,9 +503,14 @@ class Store:
         if before:
             where.append("f.first_seen < ?")
             params.append(before)
+        # The categories the ignore file changes (a page that is no case any more: none).
+        changed: dict[int, str | None] = {}
+        if ignore:
+            with self.database.snapshot("reading findings"):
+                changed = exclusions(self.database, ignore).categories()
         sql = f"""SELECT d.key, d.site, d.country, d.case_category, d.published, r.type,
                          f.severity, f.masked, r.fingerprint, f.confidence, f.evidence,
-                         f.first_seen, f.last_seen
+                         f.first_seen, f.last_seen, d.id
                   FROM findings f JOIN documents d ON d.id = f.document_id
                   JOIN records r ON r.id = f.record_id
                   {"WHERE " + " AND ".join(where) if where else ""}
@@ -514,8 +520,9 @@ class Store:
             for row in rows:
                 if ignore and (ignore.ignores_source(row[0]) or ignore.ignores(row[8], row[5])):
                     continue
+                category = changed.get(row[13], row[3]) if changed else row[3]
                 exported = ExportRow(
-                    source=row[0], site=row[1], country=row[2], category=row[3],
+                    source=row[0], site=row[1], country=row[2], category=category,
                     published=row[4], type=row[5], severity=row[6], masked=row[7],
                     fingerprint=row[8], confidence=row[9],
                     evidence=tuple(json.loads(row[10])), first_seen=row[11],
