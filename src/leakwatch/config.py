@@ -14,7 +14,6 @@ its option (`leakwatch.cli.configuration`).
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +86,9 @@ def load(named: str | None, environ: Mapping[str, str], cwd: Path) -> Config:
     if found is None:
         return Config()
     path, how = found
+    # Imported only when there is a file: every command starts 3 ms sooner without.
+    import tomllib  # noqa: PLC0415
+
     try:
         with path.open("rb") as handle:
             data = tomllib.load(handle)

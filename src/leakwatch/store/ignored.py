@@ -79,7 +79,7 @@ class Exclusions:
         """A table to read in place of `documents` (the columns reads use)."""
         columns = ", ".join(f"d.{c}" for c in _COLUMNS)
         if not self:
-            return f"(SELECT {columns}, d.findings_by_type, d.case_category FROM documents d)"
+            return "documents"
         return f"""(SELECT {columns}, coalesce(a.value, d.findings_by_type) AS findings_by_type,
                            coalesce(c.value, d.case_category) AS case_category
                     FROM documents d LEFT JOIN adjusted a ON a.id = d.id
