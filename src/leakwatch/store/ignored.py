@@ -64,27 +64,40 @@ class Exclusions:
         if not self:
             return "", []
         elements, pairs = db.dialect.elements("?"), db.dialect.pairs("?")
-        sql = f"""gone AS (SELECT CAST(value AS BIGINT) AS id FROM {elements}),
-                  adjusted AS (SELECT CAST(key AS BIGINT) AS id, value FROM {pairs}),
-                  recategorised AS (SELECT CAST(key AS BIGINT) AS id, value FROM {pairs}),
-                  ignored_records AS (
+        # MATERIALIZED: each list is read from its JSON once. The reads only ever test ids
+        # against them with IN (an index made on the fly) or join them to `documents` by
+        # its key: a join the other way round would scan a list for every document.
+        sql = f"""gone AS MATERIALIZED (SELECT CAST(value AS BIGINT) AS id FROM {elements}),
+                  recategorised AS MATERIALIZED (
+                      SELECT CAST(key AS BIGINT) AS id, value FROM {pairs}),
+                  changed AS MATERIALIZED (
+                      SELECT id, max(fbt) AS findings_by_type, max(category) AS case_category
+                      FROM (SELECT CAST(key AS BIGINT) AS id, value AS fbt,
+                                   CAST(NULL AS TEXT) AS category FROM {pairs}
+                            UNION ALL
+                            SELECT id, CAST(NULL AS TEXT), value FROM recategorised) x
+                      GROUP BY id),
+                  ignored_records AS MATERIALIZED (
                       SELECT r.id FROM records r
                       WHERE r.fingerprint IN (SELECT value FROM {elements})
                          OR r.type IN (SELECT value FROM {elements}))"""
-        return sql, [json.dumps(self.gone), json.dumps(dict(self.adjusted)),
-                     json.dumps(dict(self.recategorised)), json.dumps(self.fingerprints),
+        return sql, [json.dumps(self.gone), json.dumps(dict(self.recategorised)),
+                     json.dumps(dict(self.adjusted)), json.dumps(self.fingerprints),
                      json.dumps(self.types)]  # fmt: skip
 
     def documents(self) -> str:
         """A table to read in place of `documents` (the columns reads use)."""
-        columns = ", ".join(f"d.{c}" for c in _COLUMNS)
         if not self:
             return "documents"
-        return f"""(SELECT {columns}, coalesce(a.value, d.findings_by_type) AS findings_by_type,
-                           coalesce(c.value, d.case_category) AS case_category
-                    FROM documents d LEFT JOIN adjusted a ON a.id = d.id
-                    LEFT JOIN recategorised c ON c.id = d.id
-                    WHERE d.id NOT IN (SELECT id FROM gone))"""
+        columns = ", ".join(f"d.{c}" for c in _COLUMNS)
+        return f"""(SELECT {columns}, d.findings_by_type, d.case_category FROM documents d
+                    WHERE d.id NOT IN (SELECT id FROM gone)
+                      AND d.id NOT IN (SELECT id FROM changed)
+                    UNION ALL
+                    SELECT {columns}, coalesce(c.findings_by_type, d.findings_by_type),
+                           coalesce(c.case_category, d.case_category)
+                    FROM changed c JOIN documents d ON d.id = c.id
+                    WHERE c.id NOT IN (SELECT id FROM gone))"""
 
     def findings(self, alias: str = "f") -> str:
         """A condition on a `findings` row: not on a document that is gone, not of an
@@ -93,6 +106,14 @@ class Exclusions:
             return "1 = 1"
         return f"""{alias}.document_id NOT IN (SELECT id FROM gone)
                    AND {alias}.record_id NOT IN (SELECT id FROM ignored_records)"""
+
+    def category_of(self, alias: str = "f") -> str:
+        """A `findings` row's case category as the ignore file leaves it (it only ever
+        turns a trade offer into an exposure)."""
+        if not self.recategorised:
+            return f"{alias}.case_category"
+        return f"""(CASE WHEN {alias}.document_id IN (SELECT id FROM recategorised)
+                        THEN 'exposure' ELSE {alias}.case_category END)"""
 
     def not_gone(self, alias: str) -> str:
         """A condition on a `documents` row: not gone ("" when nothing is excluded)."""

@@ -240,12 +240,7 @@ class _Counter:
             case Grouping.COUNTRY:
                 group = "f.country"
             case Grouping.CATEGORY:  # as the ignore file leaves it
-                group = (
-                    """coalesce((SELECT c.value FROM recategorised c
-                                 WHERE c.id = f.document_id), f.case_category)"""
-                    if self.excluded.recategorised
-                    else "f.case_category"
-                )
+                group = self.excluded.category_of("f")
             case _:
                 pass
         bounds: list[str] = []
