@@ -36,7 +36,7 @@ from leakwatch.output_file import OutputClosed, open_output, refuse_overwriting
 from leakwatch.report import case_output, trends
 from leakwatch.report.case_output import CaseList
 from leakwatch.report.store_output import ExportFormat, RunsFormat, write_export, write_runs
-from leakwatch.report.trend_output import ReportFormat, render
+from leakwatch.report.trend_output import HTML_CASES, ReportFormat, render
 from leakwatch.store import (
     CaseRow,
     ExportFilter,
@@ -172,8 +172,8 @@ def report(
                 counts = store.trend_counts(query)
                 if baseline is not None:
                     baseline_counts = store.trend_counts(trends.baseline_query(query, baseline))
-                if listed is not None:
-                    listed = store.cases(query)
+                if listed is not None:  # HTML shows the newest; --cases asks for all
+                    listed = store.cases(query, limit=None if cases else HTML_CASES)
                 if fmt is ReportFormat.HTML and by is not Grouping.SITE:
                     by_site = replace(query, by=Grouping.SITE)
                     sites = trends.build(store.trend_counts(by_site), by_site, generated=now())

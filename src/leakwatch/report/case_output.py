@@ -171,8 +171,10 @@ def render_markdown(listed: CaseList) -> str:
     return "\n".join(lines) + "\n"
 
 
-def html_table(cases: Sequence[CaseRow], *, limit: int | None = None) -> str:
-    """The cases as an HTML table, the first `limit` of them."""
+def html_table(
+    cases: Sequence[CaseRow], *, limit: int | None = None, total: int | None = None
+) -> str:
+    """The cases as an HTML table, the first `limit` of them (of `total` in all)."""
     e = escape
     shown = cases[:limit] if limit is not None else cases
     parts = ['<div class="wide"><table class="cases">\n<thead><tr>',
@@ -186,7 +188,8 @@ def html_table(cases: Sequence[CaseRow], *, limit: int | None = None) -> str:
             f'<td class="url">{e(short_url(c.source, 80))}</td></tr>\n'
         )
     parts.append("</tbody>\n</table></div>\n")
-    if limit is not None and len(cases) > limit:
-        parts.append(f"<p class=\"filters\">The newest {limit:,} of {len(cases):,} cases; "
+    total = len(cases) if total is None else total
+    if limit is not None and total > limit:
+        parts.append(f"<p class=\"filters\">The newest {limit:,} of {total:,} cases; "
                      "<code>leakwatch report --cases -f csv</code> lists all.</p>\n")  # fmt: skip
     return "".join(parts)

@@ -430,7 +430,9 @@ def render_html(report: TrendReport) -> str:
         parts.append("<p><em>Nothing to report.</em></p>\n")
     if report.cases:
         parts.append("<h2>Cases, newest first</h2>\n")
-        parts.append(case_output.html_table(report.cases, limit=HTML_CASES))
+        parts.append(
+            case_output.html_table(report.cases, limit=HTML_CASES, total=report.total.cases)
+        )
     return html_page(_title(report), parts, report.generated)
 
 

@@ -40,12 +40,17 @@ def trend_counts(db: Database, query: TrendQuery) -> TrendCounts:
 
 
 def case_rows(
-    db: Database, query: TrendQuery, *, seen_since: str | None = None, run: int | None = None
+    db: Database,
+    query: TrendQuery,
+    *,
+    seen_since: str | None = None,
+    run: int | None = None,
+    limit: int | None = None,
 ) -> list[CaseRow]:
     """The cases the counts of `query` are made of, newest first. `seen_since`: only those
     first seen as a case from then on (`report --new`); with `run` too, or first recorded by
     that run or a later one (a backfill records pages first seen years ago)."""
-    return _Counter(db, query).case_rows(seen_since, run)
+    return _Counter(db, query).case_rows(seen_since, run, limit)
 
 
 class _Counter:
@@ -98,7 +103,9 @@ class _Counter:
         )
         return TrendCounts(groups=groups, total=self._total(groups))
 
-    def case_rows(self, seen_since: str | None, run: int | None) -> list[CaseRow]:
+    def case_rows(
+        self, seen_since: str | None, run: int | None, limit: int | None
+    ) -> list[CaseRow]:
         cases, params = self._cases(detail=True)
         where = ""
         if seen_since is not None and run is not None:
@@ -114,8 +121,9 @@ class _Counter:
         found = self.db.fetch(
             f"""{cases} SELECT d.id, d.key, d.site, d.country, d.case_category, d.published,
                        d.case_date, d.case_seen, d.last_seen, d.copies
-                FROM d {where} ORDER BY d.case_seen DESC, d.key""",
-            params,
+                FROM d {where} ORDER BY d.case_seen DESC, d.key
+                {"" if limit is None else "LIMIT ?"}""",
+            params if limit is None else [*params, limit],
         )
         ids = [int(row[0]) for row in found]
         by_type: dict[int, dict[str, int]] = {i: {} for i in ids}

@@ -559,11 +559,19 @@ class Store:
             return queries.trend_counts(self.database, query)
 
     def cases(
-        self, query: TrendQuery, *, seen_since: str | None = None, run: int | None = None
+        self,
+        query: TrendQuery,
+        *,
+        seen_since: str | None = None,
+        run: int | None = None,
+        limit: int | None = None,
     ) -> list[CaseRow]:
-        """The cases behind `query`'s counts (`leakwatch.store.queries.case_rows`)."""
+        """The cases behind `query`'s counts, newest first, the first `limit` of them
+        (`leakwatch.store.queries.case_rows`)."""
         with self.database.snapshot("listing cases"):
-            return queries.case_rows(self.database, query, seen_since=seen_since, run=run)
+            return queries.case_rows(
+                self.database, query, seen_since=seen_since, run=run, limit=limit
+            )
 
     def run_started(self, run_id: int | None = None) -> tuple[int, str] | None:
         """A run's id and start (the latest run's when `run_id` is None); None: no such run."""
