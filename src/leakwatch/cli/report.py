@@ -79,17 +79,17 @@ UntilOption = Annotated[
     typer.Option(metavar="DATE", help="Up to and including this date (YYYY, YYYY-MM, ...)."),
 ]
 
+# Help panels the reading commands share.
+_OUTPUT_AND_STORE = {"fmt": "Output", "output": "Output", "no_color": "Output",
+                     "quiet": "Output", "db": "Store"}  # fmt: skip
+
 _EMPTY = TrendCounts(groups=(), total=GroupCounts(key=None))
 TOP_SITES = 10  # sites listed in an HTML report
 
 
 @command(
     panels={
-        "fmt": "Output",
-        "output": "Output",
-        "no_color": "Output",
-        "quiet": "Output",
-        "db": "Store",
+        **_OUTPUT_AND_STORE,
         "by": "What to count",
         "since": "What to count",
         "until": "What to count",
@@ -246,11 +246,7 @@ class ExportCategory(enum.StrEnum):
 
 @command(
     panels={
-        "fmt": "Output",
-        "output": "Output",
-        "no_color": "Output",
-        "quiet": "Output",
-        "db": "Store",
+        **_OUTPUT_AND_STORE,
         "ignore": "Which findings",
         "no_ignore": "Which findings",
         "site_country": "Which findings",
