@@ -143,6 +143,8 @@ def test_report_new_lists_what_the_last_run_found(
     assert json.loads(ok(cli("report", "--new", "-f", "json")).stdout)["cases"] == []
 
     assert_one_line_error(cli("report", "--new", "--since", "run:9"), 2, "run:9: no such run")
+    assert_one_line_error(cli("report", "--new", "--by", "site", "--until", "2026"), 2,
+                          "--until, --by do not apply")  # fmt: skip
     assert_one_line_error(cli("report", "--new", "--since", "yesterday"), 2, "--since takes")
 
 

@@ -146,6 +146,14 @@ def report(
     """Cases (pages or posts that expose or trade Korean personal data), their trading share,
     distinct records and growth, per year, month, site, country, type or category."""
     if new:
+        unused = [name for name, given in (
+            ("--until", until is not None), ("--baseline", baseline is not None),
+            ("--cases", cases), ("--by", by is not Grouping.YEAR),
+            ("--year-basis", year_basis is not YearBasis.PUBLISHED),
+        ) if given]  # fmt: skip
+        if unused:
+            fail(f"--new lists the cases first seen since a run or moment: {', '.join(unused)} "
+                 "do not apply to it", EXIT_USAGE, no_color)  # fmt: skip
         _new_cases(db, since, site_country, ignore, no_ignore, fmt, output, no_color, quiet)
         return
     try:
