@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 from rich import box
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -124,25 +125,41 @@ def render_csv(cases: Sequence[CaseRow], out: TextIO) -> None:
 
 
 def table(cases: Sequence[CaseRow], width: int, title: str) -> Table:
-    """The cases for a terminal `width` columns wide: the URL gets what the others leave."""
-    grid = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    grid.add_column("first seen", no_wrap=True)
-    grid.add_column("category", no_wrap=True)
-    grid.add_column("site", overflow="fold", max_width=24)
-    grid.add_column("cc", no_wrap=True)
-    grid.add_column("records", overflow="fold", max_width=28)
-    grid.add_column("page", no_wrap=True)
-    # The other columns take about 10 + 8 + 24 + 2 + 28 cells and the gaps 10: the URL
-    # gets the rest, at least 24 cells (its host and last segment, shortened in the middle).
-    used = 10 + 8 + min(24, max((len(c.site or "") for c in cases), default=4)) + 2 + 10
-    used += min(28, max((len(by_type(c)) for c in cases), default=7))
-    room = max(24, width - used)
-    for c in cases:
-        grid.add_row(
-            _day(c.first_seen), c.category, Text(c.site or "(local file)"),
-            c.country or "", Text(by_type(c)), Text(short_url(c.source, room)),
-        )  # fmt: skip
-    return grid
+    """The cases for a terminal `width` columns wide: a line a type of record (names whole:
+    kr.phone and kr.phone.masked stay apart), the page's URL or path shortened in the
+    middle to what the other columns leave."""
+    # Below 110 columns the site and country make way for the page (whose URL names its
+    # host; -f json or csv has both).
+    wide = width >= 110
+    names = ("first seen", "category", "site", "cc", "records") if wide else (
+        "first seen", "category", "records")  # fmt: skip
+    rows = [[_day(c.first_seen), c.category,
+             *((c.site or "(local file)", c.country or "") if wide else ()),
+             "\n".join(f"{t} {n:,}" for t, n in _by_count(c)) or "none (words alone)"]
+            for c in cases]  # fmt: skip
+
+    def grid(with_page: bool, room: int = 0) -> Table:
+        made = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+        for name in names:
+            made.add_column(name, no_wrap=True, max_width=28 if name == "site" else None,
+                            overflow="ellipsis")  # fmt: skip
+        if with_page:
+            made.add_column("page", no_wrap=True, min_width=room, max_width=room)
+        return made
+
+    others = grid(False)
+    for row in rows:
+        others.add_row(*(Text(cell) for cell in row))
+    console = Console(width=width)
+    room = max(24, width - Measurement.get(console, console.options, others).maximum - 4)
+    shown = grid(True, room)
+    for row, c in zip(rows, cases, strict=True):
+        shown.add_row(*(Text(cell) for cell in row), Text(short_url(c.source, room)))
+    return shown
+
+
+def _by_count(case: CaseRow) -> list[tuple[str, int]]:
+    return sorted(case.records_by_type.items(), key=lambda item: (-item[1], item[0]))
 
 
 def render_table(listed: CaseList, console: Console) -> None:
