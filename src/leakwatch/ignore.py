@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 
@@ -53,16 +53,20 @@ class IgnoreRules:
 
     entries: tuple[IgnoreEntry, ...] = ()
     files: tuple[str, ...] = ()
+    # The entries by kind, worked out once: a scan asks about every finding.
+    fingerprints: frozenset[str] = field(init=False, repr=False, compare=False)
+    _by_kind: dict[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_kind = {kind: tuple(e.value for e in self.entries if e.kind == kind) for kind in KINDS}
+        object.__setattr__(self, "_by_kind", by_kind)
+        object.__setattr__(self, "fingerprints", frozenset(by_kind["fingerprint"]))
 
     def __bool__(self) -> bool:
         return bool(self.entries)
 
-    @property
-    def fingerprints(self) -> frozenset[str]:
-        return frozenset(e.value for e in self.entries if e.kind == "fingerprint")
-
     def _globs(self, kind: str) -> tuple[str, ...]:
-        return tuple(e.value for e in self.entries if e.kind == kind)
+        return self._by_kind[kind]
 
     def ignores_type(self, type_id: str) -> bool:
         return any(fnmatchcase(type_id, glob) for glob in self._globs("pattern"))

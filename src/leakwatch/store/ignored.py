@@ -218,9 +218,10 @@ def exclusions(db: Database, rules: IgnoreRules) -> Exclusions:
                 gone.append(document)
             elif case != "exposure":
                 recategorised[document] = "exposure"
+    no_case = set(gone)
     return Exclusions(
-        gone=tuple(sorted(gone)),
-        adjusted=tuple((d, v) for d, v in adjusted.items() if d not in gone),
+        gone=tuple(sorted(no_case)),
+        adjusted=tuple((d, v) for d, v in adjusted.items() if d not in no_case),
         recategorised=tuple(recategorised.items()),
         fingerprints=tuple(fingerprints),
         types=tuple(types),

@@ -23,7 +23,7 @@ import json
 from typing import Any
 
 from leakwatch.store.database import Database
-from leakwatch.store.ignored import exclusions, with_cte
+from leakwatch.store.ignored import Exclusions, exclusions, with_cte
 from leakwatch.store.values import (
     CaseRow,
     GroupCounts,
@@ -34,9 +34,11 @@ from leakwatch.store.values import (
 )
 
 
-def trend_counts(db: Database, query: TrendQuery) -> TrendCounts:
+def trend_counts(
+    db: Database, query: TrendQuery, excluded: Exclusions | None = None
+) -> TrendCounts:
     """Counts for every non-empty period or group, and the totals."""
-    return _Counter(db, query).run()
+    return _Counter(db, query, excluded).run()
 
 
 def case_rows(
@@ -46,18 +48,21 @@ def case_rows(
     seen_since: str | None = None,
     run: int | None = None,
     limit: int | None = None,
+    excluded: Exclusions | None = None,
 ) -> list[CaseRow]:
     """The cases the counts of `query` are made of, newest first. `seen_since`: only those
     first seen as a case from then on (`report --new`); with `run` too, or first recorded by
     that run or a later one (a backfill records pages first seen years ago)."""
-    return _Counter(db, query).case_rows(seen_since, run, limit)
+    return _Counter(db, query, excluded).case_rows(seen_since, run, limit)
 
 
 class _Counter:
-    def __init__(self, db: Database, query: TrendQuery) -> None:
+    def __init__(self, db: Database, query: TrendQuery, excluded: Exclusions | None) -> None:
         self.db = db
         self.query = query
-        self.excluded = exclusions(db, query.ignore)
+        # What the ignore file changes: given when the caller worked it out already (one
+        # report's counts, baseline, sites and cases share it).
+        self.excluded = excluded if excluded is not None else exclusions(db, query.ignore)
         self.pairs = db.dialect.pairs("d.findings_by_type")
         valid = db.dialect.published_ok("d.published")
         if query.basis is YearBasis.PUBLISHED:

@@ -13,7 +13,7 @@ import json
 import os
 import socket
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
 
@@ -24,7 +24,7 @@ from leakwatch.store import queries, statements
 from leakwatch.store.country import IpCountry, registry_country, site_country
 from leakwatch.store.database import Database
 from leakwatch.store.forget import Forgotten, forget_pages
-from leakwatch.store.ignored import exclusions
+from leakwatch.store.ignored import Exclusions, exclusions
 from leakwatch.store.postgres import PostgresDatabase
 from leakwatch.store.sqlite import SqliteDatabase
 from leakwatch.store.statements import Statements
@@ -103,6 +103,7 @@ class Store:
         self._batch_ids: dict[str, int] = {}  # made inside the open batch (not committed yet)
         self._in_batch = False
         self._crawl_of_run: dict[int, int] = {}
+        self._excluded: dict[IgnoreRules, Exclusions] | None = None  # inside snapshot()
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -547,16 +548,32 @@ class Store:
         self._document_ids.clear()  # ids of removed documents must not be reused
         return forget_pages(self.database, runs=runs, source=source, dry_run=dry_run)
 
-    def snapshot(self) -> AbstractContextManager[None]:
-        """Reads inside see one state of the store (`report --baseline`: both its counts)."""
-        return self.database.snapshot("reading")
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see one state of the store (`report --baseline`: both its counts),
+        and share what the ignore file changes in it, worked out once."""
+        with self.database.snapshot("reading"):
+            self._excluded = {}
+            try:
+                yield
+            finally:
+                self._excluded = None
+
+    def _exclusions(self, rules: IgnoreRules) -> Exclusions | None:
+        """What `rules` change in this store, kept for the snapshot's other reads (outside
+        one: None, each read works it out)."""
+        if self._excluded is None:
+            return None
+        if rules not in self._excluded:
+            self._excluded[rules] = exclusions(self.database, rules)
+        return self._excluded[rules]
 
     def trend_counts(self, query: TrendQuery) -> TrendCounts:
         """Cases (by category), distinct records and findings per type for each period or
         group, and the totals (what each means: `leakwatch.store.queries`). Every count
         comes from one snapshot, even while other scans record."""
         with self.database.snapshot("counting"):
-            return queries.trend_counts(self.database, query)
+            return queries.trend_counts(self.database, query, self._exclusions(query.ignore))
 
     def cases(
         self,
@@ -570,8 +587,9 @@ class Store:
         (`leakwatch.store.queries.case_rows`)."""
         with self.database.snapshot("listing cases"):
             return queries.case_rows(
-                self.database, query, seen_since=seen_since, run=run, limit=limit
-            )
+                self.database, query, seen_since=seen_since, run=run, limit=limit,
+                excluded=self._exclusions(query.ignore),
+            )  # fmt: skip
 
     def run_started(self, run_id: int | None = None) -> tuple[int, str] | None:
         """A run's id and start (the latest run's when `run_id` is None); None: no such run."""
